@@ -1,0 +1,10 @@
+//! posterlab: an experiment-tracking research harness for multi-label image
+//! classification — predicting a movie's genres from its poster.
+//!
+//! `spec` turns TOML experiment files into resolved runs; `data` reads poster
+//! data sets (or makes a synthetic one), decodes, caches and splits them.
+//! See DESIGN.md in the project's shared folder for where the rest goes.
+
+pub mod data;
+pub mod progress;
+pub mod spec;

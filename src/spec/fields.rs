@@ -1,0 +1,200 @@
+//! Every spec field, its default and why: the one place defaults live.
+//!
+//! The resolver reads defaults from here, unknown-key checks and "did you
+//! mean" suggestions come from here, and `posterlab spec defaults` prints this
+//! table as a commented TOML file.
+
+/// One key of one section.
+pub struct Field {
+    pub section: &'static str,
+    pub key: &'static str,
+    /// The default as a TOML literal; `None` where it is derived (noted in `doc`).
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+const fn field(section: &'static str, key: &'static str, default: &'static str, doc: &'static str) -> Field {
+    Field { section, key, default: Some(default), doc }
+}
+
+/// The sections a spec may have, in the order the resolved spec is written.
+pub const SECTIONS: &[&str] = &["experiment", "data", "model", "train", "sweep"];
+
+#[rustfmt::skip]
+pub const FIELDS: &[Field] = &[
+    Field { section: "experiment", key: "name", default: None,
+        doc: "Run name. Default: the spec file's stem. Not part of the run's identity (hash)." },
+    field("experiment", "tags", "[]",
+        "Free-form labels for selecting runs in reports. Not part of the run's identity."),
+
+    field("data", "dataset", r#""synthetic""#,
+        "\"synthetic\" (about 2,000 generated posters, made once under results/), a folder holding \
+         train.csv + Images/, or a CSV file. Relative paths are read from the working directory, \
+         i.e. the project root."),
+    field("data", "format", r#""auto""#,
+        "auto | multilabel | moviegenre | paths. auto reads the CSV header: `Id,Genre,...` is the \
+         multi-label one-hot CSV, `imdbId,...` is MovieGenre.csv, `path,genres` is a plain list."),
+    field("data", "images", r#""""#,
+        "Poster folder for the moviegenre format (<imdbId>.jpg). \"\" means the CSV's own folder. \
+         Posters are only ever read locally, never downloaded."),
+    field("data", "resolution", "64",
+        "Square input side in pixels. 64 is the first report's; it must leave at least a 1x1 map \
+         after the conv stack."),
+    field("data", "fit", r#""stretch""#,
+        "stretch | crop | pad: how a portrait poster becomes a square. stretch squashes the whole \
+         poster, as the first report's Keras load_img(target_size=...) did; crop keeps the centre \
+         square; pad letterboxes onto black."),
+    field("data", "test_fraction", "0.2", "Share of posters held out for the final test, in (0, 1)."),
+    field("data", "val_fraction", "0.1",
+        "Share of posters for validation (early stopping, best checkpoint), in (0, 1); \
+         test_fraction + val_fraction < 1."),
+    field("data", "split_seed", "42",
+        "Seeds the train/val/test split. Separate from train.seed so that a new training seed never \
+         moves posters between splits."),
+    field("data", "bad_images", r#""skip""#,
+        "skip | error: what a missing, empty, truncated or undecodable poster does. skip drops it \
+         (counted, the first few named) so that one bad file does not cost a night's sweep."),
+
+    field("model", "arch", r#""cnn""#,
+        "cnn (first report: conv blocks -> dense) | cnn_rnn (second report: conv blocks -> rows of \
+         the final map as a sequence -> GRU/LSTM -> linear)."),
+    field("model", "channels", "[16, 32, 64, 64]",
+        "Output channels of each conv block (conv -> batch norm -> ReLU -> 2x2 max-pool -> dropout)."),
+    field("model", "kernel", "5", "Square conv kernel side."),
+    field("model", "padding", r#""same""#, "same | valid, as in Keras."),
+    field("model", "batch_norm", "true", "Batch norm after each conv (PyTorch momentum 0.1, eps 1e-5)."),
+    field("model", "conv_dropout", "0.25", "Dropout after each conv block, in [0, 1)."),
+    field("model", "dense", "[128, 64]", "cnn only: hidden dense layers (ReLU + dropout) before the 25 logits."),
+    field("model", "dense_dropout", "0.5", "cnn only: dropout after each dense layer, in [0, 1)."),
+    field("model", "rnn", r#""gru""#, "cnn_rnn only: gru | lstm (PyTorch gate layout)."),
+    field("model", "rnn_hidden", "128", "cnn_rnn only: recurrent hidden size."),
+
+    field("train", "loss", r#""bce""#,
+        "bce | weighted_bce | focal | categorical_ce, or a table such as \
+         { kind = \"focal\", gamma = 2.0, alpha = 0.25 }. weighted_bce weighs each genre's \
+         positives by its training prevalence; categorical_ce is softmax cross-entropy against the \
+         multi-hot target scaled to sum 1, as the second report did."),
+    field("train", "optimizer", r#""adam""#,
+        "adam | adamw | sgd, or a table with its settings: adam/adamw { beta1 = 0.9, beta2 = 0.999, \
+         eps = 1e-8 }, sgd { momentum = 0.9, nesterov = false }."),
+    field("train", "lr", "0.001", "Initial learning rate, > 0. 1e-3 is Adam's default and the first report's."),
+    field("train", "weight_decay", "0.0",
+        "L2 penalty added to the gradient (adam, sgd) or decoupled decay (adamw), >= 0."),
+    field("train", "grad_clip", "0.0", "Clip the global gradient norm to this value; 0 turns clipping off."),
+    field("train", "batch_size", "32", "Posters per training step, >= 1."),
+    field("train", "epochs", "20", "Maximum epochs, >= 1 (early stopping may end sooner)."),
+    field("train", "seed", "1", "Seeds initial weights, dropout and batch order. Not the split (data.split_seed)."),
+    field("train", "device", r#""cpu""#,
+        "cpu | cuda | cuda:N. CUDA needs a build with `--features cuda`."),
+    field("train", "schedule", r#""constant""#,
+        "constant | step | cosine | plateau, or a table: { kind = \"step\", step_size = 10, gamma = 0.1 }, \
+         { kind = \"cosine\", min_lr = 0.0 } (over `epochs`), { kind = \"plateau\", factor = 0.5, \
+         patience = 2, min_lr = 1e-6, monitor = <train.monitor> }. Applied after each epoch."),
+    field("train", "early_stopping", "false",
+        "false, true, or { monitor = <train.monitor>, patience = 5, min_delta = 0.0 }: stop when the \
+         monitored metric has not improved by more than min_delta for `patience` epochs. Off by \
+         default: `epochs` is the budget you asked for."),
+    field("train", "monitor", r#""val_loss""#,
+        "Validation metric that picks the best checkpoint (the one tested at the end). Loss-like \
+         metrics are minimised, the others maximised."),
+    field("train", "threshold", "0.5", "Probability above which a genre counts as predicted, in (0, 1)."),
+
+    field("sweep", "grid", "{}",
+        "Dotted field names mapped to lists of values; runs are the cartesian product, the axes in \
+         file order, the last axis varying fastest."),
+];
+
+/// Settings inside a kind-table (`loss`, `optimizer`, `schedule`, `early_stopping`).
+pub struct KindField {
+    pub key: &'static str,
+    /// TOML literal, or `None` when it defaults to `train.monitor`.
+    pub default: Option<&'static str>,
+}
+
+const fn kf(key: &'static str, default: &'static str) -> KindField {
+    KindField { key, default: Some(default) }
+}
+
+const MONITOR_FROM_TRAIN: KindField = KindField { key: "monitor", default: None };
+
+/// (kind, its settings) for each kind-table field.
+#[rustfmt::skip]
+pub const LOSS_KINDS: &[(&str, &[KindField])] = &[
+    ("bce", &[]),
+    ("weighted_bce", &[]),
+    // gamma 2, alpha 0.25: the values Lin et al. (2017, "Focal Loss for Dense Object Detection") found best.
+    ("focal", &[kf("gamma", "2.0"), kf("alpha", "0.25")]),
+    ("categorical_ce", &[]),
+];
+
+#[rustfmt::skip]
+pub const OPTIMIZER_KINDS: &[(&str, &[KindField])] = &[
+    // Kingma & Ba's defaults, which Keras and PyTorch share.
+    ("adam", &[kf("beta1", "0.9"), kf("beta2", "0.999"), kf("eps", "1e-8")]),
+    ("adamw", &[kf("beta1", "0.9"), kf("beta2", "0.999"), kf("eps", "1e-8")]),
+    // Momentum 0.9 rather than PyTorch's 0: plain SGD is almost never what is meant.
+    ("sgd", &[kf("momentum", "0.9"), kf("nesterov", "false")]),
+];
+
+#[rustfmt::skip]
+pub const SCHEDULE_KINDS: &[(&str, &[KindField])] = &[
+    ("constant", &[]),
+    ("step", &[kf("step_size", "10"), kf("gamma", "0.1")]),
+    ("cosine", &[kf("min_lr", "0.0")]),
+    ("plateau", &[kf("factor", "0.5"), kf("patience", "2"), kf("min_lr", "1e-6"), MONITOR_FROM_TRAIN]),
+];
+
+pub const EARLY_STOPPING_FIELDS: &[KindField] = &[MONITOR_FROM_TRAIN, kf("patience", "5"), kf("min_delta", "0.0")];
+
+pub fn section_fields(section: &str) -> impl Iterator<Item = &'static Field> + '_ {
+    FIELDS.iter().filter(move |f| f.section == section)
+}
+
+pub fn find(section: &str, key: &str) -> Option<&'static Field> {
+    FIELDS.iter().find(|f| f.section == section && f.key == key)
+}
+
+/// The documented default spec, as `posterlab spec defaults` prints it.
+pub fn defaults_toml() -> String {
+    let mut out = String::from(
+        "# posterlab experiment spec: every field with its default.\n\
+         # Unknown keys are errors; omit a key to take its default.\n",
+    );
+    for section in SECTIONS {
+        if *section == "sweep" {
+            out.push_str("\n# [sweep.grid]  optional: dotted field names -> lists of values\n");
+            out.push_str("# \"train.seed\" = [1, 2, 3]\n");
+            continue;
+        }
+        out.push_str(&format!("\n[{section}]\n"));
+        for f in section_fields(section) {
+            for line in wrap(f.doc, 90) {
+                out.push_str(&format!("# {line}\n"));
+            }
+            // The default arch is cnn: cnn_rnn's settings are shown, commented out.
+            let commented = f.doc.starts_with("cnn_rnn only");
+            match f.default {
+                Some(default) if !commented => out.push_str(&format!("{} = {default}\n", f.key)),
+                Some(default) => out.push_str(&format!("# {} = {default}\n", f.key)),
+                None => out.push_str(&format!("# {} = ...\n", f.key)),
+            }
+        }
+    }
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
