@@ -1,0 +1,290 @@
+//! Poster data sets: the CSV formats, decoding and resizing, the decoded-tensor
+//! cache, the seeded split, batching, the synthetic generator and statistics.
+//!
+//! [`load`] is the entry point: it finds the data set a spec names (making the
+//! default synthetic set if needed), reads its index, and returns every poster
+//! decoded at the spec's resolution — from the cache when the data, the
+//! resolution, the fit and the cache format are unchanged.
+
+mod batch;
+mod cache;
+mod error;
+pub mod image;
+mod index;
+mod split;
+pub mod stats;
+pub mod synth;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use batch::{epoch_order, Batch};
+pub use error::DataError;
+pub use index::{find_csv, read_index, Index, PosterRef};
+pub use split::{Split, SplitName};
+
+use crate::progress::Progress;
+use crate::spec::{BadImages, DataSpec, DatasetRef, Fit};
+use self::image::BadImage;
+
+/// Posters in the default synthetic data set (`dataset = "synthetic"`).
+pub const DEFAULT_SYNTHETIC_COUNT: usize = 2000;
+/// Seed of the default synthetic data set.
+pub const DEFAULT_SYNTHETIC_SEED: u64 = 7;
+
+/// Where generated and cached files go (the default synthetic set, the
+/// decoded-tensor cache). The command line uses `results/`.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub results: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(results: impl Into<PathBuf>) -> Self {
+        Workspace { results: results.into() }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.results.join("cache")
+    }
+
+    /// The default synthetic set's folder; its name carries the generator
+    /// version so a changed generator makes a new set rather than reusing one.
+    pub fn synthetic_dir(&self) -> PathBuf {
+        self.results.join("synthetic").join(format!(
+            "default-g{}-n{}-s{}",
+            synth::GENERATOR_VERSION,
+            DEFAULT_SYNTHETIC_COUNT,
+            DEFAULT_SYNTHETIC_SEED
+        ))
+    }
+}
+
+/// Every usable poster of a data set, decoded to `resolution`² RGB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// The CSV the posters were listed in.
+    pub csv: PathBuf,
+    /// blake3 over the CSV and every poster file: the data set's identity.
+    pub content_hash: String,
+    pub genres: Vec<String>,
+    /// Poster ids, in CSV order, without skipped posters.
+    pub ids: Vec<String>,
+    /// Multi-hot labels, `ids.len() × genres.len()`, row-major, 0 or 1.
+    pub labels: Vec<u8>,
+    pub resolution: u32,
+    pub fit: Fit,
+    /// Pixels, `ids.len() × 3 × resolution × resolution`, channels first.
+    pub pixels: Vec<u8>,
+    pub report: LoadReport,
+}
+
+/// What happened while reading a data set, for logs and `data stats`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadReport {
+    /// Data rows in the CSV.
+    pub rows: usize,
+    /// Exact duplicate rows dropped.
+    pub duplicate_rows: usize,
+    /// Posters that could not be used, with why, in CSV order.
+    pub skipped: Vec<(String, BadImage)>,
+    /// Whether the decoded tensors came from the cache.
+    #[serde(skip)]
+    pub from_cache: bool,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn num_genres(&self) -> usize {
+        self.genres.len()
+    }
+
+    /// The multi-hot label row of poster `i`.
+    pub fn label_row(&self, i: usize) -> &[u8] {
+        let g = self.genres.len();
+        &self.labels[i * g..(i + 1) * g]
+    }
+
+    /// Bytes of one decoded poster.
+    pub fn image_len(&self) -> usize {
+        3 * (self.resolution as usize).pow(2)
+    }
+
+    /// The decoded pixels of poster `i`, channels first.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+}
+
+/// Finds the CSV a spec's `dataset` names; makes the default synthetic set on
+/// first use.
+pub fn locate(spec: &DataSpec, ws: &Workspace, progress: &dyn Progress) -> Result<PathBuf, DataError> {
+    match &spec.dataset {
+        DatasetRef::Synthetic => {
+            let dir = ws.synthetic_dir();
+            if !dir.join("train.csv").is_file() {
+                progress.note(&format!(
+                    "making the default synthetic data set ({DEFAULT_SYNTHETIC_COUNT} posters) in {}",
+                    dir.display()
+                ));
+                synth::write_dataset(&dir, DEFAULT_SYNTHETIC_COUNT, DEFAULT_SYNTHETIC_SEED, progress)?;
+            }
+            Ok(dir.join("train.csv"))
+        }
+        DatasetRef::Path(path) => index::find_csv(path),
+    }
+}
+
+/// Loads every poster of the data set a spec names, decoded at its resolution.
+pub fn load(spec: &DataSpec, ws: &Workspace, progress: &dyn Progress) -> Result<Dataset, DataError> {
+    let csv = locate(spec, ws, progress)?;
+    let index = read_index(&csv, spec.format, spec.images.as_deref())?;
+    load_index(&index, spec.resolution, spec.fit, spec.bad_images, ws, progress)
+}
+
+/// Decodes (or reads from the cache) every poster an index lists.
+pub fn load_index(
+    index: &Index,
+    resolution: u32,
+    fit: Fit,
+    bad_images: BadImages,
+    ws: &Workspace,
+    progress: &dyn Progress,
+) -> Result<Dataset, DataError> {
+    let content_hash = content_hash(index)?;
+    let key = cache::Key::new(&content_hash, resolution, fit);
+    let cache_file = ws.cache_dir().join(key.file_name());
+    let dataset = match cache::read(&cache_file, &key) {
+        Ok(Some(mut dataset)) => {
+            dataset.csv = index.csv.clone();
+            dataset.report.from_cache = true;
+            dataset
+        }
+        outcome => {
+            if let Err(why) = outcome {
+                progress.note(&format!("rebuilding the cache: {why}"));
+            }
+            let dataset = decode_all(index, content_hash, resolution, fit, progress);
+            if let Err(e) = cache::write(&cache_file, &key, &dataset) {
+                // The cache only saves time; a full disk must not stop a run.
+                progress.note(&format!("could not write the cache {}: {e}", cache_file.display()));
+            }
+            dataset
+        }
+    };
+    if bad_images == BadImages::Error && !dataset.report.skipped.is_empty() {
+        return Err(DataError::bad_images(&index.csv, &dataset.report.skipped));
+    }
+    if dataset.is_empty() {
+        return Err(DataError::new(&index.csv, "no usable poster in this data set")
+            .with_help("check that the images folder is the right one"));
+    }
+    if !dataset.report.skipped.is_empty() {
+        progress.note(&image::skipped_summary(&dataset.report.skipped));
+    }
+    Ok(dataset)
+}
+
+/// The data set's identity: blake3 over the CSV's bytes and then, in CSV order,
+/// each poster's id and file bytes (a missing file hashes as absent).
+pub fn content_hash(index: &Index) -> Result<String, DataError> {
+    let csv_bytes = std::fs::read(&index.csv).map_err(|e| DataError::io(&index.csv, e))?;
+    let file_hashes: Vec<Option<blake3::Hash>> = index
+        .posters
+        .par_iter()
+        .map(|p| std::fs::read(&p.image).ok().map(|bytes| blake3::hash(&bytes)))
+        .collect();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"posterlab data v1\0");
+    hasher.update(blake3::hash(&csv_bytes).as_bytes());
+    for (poster, hash) in index.posters.iter().zip(&file_hashes) {
+        hasher.update(poster.id.as_bytes());
+        hasher.update(&[0]);
+        match hash {
+            Some(h) => hasher.update(h.as_bytes()),
+            None => hasher.update(b"<missing>"),
+        };
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Decodes every poster on all cores, writing each into its slot, then drops
+/// the slots of posters that could not be read.
+fn decode_all(index: &Index, content_hash: String, resolution: u32, fit: Fit, progress: &dyn Progress) -> Dataset {
+    let image_len = 3 * (resolution as usize).pow(2);
+    let mut pixels = vec![0u8; index.posters.len() * image_len];
+    progress.begin("decoding posters", index.posters.len() as u64);
+    let outcomes: Vec<Result<(), BadImage>> = pixels
+        .par_chunks_mut(image_len)
+        .zip(index.posters.par_iter())
+        .map(|(slot, poster)| {
+            let outcome = image::load_poster(&poster.image, resolution, fit, slot);
+            progress.advance(1);
+            outcome
+        })
+        .collect();
+    progress.end();
+
+    let genres = index.genres.len();
+    let mut ids = Vec::with_capacity(index.posters.len());
+    let mut labels = Vec::with_capacity(index.posters.len() * genres);
+    let mut skipped = Vec::new();
+    let mut kept = 0;
+    for (i, (poster, outcome)) in index.posters.iter().zip(outcomes).enumerate() {
+        match outcome {
+            Ok(()) => {
+                if kept != i {
+                    pixels.copy_within(i * image_len..(i + 1) * image_len, kept * image_len);
+                }
+                kept += 1;
+                ids.push(poster.id.clone());
+                labels.extend(poster.multi_hot(genres));
+            }
+            Err(why) => skipped.push((poster.id.clone(), why)),
+        }
+    }
+    pixels.truncate(kept * image_len);
+    Dataset {
+        csv: index.csv.clone(),
+        content_hash,
+        genres: index.genres.clone(),
+        ids,
+        labels,
+        resolution,
+        fit,
+        pixels,
+        report: LoadReport { rows: index.rows, duplicate_rows: index.duplicate_rows, skipped, from_cache: false },
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
+/// synced, then renamed over the target.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
