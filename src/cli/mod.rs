@@ -1,0 +1,244 @@
+//! The command line: arguments (clap), one small function per command, exit
+//! codes. Commands call into the library and print what it returns.
+
+mod progress;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use posterlab::data::{self, stats::DataStats, Split, Workspace};
+use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
+
+use self::progress::Bars;
+
+#[derive(Parser)]
+#[command(name = "posterlab", version, about = "Experiment-tracking research harness for predicting movie genres from posters")]
+pub struct Cli {
+    /// Folder for run outputs, the decoded-poster cache and the default synthetic data set.
+    #[arg(long, global = true, default_value = "results", value_name = "DIR")]
+    results: PathBuf,
+    /// No progress bars (for logs); notes and results still print.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train every run the specs expand to (a directory means its *.toml files).
+    Run(RunArgs),
+    /// Write a synthetic poster data set in the real data set's layout.
+    Synth(SynthArgs),
+    /// Inspect data sets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Inspect experiment specs.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Spec files or directories of specs.
+    #[arg(required = true, value_name = "SPEC_OR_DIR")]
+    specs: Vec<PathBuf>,
+    /// List the runs (name, hash, swept values) without training.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Folder to create (must not exist, unless --force).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of posters.
+    #[arg(long, default_value_t = data::DEFAULT_SYNTHETIC_COUNT)]
+    count: usize,
+    /// Seed for labels and pictures.
+    #[arg(long, default_value_t = data::DEFAULT_SYNTHETIC_SEED)]
+    seed: u64,
+    /// Replace DIR if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Posters, duplicates, unreadable images, genres per poster, per-genre counts (and, with --spec, per split).
+    Stats(StatsArgs),
+}
+
+#[derive(Args)]
+struct StatsArgs {
+    /// A folder with train.csv + Images/, a CSV file, or "synthetic".
+    dataset: String,
+    /// Take resolution, fit, format and the split from this spec (its first run).
+    #[arg(long, value_name = "SPEC")]
+    spec: Option<PathBuf>,
+    /// CSV layout, when not given by --spec.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(DataFormat::NAMES))]
+    format: Option<String>,
+    /// Poster folder for the moviegenre layout.
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum SpecCommand {
+    /// Print every spec field with its default and what it means.
+    Defaults,
+    /// Print the resolved spec of every run (what the run hash is taken over).
+    Show {
+        #[arg(required = true, value_name = "SPEC_OR_DIR")]
+        specs: Vec<PathBuf>,
+    },
+}
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let ws = Workspace::new(&cli.results);
+    let bars = Bars::new(cli.quiet);
+    match cli.command {
+        Command::Run(args) => run(&args, &ws),
+        Command::Synth(args) => synth(&args, &bars),
+        Command::Data(DataCommand::Stats(args)) => data_stats(&args, &ws, &bars),
+        Command::Spec(SpecCommand::Defaults) => {
+            print!("{}", spec::fields::defaults_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs),
+    }
+}
+
+fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>> {
+    spec::load_paths(paths).map_err(|errors| anyhow::anyhow!("{errors}"))
+}
+
+fn run(args: &RunArgs, ws: &Workspace) -> Result<ExitCode> {
+    let specs = load_specs(&args.specs)?;
+    if !args.dry_run {
+        bail!(
+            "training is not part of this build yet: the models and the training loop are still to come \
+             (posterlab issues 3 and 4).\n  help: `posterlab run --dry-run` lists the runs these specs expand to"
+        );
+    }
+    print_runs(&specs, ws);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dry-run table: one line per run, then where the data comes from.
+fn print_runs(specs: &[Spec], ws: &Workspace) {
+    let mut first_of: HashMap<String, &str> = HashMap::new();
+    let name_width = specs.iter().map(|s| s.name.len()).max().unwrap_or(4).clamp(4, 60);
+    println!("{:<name_width$}  {:<12}  SWEPT", "RUN", "HASH");
+    let mut repeats = 0;
+    for s in specs {
+        let hash = s.hash();
+        let swept: Vec<String> = s.swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut line = format!("{:<name_width$}  {}  {}", s.name, &hash[..12], swept.join(" "));
+        match first_of.get(&hash) {
+            Some(first) => {
+                repeats += 1;
+                line.push_str(&format!("  (same run as {first}: runs once)"));
+            }
+            None => {
+                first_of.insert(hash, &s.name);
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+    let files: std::collections::BTreeSet<&Path> = specs.iter().map(|s| s.file.as_path()).collect();
+    println!(
+        "\n{} run{} from {} spec file{}{}",
+        specs.len() - repeats,
+        if specs.len() - repeats == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        if repeats > 0 { format!(" ({repeats} listed twice)") } else { String::new() }
+    );
+    let datasets: std::collections::BTreeSet<String> = specs.iter().map(|s| s.data.dataset.to_string()).collect();
+    for d in datasets {
+        let status = match d.as_str() {
+            "synthetic" if ws.synthetic_dir().join("train.csv").is_file() => "ready".to_string(),
+            "synthetic" => format!("made on first run in {}", ws.synthetic_dir().display()),
+            path => match data::find_csv(Path::new(path)) {
+                Ok(csv) => format!("found ({})", csv.display()),
+                Err(e) => format!("NOT FOUND: {}", e.message),
+            },
+        };
+        println!("data set {d}: {status}");
+    }
+}
+
+fn synth(args: &SynthArgs, bars: &Bars) -> Result<ExitCode> {
+    if args.out.exists() {
+        if !args.force {
+            bail!("{} already exists\n  help: choose another --out, or pass --force to replace it", args.out.display());
+        }
+        std::fs::remove_dir_all(&args.out).with_context(|| format!("cannot remove {}", args.out.display()))?;
+    }
+    let started = Instant::now();
+    data::synth::write_dataset(&args.out, args.count, args.seed, bars)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "wrote {} synthetic posters to {} in {secs:.1} s ({:.0} posters/s)",
+        args.count,
+        args.out.display(),
+        args.count as f64 / secs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data_stats(args: &StatsArgs, ws: &Workspace, bars: &Bars) -> Result<ExitCode> {
+    let (mut data_spec, with_split) = match &args.spec {
+        Some(path) => {
+            let runs = load_specs(std::slice::from_ref(path))?;
+            let first = runs.into_iter().next().context("the spec expands to no run")?;
+            (first.data, true)
+        }
+        None => (spec::load_str(Path::new("<defaults>"), "").expect("defaults resolve")[0].data.clone(), false),
+    };
+    data_spec.dataset = match args.dataset.as_str() {
+        "synthetic" => DatasetRef::Synthetic,
+        path => DatasetRef::Path(PathBuf::from(path)),
+    };
+    if let Some(format) = &args.format {
+        data_spec.format = DataFormat::from_name(format).expect("clap checked the name");
+    }
+    if let Some(images) = &args.images {
+        data_spec.images = Some(images.clone());
+    }
+    // Unreadable posters are what stats is for: count them, never stop at them.
+    data_spec.bad_images = spec::BadImages::Skip;
+
+    let started = Instant::now();
+    let csv = data::locate(&data_spec, ws, bars)?;
+    let index = data::read_index(&csv, data_spec.format, data_spec.images.as_deref())?;
+    let dataset = data::load_index(&index, data_spec.resolution, data_spec.fit, data_spec.bad_images, ws, bars)?;
+    let split = with_split
+        .then(|| Split::new(&dataset.ids, data_spec.test_fraction, data_spec.val_fraction, data_spec.split_seed));
+    print!("{}", DataStats::new(&index, &dataset, split.as_ref()));
+    eprintln!(
+        "\nloaded at {}px ({}) in {:.2} s{}",
+        dataset.resolution,
+        dataset.fit,
+        started.elapsed().as_secs_f64(),
+        if dataset.report.from_cache { " from the cache" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
+    for (i, s) in load_specs(paths)?.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("# run {}  (hash {})\n{}", s.name, s.hash(), s.resolved_toml());
+    }
+    Ok(ExitCode::SUCCESS)
+}
