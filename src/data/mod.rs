@@ -266,9 +266,16 @@ fn decode_all(index: &Index, content_hash: String, resolution: u32, fit: Fit, pr
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
-/// synced, then renamed over the target.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file atomically: `write` fills a temporary file in the same
+/// folder, which is then renamed over `path`. `durable` syncs the file before
+/// the rename, so that after a power loss `path` holds the old or the new
+/// bytes; without it the new file may be torn (fine where a checksum catches
+/// that).
+pub(crate) fn write_atomic(
+    path: &Path,
+    durable: bool,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -278,9 +285,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        out.flush()?;
+        if durable {
+            out.get_ref().sync_all()?;
+        }
+        drop(out);
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

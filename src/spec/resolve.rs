@@ -23,10 +23,8 @@ pub fn load_str(path: &Path, text: &str) -> Result<Vec<Spec>, Vec<Diagnostic>> {
         Some(sweep) => sweep::axes(&mut ctx, sweep),
         None => Vec::new(),
     };
-    if !ctx.diags.is_empty() {
-        return Err(ctx.finish());
-    }
-
+    // Unknown keys and bad sweep axes do not stop here: resolving still finds
+    // the other problems, so the user sees them all at once.
     let experiment = ctx.experiment(&doc, path);
     let swept_archs: HashSet<&str> = axes
         .iter()
@@ -197,10 +195,10 @@ impl<'s> Ctx<'s> {
             return;
         }
         let known: Vec<&str> = fields::section_fields(section).map(|f| f.key).collect();
-        let help = if let Some(s) = did_you_mean(&entry.key, known.iter().copied()) {
-            format!("did you mean `{s}`?")
-        } else if let Some(f) = fields::FIELDS.iter().find(|f| f.key == entry.key) {
+        let help = if let Some(f) = fields::FIELDS.iter().find(|f| f.key == entry.key) {
             format!("`{}` belongs in [{}]", f.key, f.section)
+        } else if let Some(s) = did_you_mean(&entry.key, known.iter().copied()) {
+            format!("did you mean `{s}`?")
         } else {
             format!("[{section}] takes: {}", known.join(", "))
         };
