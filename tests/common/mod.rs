@@ -1,0 +1,68 @@
+//! Fixtures for the integration tests: small data sets written into temporary
+//! folders, and a way to run the real binary.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+
+/// Where the real posters are, from the project root.
+pub const REAL_POSTERS: &str = "../shared/data/movie-posters";
+
+/// The real set's folder, or `None` (with a note) on a machine without it.
+/// CI has it, so there a missing folder fails the test instead.
+pub fn real_posters() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(REAL_POSTERS);
+    if path.join("train.csv").is_file() {
+        return Some(path);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must have the real posters at {}", path.display());
+    eprintln!("skipping: the real posters are not at {}", path.display());
+    None
+}
+
+/// A poster-like JPEG of one colour.
+pub fn jpeg(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
+    encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb(colour))), ImageFormat::Jpeg)
+}
+
+pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+pub const GENRES: [&str; 3] = ["Action", "Comedy", "Drama"];
+
+/// A multilabel data set (train.csv + Images/) with the given rows
+/// `(id, genres)`; every image is a small red JPEG.
+pub fn multilabel_set(dir: &Path, rows: &[(&str, &[&str])]) -> PathBuf {
+    std::fs::create_dir_all(dir.join("Images")).unwrap();
+    let mut csv = format!("Id,Genre,{}\n", GENRES.join(","));
+    for (id, genres) in rows {
+        csv.push_str(&multilabel_row(id, genres));
+        std::fs::write(dir.join("Images").join(format!("{id}.jpg")), jpeg(18, 27, [200, 30, 30])).unwrap();
+    }
+    std::fs::write(dir.join("train.csv"), csv).unwrap();
+    dir.to_path_buf()
+}
+
+pub fn multilabel_row(id: &str, genres: &[&str]) -> String {
+    let list: Vec<String> = genres.iter().map(|g| format!("'{g}'")).collect();
+    let one_hot: Vec<&str> = GENRES.iter().map(|g| if genres.contains(g) { "1" } else { "0" }).collect();
+    format!("{id},\"[{}]\",{}\n", list.join(", "), one_hot.join(","))
+}
+
+/// Runs the posterlab binary in `cwd`.
+pub fn posterlab(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_posterlab")).current_dir(cwd).args(args).output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

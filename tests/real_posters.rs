@@ -1,0 +1,38 @@
+//! The real posters in ../shared/data/movie-posters, read as a user would.
+
+mod common;
+
+use posterlab::data::{self, stats::DataStats, synth, read_index, Split, Workspace};
+use posterlab::progress::Quiet;
+use posterlab::spec::{BadImages, DataFormat, Fit};
+
+#[test]
+fn the_real_set_reads_as_its_readme_describes() {
+    let Some(root) = common::real_posters() else { return };
+    let csv = data::find_csv(&root).unwrap();
+    let index = read_index(&csv, DataFormat::Auto, None).unwrap();
+    assert_eq!(index.format, DataFormat::MultiLabel);
+    assert_eq!((index.rows, index.duplicate_rows, index.posters.len()), (7254, 12, 7242));
+    assert_eq!(index.genres, synth::GENRES, "the 25 genre columns, in the CSV's order");
+
+    let results = tempfile::tempdir().unwrap();
+    let ws = Workspace::new(results.path());
+    let dataset = data::load_index(&index, 32, Fit::Stretch, BadImages::Error, &ws, &Quiet).unwrap();
+    assert_eq!(dataset.len(), 7242, "no poster is missing or unreadable");
+    let split = Split::new(&dataset.ids, 0.2, 0.1, 42);
+    let stats = DataStats::new(&index, &dataset, Some(&split));
+
+    // The counts behind ../shared/data/README.md, after dropping the duplicates.
+    assert_eq!(stats.genre_counts, synth::REAL_COUNTS.iter().map(|&c| c as usize).collect::<Vec<_>>());
+    assert_eq!(stats.genres_per_poster[1..4], synth::REAL_GENRES_PER_POSTER.map(|c| c as usize));
+    assert_eq!(stats.count("Drama"), Some(3617));
+    assert_eq!(stats.count("Reality-TV"), Some(2));
+    assert!((stats.mean_genres_per_poster() - 2.33).abs() < 0.005);
+    let s = stats.split.as_ref().unwrap();
+    // test round(7242 × 0.2), val round(7242 × 0.1), the rest trains.
+    assert_eq!(s.sizes, [7242 - 1448 - 724, 724, 1448]);
+
+    let text = stats.to_string();
+    assert!(text.contains("posters       7,242 listed, 7,242 usable"), "{text}");
+    assert!(text.contains("12 exact duplicate rows dropped"), "{text}");
+}
