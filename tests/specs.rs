@@ -278,3 +278,12 @@ fn the_documented_defaults_are_the_defaults() {
         assert!(!f.doc.is_empty(), "{}.{} has no documentation", f.section, f.key);
     }
 }
+
+#[test]
+fn the_readme_spec_reference_is_what_spec_defaults_prints() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let marker = "<!-- spec-defaults:start -->\n```toml\n";
+    let start = readme.find(marker).expect("start marker") + marker.len();
+    let end = readme.find("```\n<!-- spec-defaults:end -->").expect("end marker");
+    assert_eq!(&readme[start..end], spec::fields::defaults_toml(), "regenerate with `posterlab spec defaults`");
+}
