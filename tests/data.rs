@@ -76,7 +76,17 @@ fn missing_data_set_and_images_folder_say_what_to_do() {
     assert!(e.contains("folder holds no train.csv"), "{e}");
     std::fs::write(dir.path().join("train.csv"), "Id,Genre,Drama\ntt1,\"['Drama']\",1\n").unwrap();
     let e = read_index(&dir.path().join("train.csv"), DataFormat::Auto, None).unwrap_err().to_string();
-    assert!(e.contains("no Images/ folder beside the CSV"), "{e}");
+    assert!(e.contains("no poster folder at") && e.contains("`images` in [data]"), "{e}");
+}
+
+#[test]
+fn the_spec_images_folder_replaces_the_layouts_own() {
+    let dir = tempfile::tempdir().unwrap();
+    multilabel_set(&dir.path().join("set"), &[("tt1", &["Drama"])]);
+    std::fs::rename(dir.path().join("set/Images"), dir.path().join("elsewhere")).unwrap();
+    let csv = dir.path().join("set/train.csv");
+    let index = read_index(&csv, DataFormat::Auto, Some(&dir.path().join("elsewhere"))).unwrap();
+    assert_eq!(index.posters[0].image, dir.path().join("elsewhere/tt1.jpg"));
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use posterlab::data::{self, stats::DataStats, Split, Workspace};
+use posterlab::progress::Progress;
 use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
 
 use self::progress::Bars;
@@ -198,6 +199,9 @@ fn data_stats(args: &StatsArgs, ws: &Workspace, bars: &Bars) -> Result<ExitCode>
     let (mut data_spec, with_split) = match &args.spec {
         Some(path) => {
             let runs = load_specs(std::slice::from_ref(path))?;
+            if runs.iter().any(|r| r.data != runs[0].data) {
+                bars.note(&format!("{} sweeps its data settings; showing its first run, {}", path.display(), runs[0].name));
+            }
             let first = runs.into_iter().next().context("the spec expands to no run")?;
             (first.data, true)
         }

@@ -4,8 +4,10 @@
 //! - multilabel: `Id,Genre,<one column per genre>` (the real set's train.csv),
 //!   posters at `Images/<Id>.jpg` beside it;
 //! - moviegenre: `imdbId,Imdb Link,Title,IMDB Score,Genre,Poster`, genres
-//!   `|`-separated, posters at `<images>/<imdbId>.jpg`;
+//!   `|`-separated, posters at `<imdbId>.jpg` in the CSV's folder;
 //! - paths: `path,genres`, paths relative to the CSV's folder.
+//!
+//! The spec's `images` replaces the poster folder of any layout.
 //!
 //! Text may be UTF-8 with or without a BOM, or Latin-1 (as MovieGenre.csv
 //! often is); line endings LF or CRLF. Exact duplicate rows are dropped and
@@ -96,9 +98,9 @@ pub fn read_index(csv: &Path, format: DataFormat, images: Option<&Path>) -> Resu
     let base = csv.parent().unwrap_or(Path::new("."));
     let mut reader = Reader::new(csv, &text)?;
     let mut index = match format {
-        DataFormat::MultiLabel => read_multilabel(&mut reader, base)?,
+        DataFormat::MultiLabel => read_multilabel(&mut reader, &images.map_or_else(|| base.join("Images"), Path::to_path_buf))?,
         DataFormat::MovieGenre => read_moviegenre(&mut reader, images.unwrap_or(base))?,
-        DataFormat::Paths => read_paths(&mut reader, base)?,
+        DataFormat::Paths => read_paths(&mut reader, images.unwrap_or(base))?,
         DataFormat::Auto => unreachable!("resolved above"),
     };
     index.rows = reader.rows;
@@ -218,7 +220,7 @@ fn check_file_id(csv: &Path, line: u64, id: &str) -> Result<(), DataError> {
     Ok(())
 }
 
-fn read_multilabel(r: &mut Reader<'_>, base: &Path) -> Result<Index, DataError> {
+fn read_multilabel(r: &mut Reader<'_>, images: &Path) -> Result<Index, DataError> {
     let csv = r.csv;
     if r.header.len() < 3 || !r.header[0].eq_ignore_ascii_case("id") || !r.header[1].eq_ignore_ascii_case("genre") {
         return Err(DataError::at_line(csv, 1, "expected a header `Id,Genre,<one column per genre>`"));
@@ -227,10 +229,11 @@ fn read_multilabel(r: &mut Reader<'_>, base: &Path) -> Result<Index, DataError> 
     if let Some(dup) = genres.iter().enumerate().find(|(i, g)| g.is_empty() || genres[..*i].contains(g)) {
         return Err(DataError::at_line(csv, 1, format!("genre column {:?} is empty or repeated", dup.1)));
     }
-    let images = base.join("Images");
     if !images.is_dir() {
-        return Err(DataError::new(csv, format!("no Images/ folder beside the CSV (looked for {})", images.display()))
-            .with_help("the multilabel layout keeps posters as Images/<Id>.jpg next to train.csv"));
+        return Err(DataError::new(csv, format!("no poster folder at {}", images.display())).with_help(
+            "the multilabel layout keeps posters as Images/<Id>.jpg next to train.csv; \
+             `images` in [data] names another folder",
+        ));
     }
     let mut posters = Vec::new();
     while let Some((line, id, row)) = r.next_row(0)? {

@@ -50,8 +50,11 @@ impl Split {
             .collect();
         // Ties (two ids with one key) are broken by id so CSV order never matters.
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| ids[a.1].cmp(&ids[b.1])));
-        let n_test = ((n as f64 * test_fraction).round() as usize).min(n);
-        let n_val = ((n as f64 * val_fraction).round() as usize).min(n - n_test);
+        // From 3 posters on, test and validation get at least one each: an
+        // empty validation split would leave early stopping nothing to watch.
+        let at_least = usize::from(n >= 3);
+        let n_test = ((n as f64 * test_fraction).round() as usize).max(at_least).min(n);
+        let n_val = ((n as f64 * val_fraction).round() as usize).max(at_least).min(n - n_test);
         let take = |range: std::ops::Range<usize>| {
             let mut idx: Vec<usize> = order[range].iter().map(|&(_, i)| i).collect();
             idx.sort_unstable();
@@ -84,6 +87,14 @@ mod tests {
         let mut all: Vec<usize> = s.train.iter().chain(&s.val).chain(&s.test).copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn tiny_sets_keep_a_validation_and_a_test_poster() {
+        let s = Split::new(&ids(4), 0.2, 0.1, 1);
+        assert_eq!((s.test.len(), s.val.len(), s.train.len()), (1, 1, 2));
+        let s = Split::new(&ids(2), 0.2, 0.1, 1);
+        assert_eq!((s.test.len(), s.val.len(), s.train.len()), (0, 0, 2));
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub const FIELDS: &[Field] = &[
         "auto | multilabel | moviegenre | paths. auto reads the CSV header: `Id,Genre,...` is the \
          multi-label one-hot CSV, `imdbId,...` is MovieGenre.csv, `path,genres` is a plain list."),
     field("data", "images", r#""""#,
-        "Poster folder for the moviegenre format (<imdbId>.jpg). \"\" means the CSV's own folder. \
-         Posters are only ever read locally, never downloaded."),
+        "Folder the posters are read from. \"\" means the layout's own: Images/ beside the CSV for \
+         multilabel, the CSV's folder for moviegenre (<imdbId>.jpg) and paths. Posters are only ever \
+         read locally, never downloaded."),
     field("data", "resolution", "64",
         "Square input side in pixels. 64 is the first report's; it must leave at least a 1x1 map \
          after the conv stack."),

@@ -529,7 +529,9 @@ impl<'s> Ctx<'s> {
                 return None;
             }
         };
-        let kind_name = self.choice(kind_value, &format!("{what}.kind"), &names, |n| names.iter().position(|k| *k == n))?;
+        // `loss = "hinge"` is about `train.loss`; `loss = { kind = "hinge" }` about its kind.
+        let kind_what = if matches!(value.node, Node::Table(_)) { format!("{what}.kind") } else { what.to_string() };
+        let kind_name = self.choice(kind_value, &kind_what, &names, |n| names.iter().position(|k| *k == n))?;
         let (kind, defaults) = kinds[kind_name];
         let mut ok = true;
         for e in written.iter().filter(|e| e.key != "kind") {
