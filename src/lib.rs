@@ -6,5 +6,6 @@
 //! See DESIGN.md in the project's shared folder for where the rest goes.
 
 pub mod data;
+pub mod model;
 pub mod progress;
 pub mod spec;

@@ -1,0 +1,11 @@
+//! Models on dfdx, sized at run time: the architecture description
+//! (`arch`), the named parameter store (`params`), and the layers.
+//!
+//! Nothing here knows about files, specs' TOML or SQL: weights go in and out
+//! as safetensors bytes, and the train module decides where they live.
+
+pub mod arch;
+pub mod params;
+
+pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};
+pub use params::Params;
