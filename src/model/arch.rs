@@ -23,6 +23,8 @@ pub struct ConvBlock {
     pub in_channels: usize,
     pub out_channels: usize,
     pub kernel: usize,
+    /// The architectures use 1; the layers take any.
+    pub stride: usize,
     pub padding: Padding,
     /// Input side; the conv's output side; the side after the 2x2 pool.
     pub in_side: usize,
@@ -103,7 +105,8 @@ impl Architecture {
                 Padding::Same => in_side,
                 Padding::Valid => in_side - spec.kernel + 1,
             };
-            blocks.push(ConvBlock { in_channels, out_channels, kernel: spec.kernel, padding: spec.padding, in_side, conv_side, out_side });
+            let block = ConvBlock { in_channels, out_channels, kernel: spec.kernel, stride: 1, padding: spec.padding, in_side, conv_side, out_side };
+            blocks.push(block);
             (in_channels, in_side) = (out_channels, out_side);
         }
         let head = match (spec.arch, spec.rnn) {

@@ -6,6 +6,7 @@
 
 pub mod arch;
 pub mod params;
+pub mod portable;
 
 pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};
 pub use params::Params;
