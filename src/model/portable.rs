@@ -149,6 +149,90 @@ pub fn batch_norm_eval<D: Device<f32>, T: Tape<f32, D>>(
     x.try_mul(scale)?.try_add(shift)
 }
 
+/// Recurrent weights, PyTorch layout: `weight_ih [g*h, i]`, `weight_hh
+/// [g*h, h]`, biases `[g*h]`, with g = 3 gates (GRU: r, z, n) or 4 (LSTM: i,
+/// f, g, o).
+pub struct RnnWeights<'a, D: Device<f32>> {
+    pub weight_ih: &'a Flat<D>,
+    pub weight_hh: &'a Flat<D>,
+    pub bias_ih: &'a Flat<D>,
+    pub bias_hh: &'a Flat<D>,
+    pub hidden: usize,
+}
+
+/// `x · W_ihᵀ + b_ih` for every step at once: `[n, t, i]` → one `[n, t, g*h]`
+/// matmul, then one `[n, g*h]` slice per step. The slices are disjoint, which
+/// matters on the CPU, where a slice's backward writes rather than adds.
+fn input_gates<D: Device<f32>, T: Tape<f32, D>>(x: T3<D, T>, w: &RnnWeights<'_, D>, gates: usize) -> Result<Vec<T2<D, T>>, D::Err> {
+    let (n, steps, i) = *x.shape();
+    let g = gates * w.hidden;
+    let all = linear(x.try_reshape_like(&(n * steps, i))?, w.weight_ih, w.bias_ih)?.try_reshape_like(&(n, steps, g))?;
+    let step = |source: T3<D, T>, t: usize| source.try_slice((.., t..t + 1, ..))?.try_reshape_like(&(n, g));
+    let mut out = Vec::with_capacity(steps);
+    for t in 0..steps - 1 {
+        out.push(step(all.with_empty_tape(), t)?);
+    }
+    // The last slice takes the original, whose tape holds the ops that
+    // computed `all`, so they reach the loss exactly once.
+    out.push(step(all, steps - 1)?);
+    Ok(out)
+}
+
+/// `[n, k*h]` → k tensors `[n, h]` (gate chunks), the first carrying the tape.
+fn chunks<D: Device<f32>, T: Tape<f32, D>>(x: T2<D, T>, k: usize, h: usize) -> Result<Vec<T2<D, T>>, D::Err> {
+    let mut out = Vec::with_capacity(k);
+    for j in 1..k {
+        out.push(x.with_empty_tape().try_slice((.., j * h..(j + 1) * h))?);
+    }
+    out.insert(0, x.try_slice((.., 0..h))?);
+    Ok(out)
+}
+
+/// A GRU over `[n, t, i]`; the last hidden state `[n, h]`.
+/// r = σ(x W_ir + b_ir + h W_hr + b_hr), z likewise,
+/// n = tanh(x W_in + b_in + r ⊙ (h W_hn + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
+pub fn gru<D: Device<f32>, T: Tape<f32, D>>(x: T3<D, T>, w: &RnnWeights<'_, D>) -> Result<T2<D, T>, D::Err> {
+    let (n, _, _) = *x.shape();
+    let hs = w.hidden;
+    let dev = x.device().clone();
+    let mut h: T2<D, T> = dev.try_zeros_like(&(n, hs))?.retaped::<T>();
+    for xg in input_gates(x, w, 3)? {
+        let hg = linear(h.with_empty_tape(), w.weight_hh, w.bias_hh)?;
+        let mut xg = chunks(xg, 3, hs)?.into_iter();
+        let mut hg = chunks(hg, 3, hs)?.into_iter();
+        let (xr, xz, xn) = (xg.next().expect("3"), xg.next().expect("3"), xg.next().expect("3"));
+        let (hr, hz, hn) = (hg.next().expect("3"), hg.next().expect("3"), hg.next().expect("3"));
+        let r = xr.try_add(hr)?.try_sigmoid()?;
+        let z = xz.try_add(hz)?.try_sigmoid()?;
+        let cand = xn.try_add(hn.try_mul(r)?)?.try_tanh()?;
+        let keep = z.with_empty_tape().try_negate()?.try_add(1.0)?;
+        h = cand.try_mul(keep)?.try_add(z.try_mul(h)?)?;
+    }
+    Ok(h)
+}
+
+/// An LSTM over `[n, t, i]`; the last hidden state `[n, h]`.
+/// i, f, o = σ(…), g = tanh(…), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
+pub fn lstm<D: Device<f32>, T: Tape<f32, D>>(x: T3<D, T>, w: &RnnWeights<'_, D>) -> Result<T2<D, T>, D::Err> {
+    let (n, _, _) = *x.shape();
+    let hs = w.hidden;
+    let dev = x.device().clone();
+    let mut h: T2<D, T> = dev.try_zeros_like(&(n, hs))?.retaped::<T>();
+    let mut c: T2<D, T> = dev.try_zeros_like(&(n, hs))?.retaped::<T>();
+    for xg in input_gates(x, w, 4)? {
+        let gates = xg.try_add(linear(h, w.weight_hh, w.bias_hh)?)?;
+        let mut g = chunks(gates, 4, hs)?.into_iter();
+        let (gi, gf, gg, go) = (g.next().expect("4"), g.next().expect("4"), g.next().expect("4"), g.next().expect("4"));
+        c = gf.try_sigmoid()?.try_mul(c)?.try_add(gi.try_sigmoid()?.try_mul(gg.try_tanh()?)?)?;
+        // c goes on to the next step without its tape; tanh(c) takes the tape
+        // into h, so every step's ops reach the loss.
+        let carried = c.with_empty_tape();
+        h = go.try_sigmoid()?.try_mul(c.try_tanh()?)?;
+        c = carried;
+    }
+    Ok(h)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use rand::{Rng, SeedableRng};
@@ -339,5 +423,79 @@ pub(crate) mod tests {
         let (_, gx, gw) = lin(&xl, &wl);
         check_gradient("linear x", &xl, &gx, &|x| lin(x, &wl).0);
         check_gradient("linear weight", &wl, &gw, &|wt| lin(&xl, wt).0);
+    }
+
+    fn sigmoid(v: f64) -> f64 {
+        1.0 / (1.0 + (-v).exp())
+    }
+
+    /// PyTorch's GRU/LSTM equations, one sample and one step at a time.
+    fn naive_rnn(lstm: bool, x: &[f32], (n, t, i): (usize, usize, usize), p: &[Vec<f32>; 4], hs: usize) -> Vec<f32> {
+        let g = if lstm { 4 } else { 3 } * hs;
+        let mut out = Vec::new();
+        for s in 0..n {
+            let (mut h, mut c) = (vec![0f64; hs], vec![0f64; hs]);
+            for step in 0..t {
+                let xt = &x[(s * t + step) * i..(s * t + step + 1) * i];
+                let gi: Vec<f64> = (0..g).map(|r| p[2][r] as f64 + (0..i).map(|k| p[0][r * i + k] as f64 * xt[k] as f64).sum::<f64>()).collect();
+                let gh: Vec<f64> = (0..g).map(|r| p[3][r] as f64 + (0..hs).map(|k| p[1][r * hs + k] as f64 * h[k]).sum::<f64>()).collect();
+                for u in 0..hs {
+                    if lstm {
+                        let a = |q: usize| gi[q * hs + u] + gh[q * hs + u];
+                        c[u] = sigmoid(a(1)) * c[u] + sigmoid(a(0)) * a(2).tanh();
+                    } else {
+                        let r = sigmoid(gi[u] + gh[u]);
+                        let z = sigmoid(gi[hs + u] + gh[hs + u]);
+                        let cand = (gi[2 * hs + u] + r * gh[2 * hs + u]).tanh();
+                        c[u] = (1.0 - z) * cand + z * h[u]; // the new h, kept in c for now
+                    }
+                }
+                for u in 0..hs {
+                    h[u] = if lstm { sigmoid(gi[3 * hs + u] + gh[3 * hs + u]) * c[u].tanh() } else { c[u] };
+                }
+            }
+            out.extend(h.iter().map(|&v| v as f32));
+        }
+        out
+    }
+
+    #[test]
+    fn gru_and_lstm_follow_pytorchs_equations_and_gradients() {
+        let dev = Cpu::default();
+        let (n, t, i, hs) = (2, 4, 3, 5);
+        for lstm_kind in [false, true] {
+            let g = if lstm_kind { 4 } else { 3 } * hs;
+            let p = [random(g * i, 20), random(g * hs, 21), random(g, 22), random(g, 23)];
+            let x0 = random(n * t * i, 24);
+            let r = random(n * hs, 25);
+            let run = |x: &[f32], p: &[Vec<f32>; 4]| -> (f64, Vec<f32>, Vec<Vec<f32>>) {
+                let ts: Vec<Flat<Cpu>> = p.iter().map(|v| dev.tensor_from_vec(v.clone(), (v.len(),))).collect();
+                let w = RnnWeights { weight_ih: &ts[0], weight_hh: &ts[1], bias_ih: &ts[2], bias_hh: &ts[3], hidden: hs };
+                let xt = dev.tensor_from_vec(x.to_vec(), (n, t, i));
+                let h = if lstm_kind { lstm(xt.clone().leaky_traced(), &w) } else { gru(xt.clone().leaky_traced(), &w) }.unwrap();
+                let values = h.as_vec();
+                let loss = (h * dev.tensor_from_vec(r.clone(), (n, hs))).sum();
+                let grads = loss.backward();
+                let value = values.iter().zip(&r).map(|(a, b)| (a * b) as f64).sum();
+                (value, grads.get(&xt).as_vec(), ts.iter().map(|t| grads.get(t).as_vec()).collect())
+            };
+            let want = naive_rnn(lstm_kind, &x0, (n, t, i), &p, hs);
+            let ts: Vec<Flat<Cpu>> = p.iter().map(|v| dev.tensor_from_vec(v.clone(), (v.len(),))).collect();
+            let w = RnnWeights { weight_ih: &ts[0], weight_hh: &ts[1], bias_ih: &ts[2], bias_hh: &ts[3], hidden: hs };
+            let xt: T3<Cpu> = dev.tensor_from_vec(x0.clone(), (n, t, i));
+            let got = if lstm_kind { lstm(xt, &w) } else { gru(xt, &w) }.unwrap().as_vec();
+            let name = if lstm_kind { "lstm" } else { "gru" };
+            assert_close(&got, &want, 1e-5, name);
+
+            let (_, gx, gp) = run(&x0, &p);
+            check_gradient(&format!("{name} x"), &x0, &gx, &|x| run(x, &p).0);
+            for (k, label) in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].iter().enumerate() {
+                check_gradient(&format!("{name} {label}"), &p[k], &gp[k], &|v| {
+                    let mut q = p.clone();
+                    q[k] = v.to_vec();
+                    run(&x0, &q).0
+                });
+            }
+        }
     }
 }
