@@ -6,7 +6,9 @@
 
 pub mod arch;
 pub mod params;
+pub mod net;
 pub mod portable;
 
 pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};
+pub use net::{Mode, Model};
 pub use params::Params;

@@ -1,0 +1,154 @@
+//! A model: its architecture and its parameters, and the forward pass of
+//! both architectures built from the portable layers.
+
+use dfdx::prelude::*;
+
+use super::arch::{Architecture, Head};
+use super::params::Params;
+use super::portable::{self, RnnWeights, T2, T4};
+use crate::spec::RnnKind;
+
+/// Training or evaluation: batch statistics and dropout, or running
+/// statistics and no dropout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+pub struct Model<D: Device<f32>> {
+    pub arch: Architecture,
+    pub params: Params<D>,
+}
+
+impl<D: Device<f32>> Model<D> {
+    /// A freshly initialised model (weights drawn from `seed`).
+    pub fn new(arch: Architecture, seed: u64, dev: &D) -> Model<D> {
+        let params = Params::init(&arch, seed, dev);
+        Model { arch, params }
+    }
+
+    /// Images `[n, 3, r, r]` in [0, 1] → logits `[n, genres]`. In training
+    /// mode batch norm updates its running statistics, and dropout draws
+    /// from the device's RNG.
+    pub fn forward<T: Tape<f32, D>>(&mut self, images: T4<D, T>, mode: Mode) -> Result<T2<D, T>, D::Err> {
+        let train = mode == Mode::Train;
+        let mut x = images;
+        for (i, block) in self.arch.blocks.clone().iter().enumerate() {
+            let p = |name: &str| format!("features.{i}.{name}");
+            x = portable::conv2d(x, self.params.get(&p("conv.weight")), self.params.get(&p("conv.bias")), block)?;
+            // [n, out_channels, conv_side, conv_side]
+            if self.arch.batch_norm {
+                let (gamma, beta) = (self.params.get(&p("bn.weight")).clone(), self.params.get(&p("bn.bias")).clone());
+                x = if train {
+                    let mut mean = self.params.get(&p("bn.running_mean")).clone();
+                    let mut var = self.params.get(&p("bn.running_var")).clone();
+                    let y = portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?;
+                    *self.params.get_mut(&p("bn.running_mean")) = mean;
+                    *self.params.get_mut(&p("bn.running_var")) = var;
+                    y
+                } else {
+                    let (mean, var) = (self.params.get(&p("bn.running_mean")), self.params.get(&p("bn.running_var")));
+                    portable::batch_norm_eval(x, &gamma, &beta, mean, var)?
+                };
+            }
+            x = portable::max_pool2(x.try_relu()?)?; // [n, out_channels, out_side, out_side]
+            if train && self.arch.conv_dropout > 0.0 {
+                x = x.try_dropout(self.arch.conv_dropout)?;
+            }
+        }
+        let (n, c, h, w) = *x.shape();
+        let last = match &self.arch.head {
+            Head::Dense { hidden, dropout, .. } => {
+                let mut z = x.try_reshape_like(&(n, c * h * w))?; // channels first, as PyTorch flattens
+                for j in 0..hidden.len() {
+                    let (wj, bj) = (self.params.get(&format!("dense.{j}.weight")), self.params.get(&format!("dense.{j}.bias")));
+                    z = portable::linear(z, wj, bj)?.try_relu()?;
+                    if train && *dropout > 0.0 {
+                        z = z.try_dropout(*dropout)?;
+                    }
+                }
+                z
+            }
+            Head::Rnn { kind, hidden, .. } => {
+                // One step per row: [n, c, h, w] -> [n, h, c*w].
+                let seq = x.try_permute::<_, Axes4<0, 2, 1, 3>>()?.try_reshape_like(&(n, h, c * w))?;
+                let weights = RnnWeights {
+                    weight_ih: self.params.get("rnn.weight_ih"),
+                    weight_hh: self.params.get("rnn.weight_hh"),
+                    bias_ih: self.params.get("rnn.bias_ih"),
+                    bias_hh: self.params.get("rnn.bias_hh"),
+                    hidden: *hidden,
+                };
+                match kind {
+                    RnnKind::Gru => portable::gru(seq, &weights)?,
+                    RnnKind::Lstm => portable::lstm(seq, &weights)?,
+                }
+            }
+        };
+        portable::linear(last, self.params.get("out.weight"), self.params.get("out.bias"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::model::portable::tests::random;
+
+    fn model(text: &str, resolution: usize, seed: u64) -> Model<Cpu> {
+        let spec = crate::spec::load_str(Path::new("m.toml"), text).unwrap().remove(0).model;
+        Model::new(Architecture::new(&spec, resolution, 25).unwrap(), seed, &Cpu::seed_from_u64(seed))
+    }
+
+    fn images(n: usize, r: usize) -> Vec<f32> {
+        random(n * 3 * r * r, 30).iter().map(|v| 0.5 + 0.5 * v).collect()
+    }
+
+    #[test]
+    fn both_architectures_give_one_logit_per_genre() {
+        let dev = Cpu::default();
+        for text in ["", "[model]\narch = \"cnn_rnn\"\n", "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n"] {
+            let mut m = model(text, 32, 1);
+            for mode in [Mode::Train, Mode::Eval] {
+                let x = dev.tensor_from_vec(images(3, 32), (3, 3, 32, 32));
+                let y = m.forward(x, mode).unwrap();
+                assert_eq!(*y.shape(), (3, 25), "{text} {mode:?}");
+                assert!(y.as_vec().iter().all(|v| v.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn evaluation_is_deterministic_and_training_mode_differs() {
+        let dev = Cpu::default();
+        let mut m = model("", 32, 2);
+        let x = || dev.tensor_from_vec(images(4, 32), (4, 3, 32, 32));
+        let a = m.forward(x(), Mode::Eval).unwrap().as_vec();
+        assert_eq!(a, m.forward(x(), Mode::Eval).unwrap().as_vec(), "eval has no randomness");
+        let before = m.params.get("features.0.bn.running_mean").as_vec();
+        let t = m.forward(x(), Mode::Train).unwrap().as_vec();
+        assert_ne!(a, t, "training mode normalises by the batch and drops units");
+        assert_ne!(before, m.params.get("features.0.bn.running_mean").as_vec(), "running statistics moved");
+    }
+
+    #[test]
+    fn a_traced_forward_reaches_every_parameter() {
+        let dev = Cpu::default();
+        for text in ["", "[model]\narch = \"cnn_rnn\"\n", "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n"] {
+            let mut m = model(text, 32, 3);
+            let x = dev.tensor_from_vec(images(2, 32), (2, 3, 32, 32));
+            let loss = m.forward(x.leaky_traced(), Mode::Train).unwrap().sum();
+            let grads = loss.backward();
+            for i in m.params.trained() {
+                let g = grads.get(&m.params.tensors[i]).as_vec();
+                let name = &m.params.specs[i].name;
+                // A conv bias followed by batch norm has (exactly) no effect.
+                if !name.ends_with("conv.bias") {
+                    assert!(g.iter().any(|v| *v != 0.0), "{text}: no gradient reaches {name}");
+                }
+            }
+        }
+    }
+}
