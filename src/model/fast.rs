@@ -1,0 +1,334 @@
+//! Fast CPU layers: dfdx custom operations with their own backward on the
+//! tape, using both cores.
+//!
+//! Conv2d is im2col + gemm per image (the matmul kernel dfdx itself uses),
+//! images spread over the rayon pool. Gradient sums over the batch are taken
+//! in fixed chunks of images and added up in chunk order, so the result does
+//! not depend on how many threads ran: training is bit-identical with 1 or 2.
+//!
+//! The recipe (dfdx 0.13's public API): split the input's tape, copy inputs
+//! out (`copy_into`), build the output with `tensor_from_vec`, and register a
+//! backward op that reads the output's gradient and adds into the inputs'
+//! (`Gradients::get_or_alloc_mut` on `ghost()`s). Gradients are keyed by
+//! tensor id, so flat parameters passed by reference receive theirs.
+
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use super::arch::ConvBlock;
+use super::params::Flat;
+use super::portable::{conv_out, T4};
+
+/// Images per partial gradient sum; fixed so that sums never depend on the
+/// number of threads.
+const CHUNK: usize = 4;
+
+/// One conv layer applied to one `[c, h, w]` image.
+#[derive(Debug, Clone, Copy)]
+struct Geom {
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geom {
+    fn new(b: &ConvBlock, c: usize, h: usize, w: usize) -> Geom {
+        Geom { c, h, w, o: b.out_channels, k: b.kernel, stride: b.stride, pad: b.pad_before(), oh: conv_out(b, h), ow: conv_out(b, w) }
+    }
+
+    /// Rows of the im2col matrix: c·k·k.
+    fn taps(&self) -> usize {
+        self.c * self.k * self.k
+    }
+
+    /// Output pixels: oh·ow.
+    fn pixels(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn image(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// For output column `o` and kernel offset `kk` along one axis, the input
+    /// coordinate, if inside.
+    fn source(&self, out: usize, kk: usize, side: usize) -> Option<usize> {
+        (out * self.stride + kk).checked_sub(self.pad).filter(|&i| i < side)
+    }
+}
+
+/// `cols[(ci·k + ky)·k + kx][oy·ow + ox] = x[ci][oy·s + ky − pad][ox·s + kx − pad]`, 0 outside.
+fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
+    let p = g.pixels();
+    for ci in 0..g.c {
+        let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let row = &mut cols[((ci * g.k + ky) * g.k + kx) * p..][..p];
+                for oy in 0..g.oh {
+                    let out = &mut row[oy * g.ow..(oy + 1) * g.ow];
+                    let Some(iy) = g.source(oy, ky, g.h) else {
+                        out.fill(0.0);
+                        continue;
+                    };
+                    let line = &plane[iy * g.w..(iy + 1) * g.w];
+                    for (ox, v) in out.iter_mut().enumerate() {
+                        *v = g.source(ox, kx, g.w).map_or(0.0, |ix| line[ix]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds each column entry back onto its pixel.
+fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) {
+    let p = g.pixels();
+    for ci in 0..g.c {
+        let plane = &mut dx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let row = &cols[((ci * g.k + ky) * g.k + kx) * p..][..p];
+                for oy in 0..g.oh {
+                    let Some(iy) = g.source(oy, ky, g.h) else { continue };
+                    let line = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    for (ox, v) in row[oy * g.ow..(oy + 1) * g.ow].iter().enumerate() {
+                        if let Some(ix) = g.source(ox, kx, g.w) {
+                            line[ix] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A strided view of a matrix for gemm: element (i, j) at `i·rs + j·cs`.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> View<'a> {
+    fn rows(data: &'a [f32], cols: usize) -> View<'a> {
+        View { data, rs: cols, cs: 1 }
+    }
+
+    fn transposed(data: &'a [f32], cols: usize) -> View<'a> {
+        View { data, rs: 1, cs: cols }
+    }
+
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        rows == 0 || cols == 0 || (rows - 1) * self.rs + (cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst[m×n] (+)= a[m×k] · b[k×n]`, row-major `dst`, on the calling thread.
+fn matmul(dst: &mut [f32], m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+    assert!(dst.len() >= m * n && a.fits(m, k) && b.fits(k, n), "matmul operands out of bounds");
+    // SAFETY: the assert above keeps every index gemm forms inside the slices;
+    // dst does not alias a or b (it is a unique borrow).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
+
+/// 2-D convolution, x `[n, c, h, w]` → `[n, o, oh, ow]`, as a custom op.
+/// `input_grad = false` skips the gradient of x (the first layer's input is
+/// the images, which need none).
+pub fn conv2d<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    weight: &Flat<Cpu>,
+    bias: &Flat<Cpu>,
+    b: &ConvBlock,
+    input_grad: bool,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let (n, c, h, w) = *x.shape();
+    let g = Geom::new(b, c, h, w);
+    let (taps, p) = (g.taps(), g.pixels());
+    let (x, mut tape) = x.try_contiguous()?.split_tape();
+    let mut xv = vec![0f32; n * g.image()];
+    x.copy_into(&mut xv);
+    let mut wv = vec![0f32; g.o * taps];
+    weight.copy_into(&mut wv);
+    let mut bv = vec![0f32; g.o];
+    bias.copy_into(&mut bv);
+
+    let mut yv = vec![0f32; n * g.o * p];
+    yv.par_chunks_mut(g.o * p).zip(xv.par_chunks(g.image())).for_each_init(
+        || vec![0f32; taps * p],
+        |cols, (y, x)| {
+            im2col(x, &g, cols);
+            for (row, &bias) in y.chunks_mut(p).zip(&bv) {
+                row.fill(bias);
+            }
+            matmul(y, g.o, p, taps, View::rows(&wv, taps), View::rows(cols, p), true);
+        },
+    );
+    let y = x.device().try_tensor_from_vec(yv, (n, g.o, g.oh, g.ow))?;
+
+    if T::OWNS_TAPE {
+        let (x_id, w_id, b_id, y_id) = (x.ghost(), weight.ghost(), bias.ghost(), y.ghost());
+        tape.add_backward_op(move |grads| {
+            let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            let (dw, db, dx) = conv2d_backward(&xv, &wv, &gy, &g, n, input_grad);
+            add_into(grads.get_or_alloc_mut(&w_id)?, &dw);
+            add_into(grads.get_or_alloc_mut(&b_id)?, &db);
+            if input_grad {
+                add_into(grads.get_or_alloc_mut(&x_id)?, &dx);
+            }
+            Ok(())
+        });
+    }
+    Ok(y.put_tape(tape))
+}
+
+/// Gradients of weight, bias and (if asked) input for output gradient `gy`.
+fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_grad: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (taps, p, o) = (g.taps(), g.pixels(), g.o);
+    let mut dx = vec![0f32; if input_grad { n * g.image() } else { 0 }];
+    let chunks = n.div_ceil(CHUNK);
+    let dx_chunks: Vec<Option<&mut [f32]>> = if input_grad {
+        dx.chunks_mut(CHUNK * g.image()).map(Some).collect()
+    } else {
+        (0..chunks).map(|_| None).collect()
+    };
+    // Per chunk of images: partial dW and db, and dx for its images.
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
+        .into_par_iter()
+        .enumerate()
+        .map(|(chunk, mut dx)| {
+            let (mut dw, mut db) = (vec![0f32; o * taps], vec![0f32; o]);
+            let (mut cols, mut dcols) = (vec![0f32; taps * p], vec![0f32; if input_grad { taps * p } else { 0 }]);
+            for i in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
+                let gy_i = &gy[i * o * p..(i + 1) * o * p];
+                im2col(&x[i * g.image()..(i + 1) * g.image()], g, &mut cols);
+                // dW[o×taps] += gy[o×p] · colsᵀ[p×taps]
+                matmul(&mut dw, o, taps, p, View::rows(gy_i, p), View::transposed(&cols, p), true);
+                for (d, row) in db.iter_mut().zip(gy_i.chunks(p)) {
+                    *d += row.iter().sum::<f32>();
+                }
+                if let Some(dx) = dx.as_deref_mut() {
+                    // dcols[taps×p] = Wᵀ[taps×o] · gy[o×p], then back onto the pixels.
+                    matmul(&mut dcols, taps, p, o, View::transposed(w, taps), View::rows(gy_i, p), false);
+                    let local = i - chunk * CHUNK;
+                    col2im(&dcols, g, &mut dx[local * g.image()..(local + 1) * g.image()]);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (vec![0f32; o * taps], vec![0f32; o]);
+    for (pw, pb) in &partials {
+        add_into(&mut dw, pw);
+        add_into(&mut db, pb);
+    }
+    (dw, db, dx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::portable::{self, tests::*};
+    use crate::spec::Padding;
+
+    /// Forward output and the gradients of x, weight and bias for the loss
+    /// sum(r ⊙ conv(x)), through the fast or the portable conv.
+    fn run(fast: bool, x: &[f32], shape: (usize, usize, usize, usize), w: &[f32], bias: &[f32], r: &[f32], b: &ConvBlock) -> [Vec<f32>; 4] {
+        let dev = Cpu::default();
+        let xt = dev.tensor_from_vec(x.to_vec(), shape);
+        let wt = dev.tensor_from_vec(w.to_vec(), (w.len(),));
+        let bt = dev.tensor_from_vec(bias.to_vec(), (bias.len(),));
+        let y = if fast {
+            conv2d(xt.clone().leaky_traced(), &wt, &bt, b, true).unwrap()
+        } else {
+            portable::conv2d(xt.clone().leaky_traced(), &wt, &bt, b).unwrap()
+        };
+        let values = y.as_vec();
+        let rt = dev.tensor_from_vec(r.to_vec(), *y.shape());
+        let grads = (y * rt).sum().backward();
+        [values, grads.get(&xt).as_vec(), grads.get(&wt).as_vec(), grads.get(&bt).as_vec()]
+    }
+
+    #[test]
+    fn fast_conv_agrees_with_the_portable_one_forward_and_backward() {
+        let cases = [(5, 1, Padding::Same, 9, 7), (3, 1, Padding::Valid, 8, 8), (3, 2, Padding::Same, 9, 10), (4, 1, Padding::Same, 6, 5), (1, 1, Padding::Valid, 3, 4)];
+        for (k, stride, padding, h, w) in cases {
+            let (n, c, o) = (6, 3, 4); // 6 images: more than one gradient chunk
+            let b = block(c, o, k, stride, padding);
+            let x = random(n * c * h * w, 40);
+            let wt = random(o * c * k * k, 41);
+            let bias = random(o, 42);
+            let r = random(n * o * conv_out(&b, h) * conv_out(&b, w), 43);
+            let fast = run(true, &x, (n, c, h, w), &wt, &bias, &r, &b);
+            let slow = run(false, &x, (n, c, h, w), &wt, &bias, &r, &b);
+            for (what, (f, s)) in ["output", "d input", "d weight", "d bias"].iter().zip(fast.iter().zip(&slow)) {
+                assert_close(f, s, 1e-4, &format!("k{k} s{stride} {padding}: {what}"));
+            }
+        }
+    }
+
+    #[test]
+    fn one_and_two_threads_give_the_same_bits() {
+        let b = block(3, 5, 3, 1, Padding::Same);
+        let (n, c, h, w) = (9, 3, 11, 11);
+        let x = random(n * c * h * w, 50);
+        let wt = random(5 * 27, 51);
+        let bias = random(5, 52);
+        let r = random(n * 5 * h * w, 53);
+        let with = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| run(true, &x, (n, c, h, w), &wt, &bias, &r, &b))
+        };
+        assert_eq!(with(1), with(2));
+    }
+
+    #[test]
+    fn im2col_and_col2im_are_adjoint() {
+        // <im2col(x), c> = <x, col2im(c)> for any x and c.
+        let g = Geom::new(&block(2, 1, 3, 2, Padding::Same), 2, 7, 6);
+        let x = random(g.image(), 60);
+        let c = random(g.taps() * g.pixels(), 61);
+        let mut cols = vec![0f32; c.len()];
+        im2col(&x, &g, &mut cols);
+        let mut back = vec![0f32; x.len()];
+        col2im(&c, &g, &mut back);
+        let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
+        assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+}
