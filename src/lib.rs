@@ -9,3 +9,4 @@ pub mod data;
 pub mod model;
 pub mod progress;
 pub mod spec;
+pub mod train;

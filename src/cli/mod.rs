@@ -41,6 +41,34 @@ enum Command {
     /// Inspect experiment specs.
     #[command(subcommand)]
     Spec(SpecCommand),
+    /// Training and evaluation throughput of a model on random inputs (Adam, BCE with logits).
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Architecture; its other settings are the spec defaults (the seed CNN).
+    #[arg(long, default_value = "cnn", value_parser = clap::builder::PossibleValuesParser::new(spec::Arch::NAMES))]
+    arch: String,
+    /// Input resolution in pixels.
+    #[arg(long, default_value_t = 64)]
+    res: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Timed steps (after the warm-up ones).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// fast (custom CPU ops) or portable (dfdx ops only).
+    #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
+    kernels: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -113,6 +141,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs),
+        Command::Bench(args) => bench(&args),
     }
 }
 
@@ -243,6 +272,32 @@ fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
             println!();
         }
         println!("# run {}  (hash {})\n{}", s.name, s.hash(), s.resolved_toml());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: &BenchArgs) -> Result<ExitCode> {
+    use posterlab::model::Kernels;
+    use posterlab::train::bench::{self, BenchConfig};
+    let text = format!("[data]\nresolution = {}\n[model]\narch = {:?}\n", args.res, args.arch);
+    let model = spec::load_str(Path::new("<bench>"), &text).map_err(|d| anyhow::anyhow!("{}", spec::SpecErrors(d)))?.remove(0).model;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if args.batch == 0 || args.steps == 0 || threads == 0 {
+        bail!("--batch, --steps and --threads must be at least 1");
+    }
+    let config = BenchConfig {
+        resolution: args.res,
+        batch: args.batch,
+        steps: args.steps,
+        warmup: args.warmup,
+        threads,
+        kernels: if args.kernels == "fast" { Kernels::Fast } else { Kernels::Portable },
+    };
+    let report = bench::run(&model, data::synth::GENRES.len(), &config).map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
     }
     Ok(ExitCode::SUCCESS)
 }

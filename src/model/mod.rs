@@ -11,5 +11,5 @@ pub mod net;
 pub mod portable;
 
 pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};
-pub use net::{Mode, Model};
+pub use net::{Kernels, Layers, Mode, Model};
 pub use params::Params;

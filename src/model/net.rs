@@ -1,10 +1,10 @@
 //! A model: its architecture and its parameters, and the forward pass of
-//! both architectures built from the portable layers.
+//! both architectures, on the fast CPU layers or the portable ones.
 
 use dfdx::prelude::*;
 
-use super::arch::{Architecture, Head};
-use super::params::Params;
+use super::arch::{Architecture, ConvBlock, Head};
+use super::params::{Flat, Params};
 use super::portable::{self, RnnWeights, T2, T4};
 use crate::spec::RnnKind;
 
@@ -16,16 +16,45 @@ pub enum Mode {
     Eval,
 }
 
+/// Which implementation of the heavy layers a model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// dfdx custom ops with their own backward (CPU); other devices fall
+    /// back to the portable layers.
+    Fast,
+    /// Built only from dfdx tensor ops: any device; the reference.
+    Portable,
+}
+
+/// Devices with fast versions of some layers. The defaults are the portable
+/// layers, so a device without its own kernels (CUDA) still runs.
+pub trait Layers: Device<f32> {
+    fn conv2d<T: Tape<f32, Self>>(x: T4<Self, T>, w: &Flat<Self>, b: &Flat<Self>, block: &ConvBlock, input_grad: bool) -> Result<T4<Self, T>, Self::Err> {
+        let _ = input_grad;
+        portable::conv2d(x, w, b, block)
+    }
+}
+
+impl Layers for Cpu {
+    fn conv2d<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, w: &Flat<Cpu>, b: &Flat<Cpu>, block: &ConvBlock, input_grad: bool) -> Result<T4<Cpu, T>, CpuError> {
+        super::fast::conv2d(x, w, b, block, input_grad)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl Layers for Cuda {}
+
 pub struct Model<D: Device<f32>> {
     pub arch: Architecture,
     pub params: Params<D>,
+    pub kernels: Kernels,
 }
 
-impl<D: Device<f32>> Model<D> {
-    /// A freshly initialised model (weights drawn from `seed`).
+impl<D: Layers> Model<D> {
+    /// A freshly initialised model (weights drawn from `seed`) on the fast kernels.
     pub fn new(arch: Architecture, seed: u64, dev: &D) -> Model<D> {
         let params = Params::init(&arch, seed, dev);
-        Model { arch, params }
+        Model { arch, params, kernels: Kernels::Fast }
     }
 
     /// Images `[n, 3, r, r]` in [0, 1] → logits `[n, genres]`. In training
@@ -36,7 +65,12 @@ impl<D: Device<f32>> Model<D> {
         let mut x = images;
         for (i, block) in self.arch.blocks.clone().iter().enumerate() {
             let p = |name: &str| format!("features.{i}.{name}");
-            x = portable::conv2d(x, self.params.get(&p("conv.weight")), self.params.get(&p("conv.bias")), block)?;
+            let (w, b) = (self.params.get(&p("conv.weight")), self.params.get(&p("conv.bias")));
+            x = match self.kernels {
+                // The first block's input is the images: no gradient needed.
+                Kernels::Fast => D::conv2d(x, w, b, block, i > 0)?,
+                Kernels::Portable => portable::conv2d(x, w, b, block)?,
+            };
             // [n, out_channels, conv_side, conv_side]
             if self.arch.batch_norm {
                 let (gamma, beta) = (self.params.get(&p("bn.weight")).clone(), self.params.get(&p("bn.bias")).clone());
@@ -148,6 +182,27 @@ mod tests {
                 if !name.ends_with("conv.bias") {
                     assert!(g.iter().any(|v| *v != 0.0), "{text}: no gradient reaches {name}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_and_portable_models_agree() {
+        let dev = Cpu::default();
+        for text in ["", "[model]\narch = \"cnn_rnn\"\n"] {
+            let mut fast = model(text, 32, 4);
+            let mut slow = model(text, 32, 4);
+            slow.kernels = Kernels::Portable;
+            let x = || dev.tensor_from_vec(images(3, 32), (3, 3, 32, 32));
+            let a = fast.forward(x(), Mode::Eval).unwrap().as_vec();
+            let b = slow.forward(x(), Mode::Eval).unwrap().as_vec();
+            crate::model::portable::tests::assert_close(&a, &b, 1e-4, text);
+            let ga = fast.forward(x().leaky_traced(), Mode::Eval).unwrap().sum().backward();
+            let gb = slow.forward(x().leaky_traced(), Mode::Eval).unwrap().sum().backward();
+            for i in fast.params.trained() {
+                let name = &fast.params.specs[i].name;
+                let (p, q) = (ga.get(&fast.params.tensors[i]).as_vec(), gb.get(&slow.params.tensors[i]).as_vec());
+                crate::model::portable::tests::assert_close(&p, &q, 1e-3, name);
             }
         }
     }
