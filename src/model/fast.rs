@@ -63,6 +63,18 @@ impl Geom {
     }
 }
 
+impl Geom {
+    /// The output columns `ox` whose tap `kx` lands inside the row, as a
+    /// range, and the input column of its first one.
+    fn columns(&self, kx: usize) -> (std::ops::Range<usize>, usize) {
+        // ix = ox·s + kx − pad must lie in [0, w).
+        let first = self.pad.saturating_sub(kx).div_ceil(self.stride);
+        let last = (self.w + self.pad).checked_sub(kx + 1).map_or(0, |m| m / self.stride + 1).min(self.ow);
+        let first = first.min(last);
+        (first..last, (first * self.stride + kx).saturating_sub(self.pad))
+    }
+}
+
 /// `cols[(ci·k + ky)·k + kx][oy·ow + ox] = x[ci][oy·s + ky − pad][ox·s + kx − pad]`, 0 outside.
 fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
     let p = g.pixels();
@@ -71,6 +83,7 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
         for ky in 0..g.k {
             for kx in 0..g.k {
                 let row = &mut cols[((ci * g.k + ky) * g.k + kx) * p..][..p];
+                let (inside, ix0) = g.columns(kx);
                 for oy in 0..g.oh {
                     let out = &mut row[oy * g.ow..(oy + 1) * g.ow];
                     let Some(iy) = g.source(oy, ky, g.h) else {
@@ -78,8 +91,14 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
                         continue;
                     };
                     let line = &plane[iy * g.w..(iy + 1) * g.w];
-                    for (ox, v) in out.iter_mut().enumerate() {
-                        *v = g.source(ox, kx, g.w).map_or(0.0, |ix| line[ix]);
+                    out[..inside.start].fill(0.0);
+                    out[inside.end..].fill(0.0);
+                    if g.stride == 1 {
+                        out[inside.clone()].copy_from_slice(&line[ix0..ix0 + inside.len()]);
+                    } else {
+                        for (j, v) in out[inside.clone()].iter_mut().enumerate() {
+                            *v = line[ix0 + j * g.stride];
+                        }
                     }
                 }
             }
@@ -95,13 +114,13 @@ fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) {
         for ky in 0..g.k {
             for kx in 0..g.k {
                 let row = &cols[((ci * g.k + ky) * g.k + kx) * p..][..p];
+                let (inside, ix0) = g.columns(kx);
                 for oy in 0..g.oh {
                     let Some(iy) = g.source(oy, ky, g.h) else { continue };
                     let line = &mut plane[iy * g.w..(iy + 1) * g.w];
-                    for (ox, v) in row[oy * g.ow..(oy + 1) * g.ow].iter().enumerate() {
-                        if let Some(ix) = g.source(ox, kx, g.w) {
-                            line[ix] += v;
-                        }
+                    let src = &row[oy * g.ow + inside.start..oy * g.ow + inside.end];
+                    for (j, v) in src.iter().enumerate() {
+                        line[ix0 + j * g.stride] += v;
                     }
                 }
             }
@@ -260,6 +279,149 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_g
     (dw, db, dx)
 }
 
+/// Batch norm (batch statistics) followed by ReLU, fused: x `[n, c, h, w]`.
+/// Updates the running statistics like PyTorch (momentum 0.1, unbiased
+/// variance). Each channel is one task, so results do not depend on threads.
+pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &Flat<Cpu>,
+    beta: &Flat<Cpu>,
+    running_mean: &mut Flat<Cpu>,
+    running_var: &mut Flat<Cpu>,
+) -> Result<T4<Cpu, T>, CpuError> {
+    use super::portable::{BN_EPS, BN_MOMENTUM};
+    let (n, c, h, w) = *x.shape();
+    let plane = h * w;
+    let m = (n * plane) as f64;
+    let (x, mut tape) = x.try_contiguous()?.split_tape();
+    let mut xv = vec![0f32; n * c * plane];
+    x.copy_into(&mut xv);
+    let (mut gv, mut bv) = (vec![0f32; c], vec![0f32; c]);
+    gamma.copy_into(&mut gv);
+    beta.copy_into(&mut bv);
+
+    // Per channel: mean and 1/std over the batch (f64 sums).
+    let stats: Vec<(f32, f32, f64)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let values = || (0..n).flat_map(|i| xv[(i * c + ch) * plane..][..plane].iter());
+            let mean = values().map(|&v| v as f64).sum::<f64>() / m;
+            let var = values().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m;
+            (mean as f32, (1.0 / (var + BN_EPS).sqrt()) as f32, var)
+        })
+        .collect();
+    let mut yv = vec![0f32; xv.len()];
+    yv.par_chunks_mut(plane).zip(xv.par_chunks(plane)).enumerate().for_each(|(i, (y, x))| {
+        let ch = i % c;
+        let (mean, inv_std, _) = stats[ch];
+        let (scale, shift) = (gv[ch] * inv_std, bv[ch] - gv[ch] * inv_std * mean);
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = (x * scale + shift).max(0.0);
+        }
+    });
+
+    let update = |running: &mut Flat<Cpu>, batch: &dyn Fn(usize) -> f64| {
+        let mut r = vec![0f32; c];
+        running.copy_into(&mut r);
+        for (ch, r) in r.iter_mut().enumerate() {
+            *r = ((1.0 - BN_MOMENTUM) * *r as f64 + BN_MOMENTUM * batch(ch)) as f32;
+        }
+        running.copy_from(&r);
+    };
+    update(running_mean, &|ch| stats[ch].0 as f64);
+    let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
+    update(running_var, &|ch| stats[ch].2 * unbiased);
+
+    let y = x.device().try_tensor_from_vec(yv, (n, c, h, w))?;
+    if T::OWNS_TAPE {
+        let (x_id, g_id, b_id, y_id) = (x.ghost(), gamma.ghost(), beta.ghost(), y.ghost());
+        let yv = y.as_vec();
+        tape.add_backward_op(move |grads| {
+            let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            // Per channel, with dz = dy · [y > 0] and x̂ = (x − mean)/std:
+            // dβ = Σ dz, dγ = Σ dz·x̂, dx = γ/std · (dz − dβ/m − x̂·dγ/m).
+            let sums: Vec<(f64, f64)> = (0..c)
+                .into_par_iter()
+                .map(|ch| {
+                    let (mean, inv_std, _) = stats[ch];
+                    let (mut db, mut dg) = (0f64, 0f64);
+                    for i in 0..n {
+                        let at = (i * c + ch) * plane;
+                        for j in at..at + plane {
+                            if yv[j] > 0.0 {
+                                db += gy[j] as f64;
+                                dg += gy[j] as f64 * ((xv[j] - mean) * inv_std) as f64;
+                            }
+                        }
+                    }
+                    (db, dg)
+                })
+                .collect();
+            let mut dx = vec![0f32; xv.len()];
+            dx.par_chunks_mut(plane).enumerate().for_each(|(i, dx)| {
+                let ch = i % c;
+                let (mean, inv_std, _) = stats[ch];
+                let (db, dg) = ((sums[ch].0 / m) as f32, (sums[ch].1 / m) as f32);
+                let k = gv[ch] * inv_std;
+                for (j, d) in dx.iter_mut().enumerate() {
+                    let at = i * plane + j;
+                    let dz = if yv[at] > 0.0 { gy[at] } else { 0.0 };
+                    *d = k * (dz - db - (xv[at] - mean) * inv_std * dg);
+                }
+            });
+            add_into(grads.get_or_alloc_mut(&x_id)?, &dx);
+            let dgamma: Vec<f32> = sums.iter().map(|s| s.1 as f32).collect();
+            let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
+            add_into(grads.get_or_alloc_mut(&g_id)?, &dgamma);
+            add_into(grads.get_or_alloc_mut(&b_id)?, &dbeta);
+            Ok(())
+        });
+    }
+    Ok(y.put_tape(tape))
+}
+
+/// 2x2 max-pool, stride 2, floor: x `[n, c, h, w]` → `[n, c, h/2, w/2]`. The
+/// gradient goes to the first maximum of each window, as in PyTorch.
+pub fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
+    let (n, c, h, w) = *x.shape();
+    let (oh, ow) = (h / 2, w / 2);
+    let (x, mut tape) = x.try_contiguous()?.split_tape();
+    let mut xv = vec![0f32; n * c * h * w];
+    x.copy_into(&mut xv);
+    let mut yv = vec![0f32; n * c * oh * ow];
+    // Index (into the input plane) of each output's maximum, for the backward.
+    let mut arg = vec![0u32; yv.len()];
+    yv.par_chunks_mut(oh * ow).zip(arg.par_chunks_mut(oh * ow)).zip(xv.par_chunks(h * w)).for_each(|((y, arg), x)| {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut best = (2 * oy) * w + 2 * ox;
+                for at in [best + 1, best + w, best + w + 1] {
+                    if x[at] > x[best] {
+                        best = at;
+                    }
+                }
+                y[oy * ow + ox] = x[best];
+                arg[oy * ow + ox] = best as u32;
+            }
+        }
+    });
+    let y = x.device().try_tensor_from_vec(yv, (n, c, oh, ow))?;
+    if T::OWNS_TAPE {
+        let (x_id, y_id) = (x.ghost(), y.ghost());
+        tape.add_backward_op(move |grads| {
+            let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            let gx = grads.get_or_alloc_mut(&x_id)?;
+            gx.par_chunks_mut(h * w).zip(gy.par_chunks(oh * ow)).zip(arg.par_chunks(oh * ow)).for_each(|((gx, gy), arg)| {
+                for (g, &at) in gy.iter().zip(arg) {
+                    gx[at as usize] += g;
+                }
+            });
+            Ok(())
+        });
+    }
+    Ok(y.put_tape(tape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +492,49 @@ mod tests {
         let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
         let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
         assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn fused_batch_norm_relu_agrees_with_the_portable_layers() {
+        let dev = Cpu::default();
+        let (n, c, h, w) = (5, 3, 4, 6);
+        let x0: Vec<f32> = random(n * c * h * w, 70).iter().map(|v| 2.0 * v + 0.3).collect();
+        let r = random(n * c * h * w, 71);
+        let run = |fast: bool| {
+            let xt = dev.tensor_from_vec(x0.clone(), (n, c, h, w));
+            let gamma = dev.tensor_from_vec(vec![1.5, -0.5, 0.8], (c,));
+            let beta = dev.tensor_from_vec(vec![0.1, 0.2, -0.3], (c,));
+            let mut rm = dev.tensor_from_vec(vec![0.2; c], (c,));
+            let mut rv = dev.tensor_from_vec(vec![1.5; c], (c,));
+            let y = if fast {
+                batch_norm_relu_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap()
+            } else {
+                portable::batch_norm_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap().relu()
+            };
+            let values = y.as_vec();
+            let grads = (y * dev.tensor_from_vec(r.clone(), (n, c, h, w))).sum().backward();
+            [values, grads.get(&xt).as_vec(), grads.get(&gamma).as_vec(), grads.get(&beta).as_vec(), rm.as_vec(), rv.as_vec()]
+        };
+        let (fast, slow) = (run(true), run(false));
+        for (what, (f, s)) in ["output", "d input", "d gamma", "d beta", "running mean", "running var"].iter().zip(fast.iter().zip(&slow)) {
+            assert_close(f, s, 1e-4, what);
+        }
+    }
+
+    #[test]
+    fn fast_max_pool_agrees_with_the_portable_one() {
+        let dev = Cpu::default();
+        for (h, w) in [(4, 6), (5, 7)] {
+            let x0 = random(2 * 3 * h * w, 80);
+            let r = random(2 * 3 * (h / 2) * (w / 2), 81);
+            let run = |fast: bool| {
+                let xt = dev.tensor_from_vec(x0.clone(), (2, 3, h, w));
+                let y = if fast { max_pool2(xt.clone().leaky_traced()).unwrap() } else { portable::max_pool2(xt.clone().leaky_traced()).unwrap() };
+                let values = y.as_vec();
+                let grads = (y * dev.tensor_from_vec(r.clone(), (2, 3, h / 2, w / 2))).sum().backward();
+                [values, grads.get(&xt).as_vec()]
+            };
+            assert_eq!(run(true), run(false), "{h}x{w}: no ties in random data, so the same bits");
+        }
     }
 }

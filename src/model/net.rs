@@ -33,11 +33,28 @@ pub trait Layers: Device<f32> {
         let _ = input_grad;
         portable::conv2d(x, w, b, block)
     }
+
+    /// Batch norm with batch statistics, then ReLU.
+    fn batch_norm_relu_train<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &mut Flat<Self>, var: &mut Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
+        portable::batch_norm_train(x, gamma, beta, mean, var)?.try_relu()
+    }
+
+    fn max_pool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err> {
+        portable::max_pool2(x)
+    }
 }
 
 impl Layers for Cpu {
     fn conv2d<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, w: &Flat<Cpu>, b: &Flat<Cpu>, block: &ConvBlock, input_grad: bool) -> Result<T4<Cpu, T>, CpuError> {
         super::fast::conv2d(x, w, b, block, input_grad)
+    }
+
+    fn batch_norm_relu_train<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, gamma: &Flat<Cpu>, beta: &Flat<Cpu>, mean: &mut Flat<Cpu>, var: &mut Flat<Cpu>) -> Result<T4<Cpu, T>, CpuError> {
+        super::fast::batch_norm_relu_train(x, gamma, beta, mean, var)
+    }
+
+    fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
+        super::fast::max_pool2(x)
     }
 }
 
@@ -72,21 +89,28 @@ impl<D: Layers> Model<D> {
                 Kernels::Portable => portable::conv2d(x, w, b, block)?,
             };
             // [n, out_channels, conv_side, conv_side]
-            if self.arch.batch_norm {
+            let fast = self.kernels == Kernels::Fast;
+            x = if !self.arch.batch_norm {
+                x.try_relu()?
+            } else {
                 let (gamma, beta) = (self.params.get(&p("bn.weight")).clone(), self.params.get(&p("bn.bias")).clone());
-                x = if train {
+                if train {
                     let mut mean = self.params.get(&p("bn.running_mean")).clone();
                     let mut var = self.params.get(&p("bn.running_var")).clone();
-                    let y = portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?;
+                    let y = if fast {
+                        D::batch_norm_relu_train(x, &gamma, &beta, &mut mean, &mut var)?
+                    } else {
+                        portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?.try_relu()?
+                    };
                     *self.params.get_mut(&p("bn.running_mean")) = mean;
                     *self.params.get_mut(&p("bn.running_var")) = var;
                     y
                 } else {
                     let (mean, var) = (self.params.get(&p("bn.running_mean")), self.params.get(&p("bn.running_var")));
-                    portable::batch_norm_eval(x, &gamma, &beta, mean, var)?
-                };
-            }
-            x = portable::max_pool2(x.try_relu()?)?; // [n, out_channels, out_side, out_side]
+                    portable::batch_norm_eval(x, &gamma, &beta, mean, var)?.try_relu()?
+                }
+            };
+            x = if fast { D::max_pool2(x)? } else { portable::max_pool2(x)? }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
                 x = x.try_dropout(self.arch.conv_dropout)?;
             }
