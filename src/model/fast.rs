@@ -119,8 +119,12 @@ fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) {
                     let Some(iy) = g.source(oy, ky, g.h) else { continue };
                     let line = &mut plane[iy * g.w..(iy + 1) * g.w];
                     let src = &row[oy * g.ow + inside.start..oy * g.ow + inside.end];
-                    for (j, v) in src.iter().enumerate() {
-                        line[ix0 + j * g.stride] += v;
+                    if g.stride == 1 {
+                        add_into(&mut line[ix0..ix0 + src.len()], src);
+                    } else {
+                        for (j, v) in src.iter().enumerate() {
+                            line[ix0 + j * g.stride] += v;
+                        }
                     }
                 }
             }
@@ -152,7 +156,15 @@ impl<'a> View<'a> {
 
 /// `dst[m×n] (+)= a[m×k] · b[k×n]`, row-major `dst`, on the calling thread.
 fn matmul(dst: &mut [f32], m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
-    assert!(dst.len() >= m * n && a.fits(m, k) && b.fits(k, n), "matmul operands out of bounds");
+    matmul_into(dst, View { data: &[], rs: n, cs: 1 }, m, n, k, a, b, accumulate)
+}
+
+/// [`matmul`] into a strided `dst` (its strides given by `layout`; its data
+/// field is unused).
+#[allow(clippy::too_many_arguments)]
+fn matmul_into(dst: &mut [f32], layout: View<'_>, m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+    let dst_fits = m == 0 || n == 0 || (m - 1) * layout.rs + (n - 1) * layout.cs < dst.len();
+    assert!(dst_fits && a.fits(m, k) && b.fits(k, n), "matmul operands out of bounds");
     // SAFETY: the assert above keeps every index gemm forms inside the slices;
     // dst does not alias a or b (it is a unique borrow).
     unsafe {
@@ -161,8 +173,8 @@ fn matmul(dst: &mut [f32], m: usize, n: usize, k: usize, a: View<'_>, b: View<'_
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            layout.cs as isize,
+            layout.rs as isize,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
@@ -256,8 +268,10 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_g
             for i in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
                 let gy_i = &gy[i * o * p..(i + 1) * o * p];
                 im2col(&x[i * g.image()..(i + 1) * g.image()], g, &mut cols);
-                // dW[o×taps] += gy[o×p] · colsᵀ[p×taps]
-                matmul(&mut dw, o, taps, p, View::rows(gy_i, p), View::transposed(&cols, p), true);
+                // dW[o×taps] += gy[o×p] · colsᵀ[p×taps], computed as
+                // dWᵀ[taps×o] += cols[taps×p] · gyᵀ[p×o] so that gemm packs
+                // the small transposed operand, not the large one.
+                matmul_into(&mut dw, View { data: &[], rs: 1, cs: taps }, taps, o, p, View::rows(&cols, p), View::transposed(gy_i, p), true);
                 for (d, row) in db.iter_mut().zip(gy_i.chunks(p)) {
                     *d += row.iter().sum::<f32>();
                 }
@@ -300,14 +314,16 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
     gamma.copy_into(&mut gv);
     beta.copy_into(&mut bv);
 
-    // Per channel: mean and 1/std over the batch (f64 sums).
+    // Per channel: mean and 1/std over the batch; f32 sums within a plane
+    // (they vectorise), f64 across planes.
     let stats: Vec<(f32, f32, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let values = || (0..n).flat_map(|i| xv[(i * c + ch) * plane..][..plane].iter());
-            let mean = values().map(|&v| v as f64).sum::<f64>() / m;
-            let var = values().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m;
-            (mean as f32, (1.0 / (var + BN_EPS).sqrt()) as f32, var)
+            let planes = || (0..n).map(|i| &xv[(i * c + ch) * plane..][..plane]);
+            let mean = planes().map(|p| p.iter().sum::<f32>() as f64).sum::<f64>() / m;
+            let mf = mean as f32;
+            let var = planes().map(|p| p.iter().map(|&v| (v - mf) * (v - mf)).sum::<f32>() as f64).sum::<f64>() / m;
+            (mf, (1.0 / (var + BN_EPS).sqrt()) as f32, var)
         })
         .collect();
     let mut yv = vec![0f32; xv.len()];
@@ -347,12 +363,15 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
                     let (mut db, mut dg) = (0f64, 0f64);
                     for i in 0..n {
                         let at = (i * c + ch) * plane;
-                        for j in at..at + plane {
-                            if yv[j] > 0.0 {
-                                db += gy[j] as f64;
-                                dg += gy[j] as f64 * ((xv[j] - mean) * inv_std) as f64;
-                            }
+                        let (y, g, x) = (&yv[at..at + plane], &gy[at..at + plane], &xv[at..at + plane]);
+                        let (mut pb, mut pg) = (0f32, 0f32);
+                        for ((&y, &g), &x) in y.iter().zip(g).zip(x) {
+                            let dz = if y > 0.0 { g } else { 0.0 };
+                            pb += dz;
+                            pg += dz * (x - mean) * inv_std;
                         }
+                        db += pb as f64;
+                        dg += pg as f64;
                     }
                     (db, dg)
                 })
@@ -363,10 +382,11 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
                 let (mean, inv_std, _) = stats[ch];
                 let (db, dg) = ((sums[ch].0 / m) as f32, (sums[ch].1 / m) as f32);
                 let k = gv[ch] * inv_std;
-                for (j, d) in dx.iter_mut().enumerate() {
-                    let at = i * plane + j;
-                    let dz = if yv[at] > 0.0 { gy[at] } else { 0.0 };
-                    *d = k * (dz - db - (xv[at] - mean) * inv_std * dg);
+                let at = i * plane;
+                let (y, g, x) = (&yv[at..at + plane], &gy[at..at + plane], &xv[at..at + plane]);
+                for (((d, &y), &g), &x) in dx.iter_mut().zip(y).zip(g).zip(x) {
+                    let dz = if y > 0.0 { g } else { 0.0 };
+                    *d = k * (dz - db - (x - mean) * inv_std * dg);
                 }
             });
             add_into(grads.get_or_alloc_mut(&x_id)?, &dx);
