@@ -263,15 +263,25 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_g
         .into_par_iter()
         .enumerate()
         .map(|(chunk, mut dx)| {
-            let (mut dw, mut db) = (vec![0f32; o * taps], vec![0f32; o]);
+            // dW is accumulated transposed, [taps][o] (see below).
+            let (mut dw_t, mut db) = (vec![0f32; taps * o], vec![0f32; o]);
             let (mut cols, mut dcols) = (vec![0f32; taps * p], vec![0f32; if input_grad { taps * p } else { 0 }]);
+            let mut gy_t = vec![0f32; p * o];
             for i in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
                 let gy_i = &gy[i * o * p..(i + 1) * o * p];
                 im2col(&x[i * g.image()..(i + 1) * g.image()], g, &mut cols);
-                // dW[o×taps] += gy[o×p] · colsᵀ[p×taps], computed as
-                // dWᵀ[taps×o] += cols[taps×p] · gyᵀ[p×o] so that gemm packs
-                // the small transposed operand, not the large one.
-                matmul_into(&mut dw, View { data: &[], rs: 1, cs: taps }, taps, o, p, View::rows(&cols, p), View::transposed(gy_i, p), true);
+                // dW[o×taps] += gy[o×p] · colsᵀ[p×taps]. gemm works in
+                // column-major terms and repacks a left operand that is not
+                // column-major; with dW held column-major ([taps][o]) and gy
+                // transposed ([p][o], small), the large im2col matrix is read
+                // in place instead of being repacked for every image.
+                for (oc, row) in gy_i.chunks(p).enumerate() {
+                    for (pp, &v) in row.iter().enumerate() {
+                        gy_t[pp * o + oc] = v;
+                    }
+                }
+                let column_major = |data, rows| View { data, rs: 1, cs: rows };
+                matmul_into(&mut dw_t, column_major(&[], o), o, taps, p, column_major(&gy_t, o), View::transposed(&cols, p), true);
                 for (d, row) in db.iter_mut().zip(gy_i.chunks(p)) {
                     *d += row.iter().sum::<f32>();
                 }
@@ -282,13 +292,19 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_g
                     col2im(&dcols, g, &mut dx[local * g.image()..(local + 1) * g.image()]);
                 }
             }
-            (dw, db)
+            (dw_t, db)
         })
         .collect();
-    let (mut dw, mut db) = (vec![0f32; o * taps], vec![0f32; o]);
+    let (mut dw_t, mut db) = (vec![0f32; taps * o], vec![0f32; o]);
     for (pw, pb) in &partials {
-        add_into(&mut dw, pw);
+        add_into(&mut dw_t, pw);
         add_into(&mut db, pb);
+    }
+    let mut dw = vec![0f32; o * taps];
+    for (t, row) in dw_t.chunks(o).enumerate() {
+        for (oc, &v) in row.iter().enumerate() {
+            dw[oc * taps + t] = v;
+        }
     }
     (dw, db, dx)
 }
@@ -348,10 +364,12 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
     let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
     update(running_var, &|ch| stats[ch].2 * unbiased);
 
+    // The backward needs the output (for ReLU's mask): keep a copy.
+    let saved = if T::OWNS_TAPE { yv.clone() } else { Vec::new() };
     let y = x.device().try_tensor_from_vec(yv, (n, c, h, w))?;
     if T::OWNS_TAPE {
         let (x_id, g_id, b_id, y_id) = (x.ghost(), gamma.ghost(), beta.ghost(), y.ghost());
-        let yv = y.as_vec();
+        let yv = saved;
         tape.add_backward_op(move |grads| {
             let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
             // Per channel, with dz = dy · [y > 0] and x̂ = (x − mean)/std:
