@@ -11,6 +11,11 @@
 //! backward op that reads the output's gradient and adds into the inputs'
 //! (`Gradients::get_or_alloc_mut` on `ghost()`s). Gradients are keyed by
 //! tensor id, so flat parameters passed by reference receive theirs.
+//!
+//! A backward op takes its output's gradient out of `grads` instead of
+//! copying it: dfdx runs backward ops in reverse order, so by then every
+//! consumer of the output has added its part, and nothing reads it after.
+//! Input gradients are accumulated straight into dfdx's buffers.
 
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -235,28 +240,26 @@ pub fn conv2d<T: Tape<f32, Cpu>>(
     if T::OWNS_TAPE {
         let (x_id, w_id, b_id, y_id) = (x.ghost(), weight.ghost(), bias.ghost(), y.ghost());
         tape.add_backward_op(move |grads| {
-            let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
-            let (dw, db, dx) = conv2d_backward(&xv, &wv, &gy, &g, n, input_grad);
+            let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
+            let dx = if input_grad { Some(&mut grads.get_or_alloc_mut(&x_id)?[..]) } else { None };
+            let (dw, db) = conv2d_backward(&xv, &wv, &gy, &g, n, dx);
             add_into(grads.get_or_alloc_mut(&w_id)?, &dw);
             add_into(grads.get_or_alloc_mut(&b_id)?, &db);
-            if input_grad {
-                add_into(grads.get_or_alloc_mut(&x_id)?, &dx);
-            }
             Ok(())
         });
     }
     Ok(y.put_tape(tape))
 }
 
-/// Gradients of weight, bias and (if asked) input for output gradient `gy`.
-fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_grad: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+/// Gradients of weight and bias for output gradient `gy`; the input's is
+/// added into `dx` when given.
+fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, dx: Option<&mut [f32]>) -> (Vec<f32>, Vec<f32>) {
     let (taps, p, o) = (g.taps(), g.pixels(), g.o);
-    let mut dx = vec![0f32; if input_grad { n * g.image() } else { 0 }];
+    let input_grad = dx.is_some();
     let chunks = n.div_ceil(CHUNK);
-    let dx_chunks: Vec<Option<&mut [f32]>> = if input_grad {
-        dx.chunks_mut(CHUNK * g.image()).map(Some).collect()
-    } else {
-        (0..chunks).map(|_| None).collect()
+    let dx_chunks: Vec<Option<&mut [f32]>> = match dx {
+        Some(dx) => dx.chunks_mut(CHUNK * g.image()).map(Some).collect(),
+        None => (0..chunks).map(|_| None).collect(),
     };
     // Per chunk of images: partial dW and db, and dx for its images.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dx_chunks
@@ -306,7 +309,7 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, input_g
             dw[oc * taps + t] = v;
         }
     }
-    (dw, db, dx)
+    (dw, db)
 }
 
 /// Batch norm (batch statistics) followed by ReLU, fused: x `[n, c, h, w]`.
@@ -371,7 +374,7 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
         let (x_id, g_id, b_id, y_id) = (x.ghost(), gamma.ghost(), beta.ghost(), y.ghost());
         let yv = saved;
         tape.add_backward_op(move |grads| {
-            let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
             // Per channel, with dz = dy · [y > 0] and x̂ = (x − mean)/std:
             // dβ = Σ dz, dγ = Σ dz·x̂, dx = γ/std · (dz − dβ/m − x̂·dγ/m).
             let sums: Vec<(f64, f64)> = (0..c)
@@ -394,7 +397,7 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
                     (db, dg)
                 })
                 .collect();
-            let mut dx = vec![0f32; xv.len()];
+            let dx = grads.get_or_alloc_mut(&x_id)?;
             dx.par_chunks_mut(plane).enumerate().for_each(|(i, dx)| {
                 let ch = i % c;
                 let (mean, inv_std, _) = stats[ch];
@@ -404,10 +407,9 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
                 let (y, g, x) = (&yv[at..at + plane], &gy[at..at + plane], &xv[at..at + plane]);
                 for (((d, &y), &g), &x) in dx.iter_mut().zip(y).zip(g).zip(x) {
                     let dz = if y > 0.0 { g } else { 0.0 };
-                    *d = k * (dz - db - (x - mean) * inv_std * dg);
+                    *d += k * (dz - db - (x - mean) * inv_std * dg);
                 }
             });
-            add_into(grads.get_or_alloc_mut(&x_id)?, &dx);
             let dgamma: Vec<f32> = sums.iter().map(|s| s.1 as f32).collect();
             let dbeta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
             add_into(grads.get_or_alloc_mut(&g_id)?, &dgamma);
@@ -447,7 +449,7 @@ pub fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuErro
     if T::OWNS_TAPE {
         let (x_id, y_id) = (x.ghost(), y.ghost());
         tape.add_backward_op(move |grads| {
-            let gy = grads.get_or_alloc_mut(&y_id)?.to_vec();
+            let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
             let gx = grads.get_or_alloc_mut(&x_id)?;
             gx.par_chunks_mut(h * w).zip(gy.par_chunks(oh * ow)).zip(arg.par_chunks(oh * ow)).for_each(|((gx, gy), arg)| {
                 for (g, &at) in gy.iter().zip(arg) {
