@@ -420,6 +420,38 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
     Ok(y.put_tape(tape))
 }
 
+/// Batch norm with the running statistics, then ReLU, for inference (no
+/// tape): one pass, per plane on the rayon pool.
+pub fn batch_norm_relu_eval(
+    x: T4<Cpu>,
+    gamma: &Flat<Cpu>,
+    beta: &Flat<Cpu>,
+    running_mean: &Flat<Cpu>,
+    running_var: &Flat<Cpu>,
+) -> Result<T4<Cpu>, CpuError> {
+    use super::portable::BN_EPS;
+    let (n, c, h, w) = *x.shape();
+    let plane = h * w;
+    let x = x.try_contiguous()?;
+    let mut yv = vec![0f32; n * c * plane];
+    x.copy_into(&mut yv);
+    let read = |t: &Flat<Cpu>| {
+        let mut v = vec![0f32; c];
+        t.copy_into(&mut v);
+        v
+    };
+    let (g, b, m, v) = (read(gamma), read(beta), read(running_mean), read(running_var));
+    yv.par_chunks_mut(plane).enumerate().for_each(|(i, y)| {
+        let ch = i % c;
+        let scale = g[ch] / (v[ch] as f64 + BN_EPS).sqrt() as f32;
+        let shift = b[ch] - m[ch] * scale;
+        for y in y.iter_mut() {
+            *y = (*y * scale + shift).max(0.0);
+        }
+    });
+    x.device().try_tensor_from_vec(yv, (n, c, h, w))
+}
+
 /// 2x2 max-pool, stride 2, floor: x `[n, c, h, w]` → `[n, c, h/2, w/2]`. The
 /// gradient goes to the first maximum of each window, as in PyTorch.
 pub fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
@@ -576,5 +608,17 @@ mod tests {
             };
             assert_eq!(run(true), run(false), "{h}x{w}: no ties in random data, so the same bits");
         }
+    }
+
+    #[test]
+    fn fused_eval_batch_norm_relu_agrees_with_the_portable_layers() {
+        let dev = Cpu::default();
+        let (n, c, h, w) = (3, 3, 5, 4);
+        let x = dev.tensor_from_vec(random(n * c * h * w, 90), (n, c, h, w));
+        let t = |v: Vec<f32>| dev.tensor_from_vec(v, (c,));
+        let (gamma, beta, mean, var) = (t(vec![1.5, -0.5, 0.8]), t(vec![0.1, 0.2, -0.3]), t(vec![0.2, -0.1, 0.0]), t(vec![1.5, 0.5, 2.0]));
+        let fast = batch_norm_relu_eval(x.clone(), &gamma, &beta, &mean, &var).unwrap().as_vec();
+        let slow = portable::batch_norm_eval(x, &gamma, &beta, &mean, &var).unwrap().relu().as_vec();
+        assert_close(&fast, &slow, 1e-5, "eval batch norm + relu");
     }
 }

@@ -42,6 +42,11 @@ pub trait Layers: Device<f32> {
     fn max_pool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err> {
         portable::max_pool2(x)
     }
+
+    /// Batch norm with the running statistics, then ReLU.
+    fn batch_norm_relu_eval<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &Flat<Self>, var: &Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
+        portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu()
+    }
 }
 
 impl Layers for Cpu {
@@ -55,6 +60,16 @@ impl Layers for Cpu {
 
     fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
         super::fast::max_pool2(x)
+    }
+
+    /// The fused kernel has no backward: with a tape to record on, the
+    /// portable layers run instead.
+    fn batch_norm_relu_eval<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, gamma: &Flat<Cpu>, beta: &Flat<Cpu>, mean: &Flat<Cpu>, var: &Flat<Cpu>) -> Result<T4<Cpu, T>, CpuError> {
+        if T::OWNS_TAPE {
+            return portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu();
+        }
+        let (x, tape) = x.split_tape();
+        Ok(super::fast::batch_norm_relu_eval(x, gamma, beta, mean, var)?.put_tape(tape))
     }
 }
 
@@ -107,7 +122,11 @@ impl<D: Layers> Model<D> {
                     y
                 } else {
                     let (mean, var) = (self.params.get(&p("bn.running_mean")), self.params.get(&p("bn.running_var")));
-                    portable::batch_norm_eval(x, &gamma, &beta, mean, var)?.try_relu()?
+                    if fast {
+                        D::batch_norm_relu_eval(x, &gamma, &beta, mean, var)?
+                    } else {
+                        portable::batch_norm_eval(x, &gamma, &beta, mean, var)?.try_relu()?
+                    }
                 }
             };
             x = if fast { D::max_pool2(x)? } else { portable::max_pool2(x)? }; // [n, out_channels, out_side, out_side]
