@@ -312,10 +312,13 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, dx: Opt
     (dw, db)
 }
 
-/// Batch norm (batch statistics) followed by ReLU, fused: x `[n, c, h, w]`.
-/// Updates the running statistics like PyTorch (momentum 0.1, unbiased
-/// variance). Each channel is one task, so results do not depend on threads.
-pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
+/// Batch norm (batch statistics), ReLU and 2x2 max-pool in one op, for
+/// training: x `[n, c, h, w]` → `[n, c, h/2, w/2]`. The normalised map is never
+/// stored: the forward keeps the input and each window's argmax, and the
+/// backward rebuilds what it needs. Running statistics are updated
+/// like PyTorch's (momentum 0.1, unbiased variance). Each channel's sums are
+/// one task, so results do not depend on the thread count.
+pub fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
     x: T4<Cpu, T>,
     gamma: &Flat<Cpu>,
     beta: &Flat<Cpu>,
@@ -324,7 +327,7 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
 ) -> Result<T4<Cpu, T>, CpuError> {
     use super::portable::{BN_EPS, BN_MOMENTUM};
     let (n, c, h, w) = *x.shape();
-    let plane = h * w;
+    let (oh, ow, plane) = (h / 2, w / 2, h * w);
     let m = (n * plane) as f64;
     let (x, mut tape) = x.try_contiguous()?.split_tape();
     let mut xv = vec![0f32; n * c * plane];
@@ -332,9 +335,6 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
     let (mut gv, mut bv) = (vec![0f32; c], vec![0f32; c]);
     gamma.copy_into(&mut gv);
     beta.copy_into(&mut bv);
-
-    // Per channel: mean and 1/std over the batch; f32 sums within a plane
-    // (they vectorise), f64 across planes.
     let stats: Vec<(f32, f32, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
@@ -345,15 +345,36 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
             (mf, (1.0 / (var + BN_EPS).sqrt()) as f32, var)
         })
         .collect();
-    let mut yv = vec![0f32; xv.len()];
-    yv.par_chunks_mut(plane).zip(xv.par_chunks(plane)).enumerate().for_each(|(i, (y, x))| {
-        let ch = i % c;
-        let (mean, inv_std, _) = stats[ch];
-        let (scale, shift) = (gv[ch] * inv_std, bv[ch] - gv[ch] * inv_std * mean);
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = (x * scale + shift).max(0.0);
-        }
-    });
+    // Per channel: z = max(0, x·scale + shift).
+    let affine: Vec<(f32, f32)> = (0..c)
+        .map(|ch| {
+            let (mean, inv_std, _) = stats[ch];
+            (gv[ch] * inv_std, bv[ch] - gv[ch] * inv_std * mean)
+        })
+        .collect();
+
+    let mut yv = vec![0f32; n * c * oh * ow];
+    let mut arg = vec![0u32; yv.len()];
+    yv.par_chunks_mut(oh * ow).zip(arg.par_chunks_mut(oh * ow)).zip(xv.par_chunks(plane)).enumerate().for_each(
+        |(i, ((y, arg), x))| {
+            let (scale, shift) = affine[i % c];
+            let z = |at: usize| (x[at] * scale + shift).max(0.0);
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = (2 * oy) * w + 2 * ox;
+                    let mut value = z(best);
+                    for at in [best + 1, best + w, best + w + 1] {
+                        let v = z(at);
+                        if v > value {
+                            (best, value) = (at, v);
+                        }
+                    }
+                    y[oy * ow + ox] = value;
+                    arg[oy * ow + ox] = best as u32;
+                }
+            }
+        },
+    );
 
     let update = |running: &mut Flat<Cpu>, batch: &dyn Fn(usize) -> f64| {
         let mut r = vec![0f32; c];
@@ -367,29 +388,32 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
     let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
     update(running_var, &|ch| stats[ch].2 * unbiased);
 
-    // The backward needs the output (for ReLU's mask): keep a copy.
-    let saved = if T::OWNS_TAPE { yv.clone() } else { Vec::new() };
-    let y = x.device().try_tensor_from_vec(yv, (n, c, h, w))?;
+    let y = x.device().try_tensor_from_vec(yv, (n, c, oh, ow))?;
     if T::OWNS_TAPE {
         let (x_id, g_id, b_id, y_id) = (x.ghost(), gamma.ghost(), beta.ghost(), y.ghost());
-        let yv = saved;
         tape.add_backward_op(move |grads| {
             let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
-            // Per channel, with dz = dy · [y > 0] and x̂ = (x − mean)/std:
+            // Only the argmax of each window gets a gradient, and only where
+            // the ReLU was active there: dz is sparse, so the sums run over
+            // the pooled outputs. Then, per channel, with x̂ = (x − mean)/std:
             // dβ = Σ dz, dγ = Σ dz·x̂, dx = γ/std · (dz − dβ/m − x̂·dγ/m).
+            let dz_at = |i: usize, k: usize| -> (usize, f32) {
+                let (scale, shift) = affine[i % c];
+                let at = arg[i * oh * ow + k] as usize;
+                let active = xv[i * plane + at] * scale + shift > 0.0;
+                (at, if active { gy[i * oh * ow + k] } else { 0.0 })
+            };
             let sums: Vec<(f64, f64)> = (0..c)
                 .into_par_iter()
                 .map(|ch| {
                     let (mean, inv_std, _) = stats[ch];
                     let (mut db, mut dg) = (0f64, 0f64);
-                    for i in 0..n {
-                        let at = (i * c + ch) * plane;
-                        let (y, g, x) = (&yv[at..at + plane], &gy[at..at + plane], &xv[at..at + plane]);
+                    for i in (ch..n * c).step_by(c) {
                         let (mut pb, mut pg) = (0f32, 0f32);
-                        for ((&y, &g), &x) in y.iter().zip(g).zip(x) {
-                            let dz = if y > 0.0 { g } else { 0.0 };
+                        for k in 0..oh * ow {
+                            let (at, dz) = dz_at(i, k);
                             pb += dz;
-                            pg += dz * (x - mean) * inv_std;
+                            pg += dz * (xv[i * plane + at] - mean) * inv_std;
                         }
                         db += pb as f64;
                         dg += pg as f64;
@@ -403,11 +427,13 @@ pub fn batch_norm_relu_train<T: Tape<f32, Cpu>>(
                 let (mean, inv_std, _) = stats[ch];
                 let (db, dg) = ((sums[ch].0 / m) as f32, (sums[ch].1 / m) as f32);
                 let k = gv[ch] * inv_std;
-                let at = i * plane;
-                let (y, g, x) = (&yv[at..at + plane], &gy[at..at + plane], &xv[at..at + plane]);
-                for (((d, &y), &g), &x) in dx.iter_mut().zip(y).zip(g).zip(x) {
-                    let dz = if y > 0.0 { g } else { 0.0 };
-                    *d += k * (dz - db - (x - mean) * inv_std * dg);
+                let x = &xv[i * plane..(i + 1) * plane];
+                for (d, &x) in dx.iter_mut().zip(x) {
+                    *d += k * (-db - (x - mean) * inv_std * dg);
+                }
+                for j in 0..oh * ow {
+                    let (at, dz) = dz_at(i, j);
+                    dx[at] += k * dz;
                 }
             });
             let dgamma: Vec<f32> = sums.iter().map(|s| s.1 as f32).collect();
@@ -567,33 +593,6 @@ mod tests {
     }
 
     #[test]
-    fn fused_batch_norm_relu_agrees_with_the_portable_layers() {
-        let dev = Cpu::default();
-        let (n, c, h, w) = (5, 3, 4, 6);
-        let x0: Vec<f32> = random(n * c * h * w, 70).iter().map(|v| 2.0 * v + 0.3).collect();
-        let r = random(n * c * h * w, 71);
-        let run = |fast: bool| {
-            let xt = dev.tensor_from_vec(x0.clone(), (n, c, h, w));
-            let gamma = dev.tensor_from_vec(vec![1.5, -0.5, 0.8], (c,));
-            let beta = dev.tensor_from_vec(vec![0.1, 0.2, -0.3], (c,));
-            let mut rm = dev.tensor_from_vec(vec![0.2; c], (c,));
-            let mut rv = dev.tensor_from_vec(vec![1.5; c], (c,));
-            let y = if fast {
-                batch_norm_relu_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap()
-            } else {
-                portable::batch_norm_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap().relu()
-            };
-            let values = y.as_vec();
-            let grads = (y * dev.tensor_from_vec(r.clone(), (n, c, h, w))).sum().backward();
-            [values, grads.get(&xt).as_vec(), grads.get(&gamma).as_vec(), grads.get(&beta).as_vec(), rm.as_vec(), rv.as_vec()]
-        };
-        let (fast, slow) = (run(true), run(false));
-        for (what, (f, s)) in ["output", "d input", "d gamma", "d beta", "running mean", "running var"].iter().zip(fast.iter().zip(&slow)) {
-            assert_close(f, s, 1e-4, what);
-        }
-    }
-
-    #[test]
     fn fast_max_pool_agrees_with_the_portable_one() {
         let dev = Cpu::default();
         for (h, w) in [(4, 6), (5, 7)] {
@@ -620,5 +619,35 @@ mod tests {
         let fast = batch_norm_relu_eval(x.clone(), &gamma, &beta, &mean, &var).unwrap().as_vec();
         let slow = portable::batch_norm_eval(x, &gamma, &beta, &mean, &var).unwrap().relu().as_vec();
         assert_close(&fast, &slow, 1e-5, "eval batch norm + relu");
+    }
+
+    #[test]
+    fn fused_batch_norm_relu_pool_agrees_with_the_separate_layers() {
+        let dev = Cpu::default();
+        for (h, w) in [(6, 8), (5, 7)] {
+            let (n, c) = (4, 3);
+            let x0: Vec<f32> = random(n * c * h * w, 100).iter().map(|v| 2.0 * v + 0.3).collect();
+            let r = random(n * c * (h / 2) * (w / 2), 101);
+            let run = |fused: bool| {
+                let xt = dev.tensor_from_vec(x0.clone(), (n, c, h, w));
+                let gamma = dev.tensor_from_vec(vec![1.5, -0.5, 0.8], (c,));
+                let beta = dev.tensor_from_vec(vec![0.1, 0.2, -0.3], (c,));
+                let mut rm = dev.tensor_from_vec(vec![0.2; c], (c,));
+                let mut rv = dev.tensor_from_vec(vec![1.5; c], (c,));
+                let y = if fused {
+                    batch_norm_relu_pool_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap()
+                } else {
+                    let z = portable::batch_norm_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap().relu();
+                    portable::max_pool2(z).unwrap()
+                };
+                let values = y.as_vec();
+                let grads = (y * dev.tensor_from_vec(r.clone(), (n, c, h / 2, w / 2))).sum().backward();
+                [values, grads.get(&xt).as_vec(), grads.get(&gamma).as_vec(), grads.get(&beta).as_vec(), rm.as_vec(), rv.as_vec()]
+            };
+            let (fused, separate) = (run(true), run(false));
+            for (what, (f, s)) in ["output", "d input", "d gamma", "d beta", "running mean", "running var"].iter().zip(fused.iter().zip(&separate)) {
+                assert_close(f, s, 1e-4, &format!("{h}x{w}: {what}"));
+            }
+        }
     }
 }

@@ -34,9 +34,9 @@ pub trait Layers: Device<f32> {
         portable::conv2d(x, w, b, block)
     }
 
-    /// Batch norm with batch statistics, then ReLU.
-    fn batch_norm_relu_train<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &mut Flat<Self>, var: &mut Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
-        portable::batch_norm_train(x, gamma, beta, mean, var)?.try_relu()
+    /// Batch norm with batch statistics, ReLU, then the 2x2 max-pool.
+    fn batch_norm_relu_pool_train<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &mut Flat<Self>, var: &mut Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
+        portable::max_pool2(portable::batch_norm_train(x, gamma, beta, mean, var)?.try_relu()?)
     }
 
     fn max_pool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err> {
@@ -54,8 +54,8 @@ impl Layers for Cpu {
         super::fast::conv2d(x, w, b, block, input_grad)
     }
 
-    fn batch_norm_relu_train<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, gamma: &Flat<Cpu>, beta: &Flat<Cpu>, mean: &mut Flat<Cpu>, var: &mut Flat<Cpu>) -> Result<T4<Cpu, T>, CpuError> {
-        super::fast::batch_norm_relu_train(x, gamma, beta, mean, var)
+    fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, gamma: &Flat<Cpu>, beta: &Flat<Cpu>, mean: &mut Flat<Cpu>, var: &mut Flat<Cpu>) -> Result<T4<Cpu, T>, CpuError> {
+        super::fast::batch_norm_relu_pool_train(x, gamma, beta, mean, var)
     }
 
     fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
@@ -105,31 +105,32 @@ impl<D: Layers> Model<D> {
             };
             // [n, out_channels, conv_side, conv_side]
             let fast = self.kernels == Kernels::Fast;
+            let pool = |x: T4<D, T>| if fast { D::max_pool2(x) } else { portable::max_pool2(x) };
             x = if !self.arch.batch_norm {
-                x.try_relu()?
+                pool(x.try_relu()?)?
             } else {
                 let (gamma, beta) = (self.params.get(&p("bn.weight")).clone(), self.params.get(&p("bn.bias")).clone());
                 if train {
                     let mut mean = self.params.get(&p("bn.running_mean")).clone();
                     let mut var = self.params.get(&p("bn.running_var")).clone();
                     let y = if fast {
-                        D::batch_norm_relu_train(x, &gamma, &beta, &mut mean, &mut var)?
+                        D::batch_norm_relu_pool_train(x, &gamma, &beta, &mut mean, &mut var)?
                     } else {
-                        portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?.try_relu()?
+                        portable::max_pool2(portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?.try_relu()?)?
                     };
                     *self.params.get_mut(&p("bn.running_mean")) = mean;
                     *self.params.get_mut(&p("bn.running_var")) = var;
                     y
                 } else {
                     let (mean, var) = (self.params.get(&p("bn.running_mean")), self.params.get(&p("bn.running_var")));
-                    if fast {
+                    let y = if fast {
                         D::batch_norm_relu_eval(x, &gamma, &beta, mean, var)?
                     } else {
                         portable::batch_norm_eval(x, &gamma, &beta, mean, var)?.try_relu()?
-                    }
+                    };
+                    pool(y)?
                 }
-            };
-            x = if fast { D::max_pool2(x)? } else { portable::max_pool2(x)? }; // [n, out_channels, out_side, out_side]
+            }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
                 x = x.try_dropout(self.arch.conv_dropout)?;
             }
@@ -244,6 +245,29 @@ mod tests {
             let gb = slow.forward(x().leaky_traced(), Mode::Eval).unwrap().sum().backward();
             for i in fast.params.trained() {
                 let name = &fast.params.specs[i].name;
+                let (p, q) = (ga.get(&fast.params.tensors[i]).as_vec(), gb.get(&slow.params.tensors[i]).as_vec());
+                crate::model::portable::tests::assert_close(&p, &q, 1e-3, name);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_and_portable_models_agree_in_training_mode() {
+        // Without dropout, training mode is deterministic: compare the fused
+        // batch norm + ReLU + pool path with the portable layers.
+        let dev = Cpu::default();
+        let text = "[model]\nconv_dropout = 0.0\ndense_dropout = 0.0\n";
+        let mut fast = model(text, 32, 5);
+        let mut slow = model(text, 32, 5);
+        slow.kernels = Kernels::Portable;
+        let x = || dev.tensor_from_vec(images(4, 32), (4, 3, 32, 32));
+        let ga = fast.forward(x().leaky_traced(), Mode::Train).unwrap().sum().backward();
+        let gb = slow.forward(x().leaky_traced(), Mode::Train).unwrap().sum().backward();
+        for i in 0..fast.params.tensors.len() {
+            let name = &fast.params.specs[i].name;
+            let (p, q) = (fast.params.tensors[i].as_vec(), slow.params.tensors[i].as_vec());
+            crate::model::portable::tests::assert_close(&p, &q, 1e-4, name); // running statistics
+            if fast.params.specs[i].trained && !name.ends_with("conv.bias") {
                 let (p, q) = (ga.get(&fast.params.tensors[i]).as_vec(), gb.get(&slow.params.tensors[i]).as_vec());
                 crate::model::portable::tests::assert_close(&p, &q, 1e-3, name);
             }
