@@ -1,8 +1,8 @@
 //! Fast CPU layers: dfdx custom operations with their own backward on the
 //! tape, using both cores.
 //!
-//! Conv2d is im2col + gemm per image (the matmul kernel dfdx itself uses),
-//! images spread over the rayon pool. Gradient sums over the batch are taken
+//! Conv2d is im2col + gemm per image (gemm 0.19: AVX-512 kernels where the
+//! CPU has them), images spread over the rayon pool. Gradient sums over the batch are taken
 //! in fixed chunks of images and added up in chunk order, so the result does
 //! not depend on how many threads ran: training is bit-identical with 1 or 2.
 //!
@@ -61,14 +61,6 @@ impl Geom {
         self.c * self.h * self.w
     }
 
-    /// For output column `o` and kernel offset `kk` along one axis, the input
-    /// coordinate, if inside.
-    fn source(&self, out: usize, kk: usize, side: usize) -> Option<usize> {
-        (out * self.stride + kk).checked_sub(self.pad).filter(|&i| i < side)
-    }
-}
-
-impl Geom {
     /// The output columns `ox` whose tap `kx` lands inside the row, as a
     /// range, and the input column of its first one.
     fn columns(&self, kx: usize) -> (std::ops::Range<usize>, usize) {
@@ -77,6 +69,12 @@ impl Geom {
         let last = (self.w + self.pad).checked_sub(kx + 1).map_or(0, |m| m / self.stride + 1).min(self.ow);
         let first = first.min(last);
         (first..last, (first * self.stride + kx).saturating_sub(self.pad))
+    }
+
+    /// For output column `o` and kernel offset `kk` along one axis, the input
+    /// coordinate, if inside.
+    fn source(&self, out: usize, kk: usize, side: usize) -> Option<usize> {
+        (out * self.stride + kk).checked_sub(self.pad).filter(|&i| i < side)
     }
 }
 
@@ -159,15 +157,21 @@ impl<'a> View<'a> {
     }
 }
 
-/// `dst[m×n] (+)= a[m×k] · b[k×n]`, row-major `dst`, on the calling thread.
-fn matmul(dst: &mut [f32], m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
-    matmul_into(dst, View { data: &[], rs: n, cs: 1 }, m, n, k, a, b, accumulate)
+/// Row and column strides of a destination matrix.
+#[derive(Clone, Copy)]
+struct Layout {
+    rs: usize,
+    cs: usize,
 }
 
-/// [`matmul`] into a strided `dst` (its strides given by `layout`; its data
-/// field is unused).
+/// `dst[m×n] (+)= a[m×k] · b[k×n]`, row-major `dst`, on the calling thread.
+fn matmul(dst: &mut [f32], m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+    matmul_into(dst, Layout { rs: n, cs: 1 }, m, n, k, a, b, accumulate)
+}
+
+/// [`matmul`] into a `dst` laid out as `layout` says.
 #[allow(clippy::too_many_arguments)]
-fn matmul_into(dst: &mut [f32], layout: View<'_>, m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+fn matmul_into(dst: &mut [f32], layout: Layout, m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
     let dst_fits = m == 0 || n == 0 || (m - 1) * layout.rs + (n - 1) * layout.cs < dst.len();
     assert!(dst_fits && a.fits(m, k) && b.fits(k, n), "matmul operands out of bounds");
     // SAFETY: the assert above keeps every index gemm forms inside the slices;
@@ -286,8 +290,8 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, dx: Opt
                         gy_t[pp * o + oc] = v;
                     }
                 }
-                let column_major = |data, rows| View { data, rs: 1, cs: rows };
-                matmul_into(&mut dw_t, column_major(&[], o), o, taps, p, column_major(&gy_t, o), View::transposed(&cols, p), true);
+                let gy_t_view = View { data: &gy_t, rs: 1, cs: o };
+                matmul_into(&mut dw_t, Layout { rs: 1, cs: o }, o, taps, p, gy_t_view, View::transposed(&cols, p), true);
                 for (d, row) in db.iter_mut().zip(gy_i.chunks(p)) {
                     *d += row.iter().sum::<f32>();
                 }

@@ -93,19 +93,18 @@ impl<D: Layers> Model<D> {
     /// mode batch norm updates its running statistics, and dropout draws
     /// from the device's RNG.
     pub fn forward<T: Tape<f32, D>>(&mut self, images: T4<D, T>, mode: Mode) -> Result<T2<D, T>, D::Err> {
-        let train = mode == Mode::Train;
+        let (train, fast) = (mode == Mode::Train, self.kernels == Kernels::Fast);
+        let pool = |x: T4<D, T>| if fast { D::max_pool2(x) } else { portable::max_pool2(x) };
         let mut x = images;
         for (i, block) in self.arch.blocks.clone().iter().enumerate() {
             let p = |name: &str| format!("features.{i}.{name}");
             let (w, b) = (self.params.get(&p("conv.weight")), self.params.get(&p("conv.bias")));
-            x = match self.kernels {
+            x = if fast {
                 // The first block's input is the images: no gradient needed.
-                Kernels::Fast => D::conv2d(x, w, b, block, i > 0)?,
-                Kernels::Portable => portable::conv2d(x, w, b, block)?,
-            };
-            // [n, out_channels, conv_side, conv_side]
-            let fast = self.kernels == Kernels::Fast;
-            let pool = |x: T4<D, T>| if fast { D::max_pool2(x) } else { portable::max_pool2(x) };
+                D::conv2d(x, w, b, block, i > 0)?
+            } else {
+                portable::conv2d(x, w, b, block)?
+            }; // [n, out_channels, conv_side, conv_side]
             x = if !self.arch.batch_norm {
                 pool(x.try_relu()?)?
             } else {
