@@ -309,7 +309,7 @@ impl Canvas {
         }
     }
 
-    fn shape(&mut self, shape: Shape, cx: f32, cy: f32, r: f32, angle: f32, colour: [f32; 3], alpha: f32) {
+    fn shape(&mut self, shape: Shape, (cx, cy): (f32, f32), r: f32, angle: f32, colour: [f32; 3], alpha: f32) {
         let (sin, cos) = angle.sin_cos();
         self.fill(cx, cy, r * 1.5, colour, alpha, |dx, dy| {
             let (x, y) = (dx * cos + dy * sin, -dx * sin + dy * cos);
@@ -327,7 +327,8 @@ impl Canvas {
         });
     }
 
-    fn texture(&mut self, x0: i64, y0: i64, w: i64, h: i64, texture: Texture, period: u32, colour: [f32; 3], alpha: f32) {
+    /// Fills the rectangle `(x0, y0, w, h)` with a texture.
+    fn texture(&mut self, (x0, y0, w, h): (i64, i64, i64, i64), texture: Texture, period: u32, colour: [f32; 3], alpha: f32) {
         let p = period as i64;
         let half = (p / 2).max(1);
         for y in y0..y0 + h {
@@ -406,14 +407,14 @@ pub fn draw_poster(genres: &[usize], rng: &mut impl Rng) -> RgbImage {
             let (tw, th) = (rng.gen_range(40..80) as i64, rng.gen_range(25..(band_h as i64).max(26)));
             let x0 = rng.gen_range(0..(w as i64 - tw).max(1));
             let y0 = (band_centre as i64 - th / 2).max(0);
-            canvas.texture(x0, y0, tw, th, cue.texture, cue.period, jitter(cue.colour, 25.0, rng), 0.55);
+            canvas.texture((x0, y0, tw, th), cue.texture, cue.period, jitter(cue.colour, 25.0, rng), 0.55);
         }
         for _ in 0..rng.gen_range(2..=4) {
             let cx = rng.gen_range(18.0..wf - 18.0);
             let cy = band_centre + rng.gen_range(-0.35..0.35) * band_h;
             let r = rng.gen_range(11.0..22.0);
             let angle = rng.gen_range(-0.5..0.5);
-            canvas.shape(cue.shape, cx, cy, r, angle, jitter(cue.colour, 30.0, rng), rng.gen_range(0.8..1.0));
+            canvas.shape(cue.shape, (cx, cy), r, angle, jitter(cue.colour, 30.0, rng), rng.gen_range(0.8..1.0));
         }
     }
 
@@ -426,7 +427,7 @@ pub fn draw_poster(genres: &[usize], rng: &mut impl Rng) -> RgbImage {
             }
         };
         let (cx, cy) = (rng.gen_range(15.0..wf - 15.0), rng.gen_range(15.0..hf - 15.0));
-        canvas.shape(other.shape, cx, cy, rng.gen_range(9.0..18.0), 0.0, jitter(other.colour, 30.0, rng), 0.9);
+        canvas.shape(other.shape, (cx, cy), rng.gen_range(9.0..18.0), 0.0, jitter(other.colour, 30.0, rng), 0.9);
     }
 
     // A title strip of blocky "letters", at the top or the bottom.
@@ -458,11 +459,11 @@ mod tests {
 
     #[test]
     fn cues_are_distinct() {
-        for a in 0..25 {
-            for b in a + 1..25 {
+        for (a, name_a) in GENRES.iter().enumerate() {
+            for (b, name_b) in GENRES.iter().enumerate().skip(a + 1) {
                 let (ca, cb) = (cue(a), cue(b));
                 let same_shape = std::mem::discriminant(&ca.shape) == std::mem::discriminant(&cb.shape);
-                assert!(!(same_shape && ca.band == cb.band), "{} and {} look alike", GENRES[a], GENRES[b]);
+                assert!(!(same_shape && ca.band == cb.band), "{name_a} and {name_b} look alike");
             }
         }
     }

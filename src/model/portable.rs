@@ -382,7 +382,8 @@ pub(crate) mod tests {
         let (gamma, beta) = (dev.tensor_from_vec(vec![1.5, 0.5, -1.0], (3,)), dev.tensor_from_vec(vec![0.1, 0.2, 0.3], (3,)));
 
         // loss = sum(r * pool(relu(bn(conv(x)))))
-        let forward = |x: &[f32], wt: &[f32], bias: &[f32]| -> (f64, Option<(Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)>) {
+        // The loss, and its gradients for x, the conv weight and bias, and gamma.
+        let forward = |x: &[f32], wt: &[f32], bias: &[f32]| -> (f64, [Vec<f32>; 4]) {
             let xt = dev.tensor_from_vec(x.to_vec(), (n, c, h, w));
             let wt = dev.tensor_from_vec(wt.to_vec(), (wt.len(),));
             let bt = dev.tensor_from_vec(bias.to_vec(), (o,));
@@ -396,10 +397,9 @@ pub(crate) mod tests {
             let value = loss.array() as f64;
             let grads = loss.backward();
             let g = |t: &Flat<Cpu>| grads.get(t).as_vec();
-            (value, Some((grads.get(&xt).as_vec(), g(&wt), g(&bt), g(&gamma))))
+            (value, [grads.get(&xt).as_vec(), g(&wt), g(&bt), g(&gamma)])
         };
-        let (_, grads) = forward(&x0, &w0, &b0);
-        let (gx, gw, gb, _) = grads.unwrap();
+        let (_, [gx, gw, gb, _]) = forward(&x0, &w0, &b0);
         check_gradient("x", &x0, &gx, &|x| forward(x, &w0, &b0).0);
         check_gradient("conv.weight", &w0, &gw, &|wt| forward(&x0, wt, &b0).0);
         // With batch norm after it, the conv bias cancels out: its gradient is zero.
