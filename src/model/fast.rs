@@ -485,6 +485,49 @@ pub fn batch_norm_relu_eval(
     x.device().try_tensor_from_vec(yv, (n, c, h, w))
 }
 
+/// Inverted dropout: zeroes each element with probability `p` and scales the
+/// rest by 1/(1 − p). The mask comes from a counter-based hash of a seed
+/// (drawn from the device's RNG, so the device seed fixes it) and the
+/// element's index: every thread computes the same mask, and the backward
+/// recomputes it rather than storing it.
+pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>, p: f64) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+    let seed = x.device().random_u64();
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_contiguous()?.split_tape();
+    let mut yv = vec![0f32; shape.num_elements()];
+    x.copy_into(&mut yv);
+    let scale = (1.0 / (1.0 - p)) as f32;
+    // Keep an element when its 24-bit uniform draw is at least p.
+    let threshold = (p * (1u64 << 24) as f64).round() as u64;
+    const BLOCK: usize = 1 << 14;
+    let apply = move |values: &mut [f32], block: usize| {
+        for (j, v) in values.iter_mut().enumerate() {
+            let keep = mix(seed, (block * BLOCK + j) as u64) >> 40 >= threshold;
+            *v = if keep { *v * scale } else { 0.0 };
+        }
+    };
+    yv.par_chunks_mut(BLOCK).enumerate().for_each(|(b, values)| apply(values, b));
+    let y = x.device().try_tensor_from_vec(yv, shape)?;
+    if T::OWNS_TAPE {
+        let (x_id, y_id) = (x.ghost(), y.ghost());
+        tape.add_backward_op(move |grads| {
+            let mut gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
+            gy.par_chunks_mut(BLOCK).enumerate().for_each(|(b, values)| apply(values, b));
+            add_into(grads.get_or_alloc_mut(&x_id)?, &gy);
+            Ok(())
+        });
+    }
+    Ok(y.put_tape(tape))
+}
+
+/// SplitMix64's finaliser over seed and counter: a well-mixed 64-bit value.
+fn mix(seed: u64, counter: u64) -> u64 {
+    let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// 2x2 max-pool, stride 2, floor: x `[n, c, h, w]` → `[n, c, h/2, w/2]`. The
 /// gradient goes to the first maximum of each window, as in PyTorch.
 pub fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
@@ -656,5 +699,28 @@ mod tests {
                 assert_close(f, s, 1e-4, &format!("{h}x{w}: {what}"));
             }
         }
+    }
+
+    #[test]
+    fn dropout_drops_the_right_share_and_scales_the_rest() {
+        let dev = Cpu::seed_from_u64(3);
+        let n = 100_000;
+        let x = dev.tensor_from_vec(vec![1.0f32; n], (n,));
+        let y = dropout(x.clone().leaky_traced(), 0.25).unwrap();
+        let values = y.as_vec();
+        let kept = values.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
+        assert!((kept - 0.75).abs() < 0.01, "kept {kept}");
+        assert!(values.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+        // The gradient passes exactly where the value did, with the same scale.
+        let grads = y.sum().backward();
+        assert_eq!(grads.get(&x).as_vec(), values);
+        // Same device seed, same mask; whatever the thread count.
+        let again = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| dropout(Cpu::seed_from_u64(3).tensor_from_vec(vec![1.0f32; n], (n,)), 0.25).unwrap().as_vec())
+        };
+        assert_eq!(again(1), values);
+        assert_eq!(again(2), values);
+        assert_ne!(dropout(Cpu::seed_from_u64(4).tensor_from_vec(vec![1.0f32; n], (n,)), 0.25).unwrap().as_vec(), values);
     }
 }

@@ -47,6 +47,11 @@ pub trait Layers: Device<f32> {
     fn batch_norm_relu_eval<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &Flat<Self>, var: &Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
         portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu()
     }
+
+    /// Dropout in training (dfdx's by default).
+    fn dropout<S: Shape, T: Tape<f32, Self>>(x: Tensor<S, f32, Self, T>, p: f64) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        x.try_dropout(p)
+    }
 }
 
 impl Layers for Cpu {
@@ -70,6 +75,10 @@ impl Layers for Cpu {
         }
         let (x, tape) = x.split_tape();
         Ok(super::fast::batch_norm_relu_eval(x, gamma, beta, mean, var)?.put_tape(tape))
+    }
+
+    fn dropout<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>, p: f64) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+        super::fast::dropout(x, p)
     }
 }
 
@@ -131,7 +140,7 @@ impl<D: Layers> Model<D> {
                 }
             }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
-                x = x.try_dropout(self.arch.conv_dropout)?;
+                x = if fast { D::dropout(x, self.arch.conv_dropout)? } else { x.try_dropout(self.arch.conv_dropout)? };
             }
         }
         let (n, c, h, w) = *x.shape();
@@ -142,7 +151,7 @@ impl<D: Layers> Model<D> {
                     let (wj, bj) = (self.params.get(&format!("dense.{j}.weight")), self.params.get(&format!("dense.{j}.bias")));
                     z = portable::linear(z, wj, bj)?.try_relu()?;
                     if train && *dropout > 0.0 {
-                        z = z.try_dropout(*dropout)?;
+                        z = if fast { D::dropout(z, *dropout)? } else { z.try_dropout(*dropout)? };
                     }
                 }
                 z
