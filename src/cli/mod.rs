@@ -279,8 +279,12 @@ fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
 fn bench(args: &BenchArgs) -> Result<ExitCode> {
     use posterlab::model::Kernels;
     use posterlab::train::bench::{self, BenchConfig};
-    let text = format!("[data]\nresolution = {}\n[model]\narch = {:?}\n", args.res, args.arch);
+    let text = format!("[model]\narch = {:?}\n", args.arch);
     let model = spec::load_str(Path::new("<bench>"), &text).map_err(|d| anyhow::anyhow!("{}", spec::SpecErrors(d)))?.remove(0).model;
+    let smallest = model.min_resolution();
+    if args.res < smallest {
+        bail!("--res {} is too small for {} conv blocks of kernel {}: use --res {smallest} or more", args.res, model.channels.len(), model.kernel);
+    }
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if args.batch == 0 || args.steps == 0 || threads == 0 {
         bail!("--batch, --steps and --threads must be at least 1");
