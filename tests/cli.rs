@@ -115,3 +115,21 @@ fn spec_show_prints_the_resolved_spec_and_its_hash() {
     let defaults = posterlab(dir.path(), &["spec", "defaults"]);
     assert!(stdout(&defaults).contains("[train]\n") && stdout(&defaults).contains("lr = 0.001"));
 }
+
+#[test]
+fn bench_reports_throughput_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = posterlab(dir.path(), &["bench", "--res", "16", "--batch", "4", "--steps", "2", "--warmup", "1", "--threads", "1", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    // The seed CNN at 16 px: its convs and batch norms (168,128) + dense 64→128→64→25.
+    assert_eq!(report["params"], 168_128 + (64 * 128 + 128) + (128 * 64 + 64) + (64 * 25 + 25));
+    for key in ["train_images_per_sec", "eval_images_per_sec", "train_gflops", "forward_mflop_per_image"] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
+    assert_eq!((report["arch"].as_str(), report["kernels"].as_str(), report["threads"].as_u64()), (Some("cnn"), Some("fast"), Some(1)));
+
+    let small = posterlab(dir.path(), &["bench", "--res", "12"]);
+    assert!(!small.status.success());
+    assert!(stderr(&small).contains("--res 12 is too small") && stderr(&small).contains("--res 16 or more"), "{}", stderr(&small));
+}
