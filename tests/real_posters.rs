@@ -36,3 +36,20 @@ fn the_real_set_reads_as_its_readme_describes() {
     assert!(text.contains("posters       7,242 listed, 7,242 usable"), "{text}");
     assert!(text.contains("12 exact duplicate rows dropped"), "{text}");
 }
+
+/// The baselines ../shared/data/README.md quotes, through our metrics.
+#[test]
+fn the_readme_baselines_come_out_of_our_metrics() {
+    use posterlab::train::metrics::evaluate;
+    let Some(root) = common::real_posters() else { return };
+    let index = read_index(&data::find_csv(&root).unwrap(), DataFormat::Auto, None).unwrap();
+    let g = index.genres.len();
+    let targets: Vec<u8> = index.posters.iter().flat_map(|p| p.multi_hot(g)).collect();
+    let top3: Vec<usize> = ["Action", "Comedy", "Drama"].iter().map(|n| index.genres.iter().position(|x| x == n).unwrap()).collect();
+    let constant: Vec<f32> = (0..targets.len()).map(|i| if top3.contains(&(i % g)) { 1.0 } else { 0.0 }).collect();
+    let m = evaluate(&targets, &constant, g, 0.5);
+    assert!((m.micro_f1 - 0.407).abs() < 0.0005, "always {{Action, Comedy, Drama}}: micro-F1 {}", m.micro_f1);
+    let nothing = evaluate(&targets, &vec![0.0; targets.len()], g, 0.5);
+    assert!((nothing.binary_accuracy - 0.907).abs() < 0.0005, "predicting nothing: binary accuracy {}", nothing.binary_accuracy);
+    assert_eq!(nothing.micro_f1, 0.0);
+}

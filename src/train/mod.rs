@@ -1,5 +1,6 @@
-//! Training: the optimizer and the throughput benchmark so far; the epoch
-//! loop, losses, schedules, metrics and checkpoints come with the runner.
+//! Training: the optimizer, the metrics, and the throughput benchmark so far;
+//! the epoch loop, losses, schedules and checkpoints come with the runner.
 
 pub mod bench;
+pub mod metrics;
 pub mod optim;
