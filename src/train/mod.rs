@@ -1,6 +1,7 @@
-//! Training: the optimizer, the metrics, the history-driven decisions (LR
-//! schedule, early stopping, best epoch), and the throughput benchmark so far;
-//! the losses; the epoch loop, the store and checkpoints come with the runner.
+//! Training, so far in pieces: the losses, the optimizer, the metrics, the
+//! decisions taken from recorded history (learning-rate schedule, early
+//! stopping, best epoch) and the throughput benchmark. The epoch loop, the
+//! store and checkpoints come with the runner (issue 4).
 
 pub mod bench;
 pub mod history;
