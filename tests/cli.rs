@@ -26,25 +26,56 @@ fn dry_run_lists_every_run_with_hash_and_swept_values() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("RUN") && lines[0].contains("HASH") && lines[0].contains("SWEPT"), "{text}");
+    assert!(
+        lines[0].starts_with("RUN") && lines[0].contains("HASH") && lines[0].contains("SWEPT"),
+        "{text}"
+    );
     assert!(lines[1].starts_with("abl[arch=cnn,seed=1]"), "{text}");
-    assert!(lines[1].ends_with("model.arch=\"cnn\" train.seed=1"), "{text}");
+    assert!(
+        lines[1].ends_with("model.arch=\"cnn\" train.seed=1"),
+        "{text}"
+    );
     assert!(lines[4].starts_with("abl[arch=cnn_rnn,seed=2]"), "{text}");
     assert!(lines[5].starts_with("one "), "{text}");
     assert!(text.contains("5 runs from 2 spec files"), "{text}");
-    assert!(text.contains("data set syn: NOT FOUND"), "a missing data set is flagged before a night is lost: {text}");
-    assert!(text.contains("data set synthetic: made on first run"), "{text}");
+    assert!(
+        text.contains("data set syn: NOT FOUND"),
+        "a missing data set is flagged before a night is lost: {text}"
+    );
+    assert!(
+        text.contains("data set synthetic: made on first run"),
+        "{text}"
+    );
 
     // Hashes are 12 hex digits and differ between runs.
-    let hashes: Vec<&str> = lines[1..6].iter().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
-    assert!(hashes.iter().all(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit())), "{hashes:?}");
+    let hashes: Vec<&str> = lines[1..6]
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert!(
+        hashes
+            .iter()
+            .all(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit())),
+        "{hashes:?}"
+    );
     let unique: std::collections::HashSet<_> = hashes.iter().collect();
     assert_eq!(unique.len(), 5);
 
     // The same spec named twice runs once.
-    let twice = posterlab(dir.path(), &["run", "--dry-run", "exp/one.toml", "exp/one.toml"]);
-    assert!(stdout(&twice).contains("same run as one"), "{}", stdout(&twice));
-    assert!(stdout(&twice).contains("1 run from 1 spec file (1 listed twice)"), "{}", stdout(&twice));
+    let twice = posterlab(
+        dir.path(),
+        &["run", "--dry-run", "exp/one.toml", "exp/one.toml"],
+    );
+    assert!(
+        stdout(&twice).contains("same run as one"),
+        "{}",
+        stdout(&twice)
+    );
+    assert!(
+        stdout(&twice).contains("1 run from 1 spec file (1 listed twice)"),
+        "{}",
+        stdout(&twice)
+    );
 }
 
 #[test]
@@ -55,14 +86,24 @@ fn bad_specs_fail_with_every_location() {
     let out = posterlab(dir.path(), &["run", "--dry-run", "a.toml", "b.toml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("a.toml:2:1: unknown key `lr_rate` in [train]"), "{err}");
+    assert!(
+        err.contains("a.toml:2:1: unknown key `lr_rate` in [train]"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `lr`?"), "{err}");
-    assert!(err.contains("b.toml:2:8: `model.arch` must be one of"), "{err}");
+    assert!(
+        err.contains("b.toml:2:8: `model.arch` must be one of"),
+        "{err}"
+    );
     assert!(err.contains("2 problems in the specs"), "{err}");
     assert!(stdout(&out).is_empty());
 
     let missing = posterlab(dir.path(), &["run", "--dry-run", "nope.toml"]);
-    assert!(stderr(&missing).contains("nope.toml: no such spec file or directory"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("nope.toml: no such spec file or directory"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -77,26 +118,59 @@ fn run_without_dry_run_says_training_is_not_built_yet() {
 #[test]
 fn data_stats_with_a_spec_shows_the_split() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(posterlab(dir.path(), &["synth", "--out", "syn", "--count", "60", "--seed", "2"]).status.success());
-    std::fs::write(dir.path().join("s.toml"), "[data]\nresolution = 32\ntest_fraction = 0.25\nval_fraction = 0.25\n").unwrap();
+    assert!(posterlab(
+        dir.path(),
+        &["synth", "--out", "syn", "--count", "60", "--seed", "2"]
+    )
+    .status
+    .success());
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "[data]\nresolution = 32\ntest_fraction = 0.25\nval_fraction = 0.25\n",
+    )
+    .unwrap();
 
     let out = posterlab(dir.path(), &["data", "stats", "syn", "--spec", "s.toml"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("data set      syn/train.csv (multilabel)"), "{text}");
-    assert!(text.contains("posters       60 listed, 60 usable"), "{text}");
-    assert!(text.contains("split         train 30, val 15, test 15"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("genre") && l.contains("train") && l.contains("test")), "{text}");
+    assert!(
+        text.contains("data set      syn/train.csv (multilabel)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("posters       60 listed, 60 usable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("split         train 30, val 15, test 15"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("genre") && l.contains("train") && l.contains("test")),
+        "{text}"
+    );
     assert!(stderr(&out).contains("loaded at 32px"), "{}", stderr(&out));
-    assert!(dir.path().join("results/cache").is_dir(), "the cache lives under results/");
+    assert!(
+        dir.path().join("results/cache").is_dir(),
+        "the cache lives under results/"
+    );
 
     let again = posterlab(dir.path(), &["data", "stats", "syn", "--spec", "s.toml"]);
-    assert!(stderr(&again).contains("from the cache"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("from the cache"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(stdout(&again), text, "the same numbers from the cache");
 
     let missing = posterlab(dir.path(), &["data", "stats", "nowhere"]);
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("nowhere: data set not found"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("nowhere: data set not found"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -107,10 +181,23 @@ fn spec_show_prints_the_resolved_spec_and_its_hash() {
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.starts_with("# run a  (hash "), "{text}");
-    assert!(text.contains("lr = 0.01\n") && text.contains("[model]\narch = \"cnn\""), "{text}");
+    assert!(
+        text.contains("lr = 0.01\n") && text.contains("[model]\narch = \"cnn\""),
+        "{text}"
+    );
     let dry = stdout(&posterlab(dir.path(), &["run", "--dry-run", "a.toml"]));
-    let short = dry.lines().nth(1).unwrap().split_whitespace().nth(1).unwrap().to_string();
-    assert!(text.contains(&format!("(hash {short}")), "show and dry-run agree on the hash");
+    let short = dry
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains(&format!("(hash {short}")),
+        "show and dry-run agree on the hash"
+    );
 
     let defaults = posterlab(dir.path(), &["spec", "defaults"]);
     assert!(stdout(&defaults).contains("[train]\n") && stdout(&defaults).contains("lr = 0.001"));
@@ -119,17 +206,53 @@ fn spec_show_prints_the_resolved_spec_and_its_hash() {
 #[test]
 fn bench_reports_throughput_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = posterlab(dir.path(), &["bench", "--res", "16", "--batch", "4", "--steps", "2", "--warmup", "1", "--threads", "1", "--json"]);
+    let out = posterlab(
+        dir.path(),
+        &[
+            "bench",
+            "--res",
+            "16",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     // The seed CNN at 16 px: its convs and batch norms (168,128) + dense 64→128→64→25.
-    assert_eq!(report["params"], 168_128 + (64 * 128 + 128) + (128 * 64 + 64) + (64 * 25 + 25));
-    for key in ["train_images_per_sec", "eval_images_per_sec", "train_gflops", "forward_mflop_per_image"] {
+    assert_eq!(
+        report["params"],
+        168_128 + (64 * 128 + 128) + (128 * 64 + 64) + (64 * 25 + 25)
+    );
+    for key in [
+        "train_images_per_sec",
+        "eval_images_per_sec",
+        "train_gflops",
+        "forward_mflop_per_image",
+    ] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
     }
-    assert_eq!((report["arch"].as_str(), report["kernels"].as_str(), report["threads"].as_u64()), (Some("cnn"), Some("fast"), Some(1)));
+    assert_eq!(
+        (
+            report["arch"].as_str(),
+            report["kernels"].as_str(),
+            report["threads"].as_u64()
+        ),
+        (Some("cnn"), Some("fast"), Some(1))
+    );
 
     let small = posterlab(dir.path(), &["bench", "--res", "12"]);
     assert!(!small.status.success());
-    assert!(stderr(&small).contains("--res 12 is too small") && stderr(&small).contains("--res 16 or more"), "{}", stderr(&small));
+    assert!(
+        stderr(&small).contains("--res 12 is too small")
+            && stderr(&small).contains("--res 16 or more"),
+        "{}",
+        stderr(&small)
+    );
 }

@@ -27,7 +27,10 @@ fn runs(text: &str) -> Vec<Spec> {
 fn unknown_key_suggests_the_field_meant() {
     let (at, msg) = one_error("[train]\nepochs = 3\nlr_rate = 0.1\n");
     assert_eq!(at, (3, 1));
-    assert!(msg.starts_with("experiments/a.toml:3:1: unknown key `lr_rate` in [train]"), "{msg}");
+    assert!(
+        msg.starts_with("experiments/a.toml:3:1: unknown key `lr_rate` in [train]"),
+        "{msg}"
+    );
     assert!(msg.contains("did you mean `lr`?"), "{msg}");
 }
 
@@ -37,40 +40,66 @@ fn key_in_the_wrong_section_says_where_it_belongs() {
     assert!(msg.contains("`batch_size` belongs in [train]"), "{msg}");
     let (at, msg) = one_error("lr = 0.1\n");
     assert_eq!(at, (1, 1));
-    assert!(msg.contains("outside any section") && msg.contains("belongs in [train]"), "{msg}");
+    assert!(
+        msg.contains("outside any section") && msg.contains("belongs in [train]"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unknown_section_suggests() {
     let (at, msg) = one_error("[trian]\nlr = 0.1\n");
     assert_eq!(at, (1, 2));
-    assert!(msg.contains("unknown section [trian]") && msg.contains("did you mean [train]?"), "{msg}");
+    assert!(
+        msg.contains("unknown section [trian]") && msg.contains("did you mean [train]?"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn wrong_types_say_what_is_expected() {
     let (at, msg) = one_error("[train]\nlr = \"0.001\"\n");
     assert_eq!(at, (2, 6));
-    assert!(msg.contains("`train.lr` must be a number, found string \"0.001\""), "{msg}");
+    assert!(
+        msg.contains("`train.lr` must be a number, found string \"0.001\""),
+        "{msg}"
+    );
     assert!(msg.contains("write it without quotes: 0.001"), "{msg}");
 
     let (_, msg) = one_error("[train]\nbatch_size = 32.0\n");
-    assert!(msg.contains("must be an integer, found float 32") && msg.contains("without the decimal point"), "{msg}");
+    assert!(
+        msg.contains("must be an integer, found float 32")
+            && msg.contains("without the decimal point"),
+        "{msg}"
+    );
 
     let (_, msg) = one_error("[model]\nbatch_norm = 1\n");
-    assert!(msg.contains("`model.batch_norm` must be true or false"), "{msg}");
+    assert!(
+        msg.contains("`model.batch_norm` must be true or false"),
+        "{msg}"
+    );
 
     let (_, msg) = one_error("[model]\nchannels = 16\n");
-    assert!(msg.contains("`model.channels` must be an array of integers"), "{msg}");
+    assert!(
+        msg.contains("`model.channels` must be an array of integers"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn choices_list_what_is_allowed_and_suggest() {
     let (at, msg) = one_error("[model]\narch = \"cnn-rnn\"\n");
     assert_eq!(at, (2, 8));
-    assert!(msg.contains("must be one of \"cnn\", \"cnn_rnn\"") && msg.contains("did you mean \"cnn_rnn\"?"), "{msg}");
+    assert!(
+        msg.contains("must be one of \"cnn\", \"cnn_rnn\"")
+            && msg.contains("did you mean \"cnn_rnn\"?"),
+        "{msg}"
+    );
     let (_, msg) = one_error("[train]\nloss = \"hinge\"\n");
-    assert!(msg.contains("\"bce\", \"weighted_bce\", \"focal\", \"categorical_ce\""), "{msg}");
+    assert!(
+        msg.contains("\"bce\", \"weighted_bce\", \"focal\", \"categorical_ce\""),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -78,15 +107,42 @@ fn out_of_range_values() {
     let cases: &[(&str, &str)] = &[
         ("[train]\nlr = 0\n", "`train.lr` must be > 0, found 0"),
         ("[train]\nlr = -1e-3\n", "`train.lr` must be > 0"),
-        ("[train]\nbatch_size = 0\n", "`train.batch_size` must be between 1 and"),
-        ("[train]\nepochs = 0\n", "`train.epochs` must be between 1 and"),
-        ("[data]\ntest_fraction = 1.5\n", "`data.test_fraction` must be strictly between 0 and 1, found 1.5"),
-        ("[data]\nval_fraction = 0\n", "`data.val_fraction` must be strictly between 0 and 1"),
-        ("[data]\ntest_fraction = -0.1\n", "`data.test_fraction` must be strictly between 0 and 1"),
-        ("[model]\nconv_dropout = 1.0\n", "`model.conv_dropout` must be in [0, 1)"),
-        ("[train]\nthreshold = 1\n", "`train.threshold` must be strictly between 0 and 1"),
-        ("[train]\ndevice = \"gpu\"\n", "`train.device` must be \"cpu\", \"cuda\" or \"cuda:N\""),
-        ("[data]\nresolution = 4\n", "`data.resolution` must be between 8 and 2048"),
+        (
+            "[train]\nbatch_size = 0\n",
+            "`train.batch_size` must be between 1 and",
+        ),
+        (
+            "[train]\nepochs = 0\n",
+            "`train.epochs` must be between 1 and",
+        ),
+        (
+            "[data]\ntest_fraction = 1.5\n",
+            "`data.test_fraction` must be strictly between 0 and 1, found 1.5",
+        ),
+        (
+            "[data]\nval_fraction = 0\n",
+            "`data.val_fraction` must be strictly between 0 and 1",
+        ),
+        (
+            "[data]\ntest_fraction = -0.1\n",
+            "`data.test_fraction` must be strictly between 0 and 1",
+        ),
+        (
+            "[model]\nconv_dropout = 1.0\n",
+            "`model.conv_dropout` must be in [0, 1)",
+        ),
+        (
+            "[train]\nthreshold = 1\n",
+            "`train.threshold` must be strictly between 0 and 1",
+        ),
+        (
+            "[train]\ndevice = \"gpu\"\n",
+            "`train.device` must be \"cpu\", \"cuda\" or \"cuda:N\"",
+        ),
+        (
+            "[data]\nresolution = 4\n",
+            "`data.resolution` must be between 8 and 2048",
+        ),
     ];
     for (text, expected) in cases {
         let (_, msg) = one_error(text);
@@ -101,7 +157,10 @@ fn out_of_range_values() {
 fn resolution_too_small_for_the_conv_stack() {
     let (at, msg) = one_error("[data]\nresolution = 8\n[model]\nchannels = [8, 8, 8, 8]\n");
     assert_eq!(at, (2, 14), "points at the resolution");
-    assert!(msg.contains("too small for 4 conv blocks") && msg.contains("vanishes at block 4"), "{msg}");
+    assert!(
+        msg.contains("too small for 4 conv blocks") && msg.contains("vanishes at block 4"),
+        "{msg}"
+    );
     assert!(msg.contains("use resolution >= 16"), "{msg}");
 
     let (_, msg) = one_error("[data]\nresolution = 20\n[model]\npadding = \"valid\"\n");
@@ -115,22 +174,32 @@ fn resolution_too_small_for_the_conv_stack() {
 fn rnn_options_on_a_plain_cnn() {
     let (at, msg) = one_error("[model]\narch = \"cnn\"\nrnn_hidden = 64\n");
     assert_eq!(at, (3, 1));
-    assert!(msg.contains("`model.rnn_hidden` applies only to arch = \"cnn_rnn\""), "{msg}");
+    assert!(
+        msg.contains("`model.rnn_hidden` applies only to arch = \"cnn_rnn\""),
+        "{msg}"
+    );
     assert!(msg.contains("set arch = \"cnn_rnn\""), "{msg}");
     // The default arch is cnn too.
     let (_, msg) = one_error("[model]\nrnn = \"lstm\"\n");
     assert!(msg.contains("`model.rnn` applies only"), "{msg}");
     // And dense layers on cnn_rnn.
     let (_, msg) = one_error("[model]\narch = \"cnn_rnn\"\ndense = [32]\n");
-    assert!(msg.contains("`model.dense` applies only to arch = \"cnn\""), "{msg}");
+    assert!(
+        msg.contains("`model.dense` applies only to arch = \"cnn\""),
+        "{msg}"
+    );
 }
 
 #[test]
 fn rnn_options_are_fine_when_the_arch_is_swept() {
-    let specs = runs("[model]\nrnn = \"lstm\"\n[sweep.grid]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n");
+    let specs =
+        runs("[model]\nrnn = \"lstm\"\n[sweep.grid]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n");
     assert_eq!(specs.len(), 2);
     assert_eq!(specs[0].model.rnn, None);
-    assert_eq!(specs[1].model.rnn.map(|r| r.kind), Some(spec::RnnKind::Lstm));
+    assert_eq!(
+        specs[1].model.rnn.map(|r| r.kind),
+        Some(spec::RnnKind::Lstm)
+    );
 }
 
 #[test]
@@ -141,7 +210,11 @@ fn sweep_errors() {
 
     let (at, msg) = one_error("[sweep.grid]\n\"train.lr_rate\" = [1e-3]\n");
     assert_eq!(at, (2, 1));
-    assert!(msg.contains("sweep key `train.lr_rate` names no spec field") && msg.contains("did you mean `train.lr`?"), "{msg}");
+    assert!(
+        msg.contains("sweep key `train.lr_rate` names no spec field")
+            && msg.contains("did you mean `train.lr`?"),
+        "{msg}"
+    );
 
     let (_, msg) = one_error("[sweep.grid]\n\"experiment.name\" = [\"a\"]\n");
     assert!(msg.contains("cannot be swept"), "{msg}");
@@ -178,16 +251,28 @@ fn invalid_toml_is_located() {
 #[test]
 fn kind_tables_check_their_settings() {
     let (_, msg) = one_error("[train]\nschedule = { kind = \"step\", step = 3 }\n");
-    assert!(msg.contains("unknown setting `step`") && msg.contains("did you mean `step_size`?"), "{msg}");
+    assert!(
+        msg.contains("unknown setting `step`") && msg.contains("did you mean `step_size`?"),
+        "{msg}"
+    );
     let (_, msg) = one_error("[train]\nloss = { gamma = 2.0 }\n");
     assert!(msg.contains("`train.loss` table needs a `kind`"), "{msg}");
-    let (_, msg) = one_error("[train]\noptimizer = { kind = \"sgd\", momentum = 0.0, nesterov = true }\n");
+    let (_, msg) =
+        one_error("[train]\noptimizer = { kind = \"sgd\", momentum = 0.0, nesterov = true }\n");
     assert!(msg.contains("nesterov SGD needs momentum > 0"), "{msg}");
 
     let s = &runs("[train]\nloss = { kind = \"focal\", gamma = 1.0 }\nschedule = \"plateau\"\nmonitor = \"val_micro_f1\"\n")[0];
-    assert_eq!(s.train.loss, Loss::Focal { gamma: 1.0, alpha: 0.25 });
+    assert_eq!(
+        s.train.loss,
+        Loss::Focal {
+            gamma: 1.0,
+            alpha: 0.25
+        }
+    );
     match s.train.schedule {
-        Schedule::Plateau { monitor, .. } => assert_eq!(monitor, spec::Monitor::ValMicroF1, "inherits train.monitor"),
+        Schedule::Plateau { monitor, .. } => {
+            assert_eq!(monitor, spec::Monitor::ValMicroF1, "inherits train.monitor")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -204,12 +289,31 @@ fn sweeps_expand_in_file_order_last_axis_fastest() {
     let specs = runs(text);
     let got: Vec<(Arch, u64)> = specs.iter().map(|s| (s.model.arch, s.train.seed)).collect();
     use Arch::*;
-    assert_eq!(got, vec![(Cnn, 1), (Cnn, 2), (Cnn, 3), (CnnRnn, 1), (CnnRnn, 2), (CnnRnn, 3)]);
+    assert_eq!(
+        got,
+        vec![
+            (Cnn, 1),
+            (Cnn, 2),
+            (Cnn, 3),
+            (CnnRnn, 1),
+            (CnnRnn, 2),
+            (CnnRnn, 3)
+        ]
+    );
     assert_eq!(specs[4].name, "abl[arch=cnn_rnn,seed=2]");
-    assert_eq!(specs[4].swept, vec![("model.arch".into(), "\"cnn_rnn\"".into()), ("train.seed".into(), "2".into())]);
+    assert_eq!(
+        specs[4].swept,
+        vec![
+            ("model.arch".into(), "\"cnn_rnn\"".into()),
+            ("train.seed".into(), "2".into())
+        ]
+    );
     // Dotted keys without quotes are the same axes.
     let bare = runs("[experiment]\nname = \"abl\"\n[sweep.grid]\nmodel.arch = [\"cnn\", \"cnn_rnn\"]\ntrain.seed = [1, 2, 3]\n");
-    assert_eq!(bare.iter().map(Spec::hash).collect::<Vec<_>>(), specs.iter().map(Spec::hash).collect::<Vec<_>>());
+    assert_eq!(
+        bare.iter().map(Spec::hash).collect::<Vec<_>>(),
+        specs.iter().map(Spec::hash).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -233,7 +337,11 @@ fn the_hash_ignores_order_comments_defaults_name_and_tags() {
         assert_eq!(runs(text)[0].hash(), base, "{text}");
     }
     // …but any change to what the run does moves it.
-    for text in ["[train]\nlr = 0.02\nepochs = 5\n", "[train]\nlr = 0.01\nepochs = 6\n", "[train]\nlr = 0.01\nepochs = 5\nseed = 2\n"] {
+    for text in [
+        "[train]\nlr = 0.02\nepochs = 5\n",
+        "[train]\nlr = 0.01\nepochs = 6\n",
+        "[train]\nlr = 0.01\nepochs = 5\nseed = 2\n",
+    ] {
         assert_ne!(runs(text)[0].hash(), base, "{text}");
     }
 }
@@ -244,7 +352,12 @@ fn the_hash_is_stable_across_builds() {
     // HASH_SCHEME and say so in the changelog when that is intended.
     let s = &runs("")[0];
     assert_eq!(spec::HASH_SCHEME, 1);
-    assert_eq!(s.hash(), blake3::hash(s.resolved_toml().as_bytes()).to_hex().to_string());
+    assert_eq!(
+        s.hash(),
+        blake3::hash(s.resolved_toml().as_bytes())
+            .to_hex()
+            .to_string()
+    );
     assert_eq!(&s.short_hash(), PINNED_DEFAULT_HASH);
 }
 
@@ -256,7 +369,10 @@ fn experiment_name_defaults_to_the_file_stem() {
     let s = load_str(Path::new("experiments/seed1-cnn.toml"), "").unwrap();
     assert_eq!(s[0].name, "seed1-cnn");
     let (_, msg) = one_error("[experiment]\nname = \"\"\n");
-    assert!(msg.contains("`experiment.name` must be a non-empty string"), "{msg}");
+    assert!(
+        msg.contains("`experiment.name` must be a non-empty string"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -264,10 +380,20 @@ fn shipped_experiments_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
     let specs = spec::load_paths(&[dir]).unwrap_or_else(|e| panic!("{e}"));
     for name in ["quickstart", "seed1-cnn", "seed2-cnn-rnn"] {
-        assert!(specs.iter().any(|s| s.name == name), "experiments/{name}.toml is missing");
+        assert!(
+            specs.iter().any(|s| s.name == name),
+            "experiments/{name}.toml is missing"
+        );
     }
-    let ablation: Vec<&Spec> = specs.iter().filter(|s| s.experiment == "ablation").collect();
-    assert_eq!(ablation.len(), 2 * 2 * 2 * 3, "arch × loss × resolution × 3 seeds");
+    let ablation: Vec<&Spec> = specs
+        .iter()
+        .filter(|s| s.experiment == "ablation")
+        .collect();
+    assert_eq!(
+        ablation.len(),
+        2 * 2 * 2 * 3,
+        "arch × loss × resolution × 3 seeds"
+    );
 }
 
 #[test]
@@ -275,15 +401,27 @@ fn the_documented_defaults_are_the_defaults() {
     let printed = spec::fields::defaults_toml();
     assert_eq!(runs(&printed)[0].hash(), runs("")[0].hash());
     for f in spec::fields::FIELDS {
-        assert!(!f.doc.is_empty(), "{}.{} has no documentation", f.section, f.key);
+        assert!(
+            !f.doc.is_empty(),
+            "{}.{} has no documentation",
+            f.section,
+            f.key
+        );
     }
 }
 
 #[test]
 fn the_readme_spec_reference_is_what_spec_defaults_prints() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let marker = "<!-- spec-defaults:start -->\n```toml\n";
     let start = readme.find(marker).expect("start marker") + marker.len();
-    let end = readme.find("```\n<!-- spec-defaults:end -->").expect("end marker");
-    assert_eq!(&readme[start..end], spec::fields::defaults_toml(), "regenerate with `posterlab spec defaults`");
+    let end = readme
+        .find("```\n<!-- spec-defaults:end -->")
+        .expect("end marker");
+    assert_eq!(
+        &readme[start..end],
+        spec::fields::defaults_toml(),
+        "regenerate with `posterlab spec defaults`"
+    );
 }

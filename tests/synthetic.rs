@@ -18,27 +18,39 @@ fn labels_follow_the_real_statistics() {
     for k in 1..=3 {
         let got = labels.iter().filter(|l| l.len() == k).count() as f64 / n as f64;
         let want = synth::REAL_GENRES_PER_POSTER[k - 1] as f64 / real_n;
-        assert!((got - want).abs() < 0.015, "{k} genres: {got:.3} vs real {want:.3}");
+        assert!(
+            (got - want).abs() < 0.015,
+            "{k} genres: {got:.3} vs real {want:.3}"
+        );
     }
     for (g, name) in synth::GENRES.iter().enumerate() {
         let got = labels.iter().filter(|l| l.contains(&g)).count() as f64 / n as f64;
         let want = synth::REAL_COUNTS[g] as f64 / real_n;
         // Four binomial standard errors, plus a little for the calibration.
         let tolerance = 4.0 * (want * (1.0 - want) / n as f64).sqrt() + 0.002;
-        assert!((got - want).abs() < tolerance, "{name}: {got:.4} vs real {want:.4}");
+        assert!(
+            (got - want).abs() < tolerance,
+            "{name}: {got:.4} vs real {want:.4}"
+        );
     }
-    assert!(labels.iter().all(|l| {
-        let mut d = l.clone();
-        d.sort_unstable();
-        d.dedup();
-        d.len() == l.len()
-    }), "a poster's genres are distinct");
+    assert!(
+        labels.iter().all(|l| {
+            let mut d = l.clone();
+            d.sort_unstable();
+            d.dedup();
+            d.len() == l.len()
+        }),
+        "a poster's genres are distinct"
+    );
 }
 
 #[test]
 fn synth_writes_the_real_layout_deterministically() {
     let dir = tempfile::tempdir().unwrap();
-    let out = posterlab(dir.path(), &["synth", "--out", "a", "--count", "40", "--seed", "5"]);
+    let out = posterlab(
+        dir.path(),
+        &["synth", "--out", "a", "--count", "40", "--seed", "5"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("wrote 40 synthetic posters to a"));
 
@@ -46,32 +58,73 @@ fn synth_writes_the_real_layout_deterministically() {
     let header = csv_text.lines().next().unwrap();
     assert_eq!(header, format!("Id,Genre,{}", synth::GENRES.join(",")));
     if let Some(real) = real_posters() {
-        let real_header = std::fs::read_to_string(real.join("train.csv")).unwrap().lines().next().unwrap().to_string();
+        let real_header = std::fs::read_to_string(real.join("train.csv"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
         assert_eq!(header, real_header, "the same header as the real CSV");
     }
     // The real reader accepts it (Genre lists agree with the one-hot columns).
     let index = read_index(&dir.path().join("a/train.csv"), DataFormat::Auto, None).unwrap();
-    assert_eq!((index.format, index.posters.len()), (DataFormat::MultiLabel, 40));
+    assert_eq!(
+        (index.format, index.posters.len()),
+        (DataFormat::MultiLabel, 40)
+    );
     for p in &index.posters {
         let img = image::open(&p.image).unwrap();
-        assert!((179..=182).contains(&img.width()) && (243..=268).contains(&img.height()), "{}", p.id);
-        assert_eq!(image::ImageFormat::from_path(&p.image).unwrap(), image::ImageFormat::Jpeg);
+        assert!(
+            (179..=182).contains(&img.width()) && (243..=268).contains(&img.height()),
+            "{}",
+            p.id
+        );
+        assert_eq!(
+            image::ImageFormat::from_path(&p.image).unwrap(),
+            image::ImageFormat::Jpeg
+        );
     }
 
     // Same seed, same bytes; another seed, another set.
-    assert!(posterlab(dir.path(), &["synth", "--out", "b", "--count", "40", "--seed", "5"]).status.success());
-    assert!(posterlab(dir.path(), &["synth", "--out", "c", "--count", "40", "--seed", "6"]).status.success());
+    assert!(posterlab(
+        dir.path(),
+        &["synth", "--out", "b", "--count", "40", "--seed", "5"]
+    )
+    .status
+    .success());
+    assert!(posterlab(
+        dir.path(),
+        &["synth", "--out", "c", "--count", "40", "--seed", "6"]
+    )
+    .status
+    .success());
     let read = |set: &str, file: &str| std::fs::read(dir.path().join(set).join(file)).unwrap();
     assert_eq!(read("a", "train.csv"), read("b", "train.csv"));
-    assert_eq!(read("a", "Images/syn0000007.jpg"), read("b", "Images/syn0000007.jpg"));
-    assert_ne!(read("a", "Images/syn0000007.jpg"), read("c", "Images/syn0000007.jpg"));
+    assert_eq!(
+        read("a", "Images/syn0000007.jpg"),
+        read("b", "Images/syn0000007.jpg")
+    );
+    assert_ne!(
+        read("a", "Images/syn0000007.jpg"),
+        read("c", "Images/syn0000007.jpg")
+    );
 
     // An existing folder is not overwritten without --force.
     let again = posterlab(dir.path(), &["synth", "--out", "a", "--count", "3"]);
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already exists") && stderr(&again).contains("--force"));
-    assert!(posterlab(dir.path(), &["synth", "--out", "a", "--count", "3", "--force"]).status.success());
-    assert_eq!(std::fs::read_dir(dir.path().join("a/Images")).unwrap().count(), 3);
+    assert!(posterlab(
+        dir.path(),
+        &["synth", "--out", "a", "--count", "3", "--force"]
+    )
+    .status
+    .success());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("a/Images"))
+            .unwrap()
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -85,7 +138,11 @@ fn the_default_synthetic_set_is_made_once_under_results() {
     assert_eq!(index.posters.len(), data::DEFAULT_SYNTHETIC_COUNT);
     let modified = std::fs::metadata(&csv).unwrap().modified().unwrap();
     assert_eq!(data::locate(spec, &ws, &Quiet).unwrap(), csv);
-    assert_eq!(std::fs::metadata(&csv).unwrap().modified().unwrap(), modified, "not made twice");
+    assert_eq!(
+        std::fs::metadata(&csv).unwrap().modified().unwrap(),
+        modified,
+        "not made twice"
+    );
 }
 
 /// A linear probe (logistic regression on 16×16 thumbnails) must clearly beat
@@ -112,9 +169,17 @@ fn the_cues_are_learnable() {
             let xi: Vec<f32> = x(i).collect();
             for g in 0..genres {
                 let row = &mut w[g * (features + 1)..(g + 1) * (features + 1)];
-                let z = row[features] + row[..features].iter().zip(&xi).map(|(a, b)| a * b).sum::<f32>();
+                let z = row[features]
+                    + row[..features]
+                        .iter()
+                        .zip(&xi)
+                        .map(|(a, b)| a * b)
+                        .sum::<f32>();
                 let err = 1.0 / (1.0 + (-z).exp()) - d.label_row(i)[g] as f32;
-                row[..features].iter_mut().zip(&xi).for_each(|(a, b)| *a -= lr * err * b);
+                row[..features]
+                    .iter_mut()
+                    .zip(&xi)
+                    .for_each(|(a, b)| *a -= lr * err * b);
                 row[features] -= lr * err;
             }
         }
@@ -135,11 +200,22 @@ fn the_cues_are_learnable() {
     };
     let probe = micro_f1(&|i, g| {
         let row = &w[g * (features + 1)..(g + 1) * (features + 1)];
-        let z = row[features] + row[..features].iter().zip(x(i)).map(|(a, b)| a * b).sum::<f32>();
+        let z = row[features]
+            + row[..features]
+                .iter()
+                .zip(x(i))
+                .map(|(a, b)| a * b)
+                .sum::<f32>();
         z > 0.0
     });
-    let top3: Vec<usize> = ["Drama", "Comedy", "Action"].iter().map(|n| d.genres.iter().position(|g| g == n).unwrap()).collect();
+    let top3: Vec<usize> = ["Drama", "Comedy", "Action"]
+        .iter()
+        .map(|n| d.genres.iter().position(|g| g == n).unwrap())
+        .collect();
     let constant = micro_f1(&|_, g| top3.contains(&g));
     eprintln!("linear probe micro-F1 {probe:.3}, constant baseline {constant:.3}");
-    assert!(probe > constant + 0.1, "probe {probe:.3} vs constant {constant:.3}");
+    assert!(
+        probe > constant + 0.1,
+        "probe {probe:.3} vs constant {constant:.3}"
+    );
 }

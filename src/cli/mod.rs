@@ -17,7 +17,11 @@ use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
 use self::progress::Bars;
 
 #[derive(Parser)]
-#[command(name = "posterlab", version, about = "Experiment-tracking research harness for predicting movie genres from posters")]
+#[command(
+    name = "posterlab",
+    version,
+    about = "Experiment-tracking research harness for predicting movie genres from posters"
+)]
 pub struct Cli {
     /// Folder for run outputs, the decoded-poster cache and the default synthetic data set.
     #[arg(long, global = true, default_value = "results", value_name = "DIR")]
@@ -164,13 +168,23 @@ fn run(args: &RunArgs, ws: &Workspace) -> Result<ExitCode> {
 /// The dry-run table: one line per run, then where the data comes from.
 fn print_runs(specs: &[Spec], ws: &Workspace) {
     let mut first_of: HashMap<String, &str> = HashMap::new();
-    let name_width = specs.iter().map(|s| s.name.len()).max().unwrap_or(4).clamp(4, 60);
+    let name_width = specs
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
     println!("{:<name_width$}  {:<12}  SWEPT", "RUN", "HASH");
     let mut repeats = 0;
     for s in specs {
         let hash = s.hash();
         let swept: Vec<String> = s.swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut line = format!("{:<name_width$}  {}  {}", s.name, &hash[..12], swept.join(" "));
+        let mut line = format!(
+            "{:<name_width$}  {}  {}",
+            s.name,
+            &hash[..12],
+            swept.join(" ")
+        );
         match first_of.get(&hash) {
             Some(first) => {
                 repeats += 1;
@@ -189,9 +203,14 @@ fn print_runs(specs: &[Spec], ws: &Workspace) {
         if specs.len() - repeats == 1 { "" } else { "s" },
         files.len(),
         if files.len() == 1 { "" } else { "s" },
-        if repeats > 0 { format!(" ({repeats} listed twice)") } else { String::new() }
+        if repeats > 0 {
+            format!(" ({repeats} listed twice)")
+        } else {
+            String::new()
+        }
     );
-    let datasets: std::collections::BTreeSet<String> = specs.iter().map(|s| s.data.dataset.to_string()).collect();
+    let datasets: std::collections::BTreeSet<String> =
+        specs.iter().map(|s| s.data.dataset.to_string()).collect();
     for d in datasets {
         let status = match d.as_str() {
             "synthetic" if ws.synthetic_dir().join("train.csv").is_file() => "ready".to_string(),
@@ -208,9 +227,13 @@ fn print_runs(specs: &[Spec], ws: &Workspace) {
 fn synth(args: &SynthArgs, bars: &Bars) -> Result<ExitCode> {
     if args.out.exists() {
         if !args.force {
-            bail!("{} already exists\n  help: choose another --out, or pass --force to replace it", args.out.display());
+            bail!(
+                "{} already exists\n  help: choose another --out, or pass --force to replace it",
+                args.out.display()
+            );
         }
-        std::fs::remove_dir_all(&args.out).with_context(|| format!("cannot remove {}", args.out.display()))?;
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("cannot remove {}", args.out.display()))?;
     }
     let started = Instant::now();
     data::synth::write_dataset(&args.out, args.count, args.seed, bars)?;
@@ -229,12 +252,24 @@ fn data_stats(args: &StatsArgs, ws: &Workspace, bars: &Bars) -> Result<ExitCode>
         Some(path) => {
             let runs = load_specs(std::slice::from_ref(path))?;
             if runs.iter().any(|r| r.data != runs[0].data) {
-                bars.note(&format!("{} sweeps its data settings; showing its first run, {}", path.display(), runs[0].name));
+                bars.note(&format!(
+                    "{} sweeps its data settings; showing its first run, {}",
+                    path.display(),
+                    runs[0].name
+                ));
             }
-            let first = runs.into_iter().next().context("the spec expands to no run")?;
+            let first = runs
+                .into_iter()
+                .next()
+                .context("the spec expands to no run")?;
             (first.data, true)
         }
-        None => (spec::load_str(Path::new("<defaults>"), "").expect("defaults resolve")[0].data.clone(), false),
+        None => (
+            spec::load_str(Path::new("<defaults>"), "").expect("defaults resolve")[0]
+                .data
+                .clone(),
+            false,
+        ),
     };
     data_spec.dataset = match args.dataset.as_str() {
         "synthetic" => DatasetRef::Synthetic,
@@ -252,16 +287,33 @@ fn data_stats(args: &StatsArgs, ws: &Workspace, bars: &Bars) -> Result<ExitCode>
     let started = Instant::now();
     let csv = data::locate(&data_spec, ws, bars)?;
     let index = data::read_index(&csv, data_spec.format, data_spec.images.as_deref())?;
-    let dataset = data::load_index(&index, data_spec.resolution, data_spec.fit, data_spec.bad_images, ws, bars)?;
-    let split = with_split
-        .then(|| Split::new(&dataset.ids, data_spec.test_fraction, data_spec.val_fraction, data_spec.split_seed));
+    let dataset = data::load_index(
+        &index,
+        data_spec.resolution,
+        data_spec.fit,
+        data_spec.bad_images,
+        ws,
+        bars,
+    )?;
+    let split = with_split.then(|| {
+        Split::new(
+            &dataset.ids,
+            data_spec.test_fraction,
+            data_spec.val_fraction,
+            data_spec.split_seed,
+        )
+    });
     print!("{}", DataStats::new(&index, &dataset, split.as_ref()));
     eprintln!(
         "\nloaded at {}px ({}) in {:.2} s{}",
         dataset.resolution,
         dataset.fit,
         started.elapsed().as_secs_f64(),
-        if dataset.report.from_cache { " from the cache" } else { "" }
+        if dataset.report.from_cache {
+            " from the cache"
+        } else {
+            ""
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -271,7 +323,12 @@ fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
         if i > 0 {
             println!();
         }
-        println!("# run {}  (hash {})\n{}", s.name, s.hash(), s.resolved_toml());
+        println!(
+            "# run {}  (hash {})\n{}",
+            s.name,
+            s.hash(),
+            s.resolved_toml()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -280,12 +337,22 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
     use posterlab::model::Kernels;
     use posterlab::train::bench::{self, BenchConfig};
     let text = format!("[model]\narch = {:?}\n", args.arch);
-    let model = spec::load_str(Path::new("<bench>"), &text).map_err(|d| anyhow::anyhow!("{}", spec::SpecErrors(d)))?.remove(0).model;
+    let model = spec::load_str(Path::new("<bench>"), &text)
+        .map_err(|d| anyhow::anyhow!("{}", spec::SpecErrors(d)))?
+        .remove(0)
+        .model;
     let smallest = model.min_resolution();
     if args.res < smallest {
-        bail!("--res {} is too small for {} conv blocks of kernel {}: use --res {smallest} or more", args.res, model.channels.len(), model.kernel);
+        bail!(
+            "--res {} is too small for {} conv blocks of kernel {}: use --res {smallest} or more",
+            args.res,
+            model.channels.len(),
+            model.kernel
+        );
     }
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if args.batch == 0 || args.steps == 0 || threads == 0 {
         bail!("--batch, --steps and --threads must be at least 1");
     }
@@ -295,9 +362,14 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
         steps: args.steps,
         warmup: args.warmup,
         threads,
-        kernels: if args.kernels == "fast" { Kernels::Fast } else { Kernels::Portable },
+        kernels: if args.kernels == "fast" {
+            Kernels::Fast
+        } else {
+            Kernels::Portable
+        },
     };
-    let report = bench::run(&model, data::synth::GENRES.len(), &config).map_err(anyhow::Error::msg)?;
+    let report =
+        bench::run(&model, data::synth::GENRES.len(), &config).map_err(anyhow::Error::msg)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -13,7 +13,10 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(quiet: bool) -> Bars {
-        Bars { quiet, bar: Mutex::new(None) }
+        Bars {
+            quiet,
+            bar: Mutex::new(None),
+        }
     }
 }
 

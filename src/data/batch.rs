@@ -32,8 +32,10 @@ impl Batch {
         self.images.clear();
         self.targets.clear();
         for &i in indices {
-            self.images.extend(data.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
-            self.targets.extend(data.label_row(i).iter().map(|&l| l as f32));
+            self.images
+                .extend(data.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
+            self.targets
+                .extend(data.label_row(i).iter().map(|&l| l as f32));
         }
     }
 }

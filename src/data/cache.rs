@@ -36,7 +36,11 @@ impl Key {
         h.update(content_hash.as_bytes());
         h.update(&resolution.to_le_bytes());
         h.update(fit.as_str().as_bytes());
-        Key { hash: *h.finalize().as_bytes(), resolution, fit }
+        Key {
+            hash: *h.finalize().as_bytes(),
+            resolution,
+            fit,
+        }
     }
 
     pub fn file_name(&self) -> String {
@@ -67,8 +71,15 @@ pub fn write(path: &Path, key: &Key, data: &Dataset) -> std::io::Result<()> {
     let meta = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
     let meta_len = (meta.len() as u64).to_le_bytes();
     let pixel_len = (data.pixels.len() as u64).to_le_bytes();
-    let parts: [&[u8]; 7] =
-        [MAGIC, &FORMAT.to_le_bytes(), &key.hash, &meta_len, &meta, &pixel_len, &data.pixels];
+    let parts: [&[u8]; 7] = [
+        MAGIC,
+        &FORMAT.to_le_bytes(),
+        &key.hash,
+        &meta_len,
+        &meta,
+        &pixel_len,
+        &data.pixels,
+    ];
     let mut checksum = blake3::Hasher::new();
     for part in parts {
         checksum.update_rayon(part);
@@ -93,7 +104,9 @@ pub fn read(path: &Path, key: &Key) -> Result<Option<Dataset>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{} is unreadable ({e})", path.display())),
     };
-    parse(file, key).map(Some).map_err(|why| format!("{} {why}", path.display()))
+    parse(file, key)
+        .map(Some)
+        .map_err(|why| format!("{} {why}", path.display()))
 }
 
 fn corrupt(what: &str) -> String {
@@ -113,18 +126,24 @@ impl Hashed {
             return Err(corrupt("lengths do not add up"));
         }
         let mut buf = vec![0u8; n as usize];
-        self.file.read_exact(&mut buf).map_err(|e| corrupt(&e.to_string()))?;
+        self.file
+            .read_exact(&mut buf)
+            .map_err(|e| corrupt(&e.to_string()))?;
         self.left -= n;
         self.hasher.update_rayon(&buf);
         Ok(buf)
     }
 
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.bytes(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.bytes(8)?.try_into().expect("8 bytes"),
+        ))
     }
 }
 
@@ -133,13 +152,19 @@ fn parse(file: File, key: &Key) -> Result<Dataset, String> {
     if len < 8 + 4 + 32 + 8 + 8 + 32 {
         return Err(corrupt("too short"));
     }
-    let mut r = Hashed { file, left: len - 32, hasher: blake3::Hasher::new() };
+    let mut r = Hashed {
+        file,
+        left: len - 32,
+        hasher: blake3::Hasher::new(),
+    };
     if r.bytes(8)? != MAGIC {
         return Err(corrupt("not a posterlab cache file"));
     }
     let format = r.u32()?;
     if format != FORMAT {
-        return Err(format!("was written by cache format {format}, this build uses {FORMAT}"));
+        return Err(format!(
+            "was written by cache format {format}, this build uses {FORMAT}"
+        ));
     }
     if r.bytes(32)? != key.hash {
         return Err(corrupt("key mismatch"));
@@ -152,11 +177,14 @@ fn parse(file: File, key: &Key) -> Result<Dataset, String> {
         return Err(corrupt("lengths do not add up"));
     }
     let mut stored = [0u8; 32];
-    r.file.read_exact(&mut stored).map_err(|e| corrupt(&e.to_string()))?;
+    r.file
+        .read_exact(&mut stored)
+        .map_err(|e| corrupt(&e.to_string()))?;
     if *r.hasher.finalize().as_bytes() != stored {
         return Err(corrupt("checksum mismatch"));
     }
-    let meta: Meta = serde_json::from_slice(&meta).map_err(|e| corrupt(&format!("metadata: {e}")))?;
+    let meta: Meta =
+        serde_json::from_slice(&meta).map_err(|e| corrupt(&format!("metadata: {e}")))?;
     let n = meta.ids.len();
     if pixels.len() != n * 3 * (meta.resolution as usize).pow(2)
         || meta.labels.len() != n * meta.genres.len()
@@ -191,7 +219,11 @@ mod tests {
             resolution: 2,
             fit: Fit::Stretch,
             pixels: (0..24).collect(),
-            report: LoadReport { rows: 3, duplicate_rows: 1, ..Default::default() },
+            report: LoadReport {
+                rows: 3,
+                duplicate_rows: 1,
+                ..Default::default()
+            },
         }
     }
 
@@ -203,17 +235,34 @@ mod tests {
         assert_eq!(read(&path, &key), Ok(None));
         write(&path, &key, &tiny()).unwrap();
         let back = read(&path, &key).unwrap().unwrap();
-        assert_eq!((back.pixels, back.labels, back.ids), (tiny().pixels, tiny().labels, tiny().ids));
+        assert_eq!(
+            (back.pixels, back.labels, back.ids),
+            (tiny().pixels, tiny().labels, tiny().ids)
+        );
 
         let good = std::fs::read(&path).unwrap();
-        for flip in [0, 9, 20, 60, good.len() / 2, good.len() - 40, good.len() - 1] {
+        for flip in [
+            0,
+            9,
+            20,
+            60,
+            good.len() / 2,
+            good.len() - 40,
+            good.len() - 1,
+        ] {
             let mut bad = good.clone();
             bad[flip] ^= 0x55;
             std::fs::write(&path, &bad).unwrap();
-            assert!(read(&path, &key).is_err(), "flipped byte {flip} went unnoticed");
+            assert!(
+                read(&path, &key).is_err(),
+                "flipped byte {flip} went unnoticed"
+            );
         }
         std::fs::write(&path, &good[..good.len() - 7]).unwrap();
-        assert!(read(&path, &key).is_err(), "a truncated file went unnoticed");
+        assert!(
+            read(&path, &key).is_err(),
+            "a truncated file went unnoticed"
+        );
         std::fs::write(&path, &good).unwrap();
         let other = Key::new("abd", 2, Fit::Stretch);
         assert!(read(&path, &other).unwrap_err().contains("key mismatch"));

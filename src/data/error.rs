@@ -17,11 +17,19 @@ pub struct DataError {
 
 impl DataError {
     pub fn new(path: &Path, message: impl Into<String>) -> Self {
-        DataError { path: path.to_path_buf(), line: None, message: message.into(), help: None }
+        DataError {
+            path: path.to_path_buf(),
+            line: None,
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn at_line(path: &Path, line: u64, message: impl Into<String>) -> Self {
-        DataError { line: Some(line), ..DataError::new(path, message) }
+        DataError {
+            line: Some(line),
+            ..DataError::new(path, message)
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {

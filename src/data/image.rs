@@ -61,10 +61,27 @@ pub fn skipped_summary(skipped: &[(String, BadImage)]) -> String {
         }
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let named: Vec<String> = skipped.iter().take(NAMED).map(|(id, why)| format!("{id} ({why})")).collect();
-    let more = if skipped.len() > NAMED { format!(", and {} more", skipped.len() - NAMED) } else { String::new() };
-    let noun = if skipped.len() == 1 { "poster" } else { "posters" };
-    format!("{} {noun} skipped ({}): {}{more}", skipped.len(), kinds.join(", "), named.join(", "))
+    let named: Vec<String> = skipped
+        .iter()
+        .take(NAMED)
+        .map(|(id, why)| format!("{id} ({why})"))
+        .collect();
+    let more = if skipped.len() > NAMED {
+        format!(", and {} more", skipped.len() - NAMED)
+    } else {
+        String::new()
+    };
+    let noun = if skipped.len() == 1 {
+        "poster"
+    } else {
+        "posters"
+    };
+    format!(
+        "{} {noun} skipped ({}): {}{more}",
+        skipped.len(),
+        kinds.join(", "),
+        named.join(", ")
+    )
 }
 
 /// Reads, decodes and resizes one poster into `out` (`3 × resolution²` bytes,
@@ -123,13 +140,24 @@ pub fn to_square(img: &DynamicImage, resolution: u32, fit: Fit) -> RgbImage {
         }
         Fit::Pad => {
             let (nw, nh) = if w >= h {
-                (r, ((h as u64 * r as u64 + w as u64 / 2) / w as u64).clamp(1, r as u64) as u32)
+                (
+                    r,
+                    ((h as u64 * r as u64 + w as u64 / 2) / w as u64).clamp(1, r as u64) as u32,
+                )
             } else {
-                (((w as u64 * r as u64 + h as u64 / 2) / h as u64).clamp(1, r as u64) as u32, r)
+                (
+                    ((w as u64 * r as u64 + h as u64 / 2) / h as u64).clamp(1, r as u64) as u32,
+                    r,
+                )
             };
             let scaled = imageops::resize(&rgb, nw, nh, FilterType::Triangle);
             let mut canvas = RgbImage::new(r, r);
-            imageops::replace(&mut canvas, &scaled, ((r - nw) / 2).into(), ((r - nh) / 2).into());
+            imageops::replace(
+                &mut canvas,
+                &scaled,
+                ((r - nw) / 2).into(),
+                ((r - nh) / 2).into(),
+            );
             canvas
         }
     }
@@ -154,7 +182,11 @@ fn to_rgb(img: &DynamicImage) -> RgbImage {
 /// HWC (as `image` stores it) to CHW (as the models read it).
 fn write_chw(img: &RgbImage, out: &mut [u8]) {
     let plane = (img.width() * img.height()) as usize;
-    assert_eq!(out.len(), 3 * plane, "output slot must hold 3 × resolution² bytes");
+    assert_eq!(
+        out.len(),
+        3 * plane,
+        "output slot must hold 3 × resolution² bytes"
+    );
     for (i, px) in img.pixels().enumerate() {
         out[i] = px[0];
         out[plane + i] = px[1];
@@ -206,7 +238,10 @@ mod tests {
     fn crop_keeps_the_centre_square() {
         // Centre 40x40 of a 40x60 poster starts at y = 10: the green band is gone.
         let sq = to_square(&portrait(), 10, Fit::Crop);
-        assert!(sq.pixels().all(|p| p[1] < 128), "no green left after the centre crop");
+        assert!(
+            sq.pixels().all(|p| p[1] < 128),
+            "no green left after the centre crop"
+        );
     }
 
     #[test]
@@ -224,15 +259,28 @@ mod tests {
         let img = decode(&jpeg_bytes(&grey)).unwrap();
         let sq = to_square(&img, 4, Fit::Stretch);
         let p = sq.get_pixel(1, 1);
-        assert!((p[0] as i32 - 77).abs() <= 2 && p[0] == p[1] && p[1] == p[2], "{p:?}");
+        assert!(
+            (p[0] as i32 - 77).abs() <= 2 && p[0] == p[1] && p[1] == p[2],
+            "{p:?}"
+        );
     }
 
     #[test]
     fn alpha_is_composited_onto_black() {
-        let rgba = RgbaImage::from_fn(4, 4, |x, _| if x < 2 { Rgba([255, 255, 255, 0]) } else { Rgba([200, 100, 50, 255]) });
+        let rgba = RgbaImage::from_fn(4, 4, |x, _| {
+            if x < 2 {
+                Rgba([255, 255, 255, 0])
+            } else {
+                Rgba([200, 100, 50, 255])
+            }
+        });
         let img = decode(&png_bytes(&DynamicImage::ImageRgba8(rgba))).unwrap();
         let rgb = to_rgb(&img);
-        assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 0], "fully transparent white is black, not white");
+        assert_eq!(
+            rgb.get_pixel(0, 0).0,
+            [0, 0, 0],
+            "fully transparent white is black, not white"
+        );
         assert_eq!(rgb.get_pixel(3, 0).0, [200, 100, 50]);
     }
 
@@ -250,7 +298,11 @@ mod tests {
         for (w, h) in [(1, 1), (1, 300), (300, 1), (3, 2)] {
             let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb([10, 20, 30])));
             for fit in [Fit::Stretch, Fit::Crop, Fit::Pad] {
-                assert_eq!(to_square(&img, 16, fit).dimensions(), (16, 16), "{w}x{h} {fit}");
+                assert_eq!(
+                    to_square(&img, 16, fit).dimensions(),
+                    (16, 16),
+                    "{w}x{h} {fit}"
+                );
             }
         }
     }
@@ -260,11 +312,20 @@ mod tests {
         let jpeg = jpeg_bytes(&portrait());
         assert!(matches!(decode(&[]), Err(BadImage::Empty)));
         for cut in [jpeg.len() / 2, jpeg.len() - 2, 3] {
-            assert!(matches!(decode(&jpeg[..cut]), Err(BadImage::Truncated)), "cut at {cut}");
+            assert!(
+                matches!(decode(&jpeg[..cut]), Err(BadImage::Truncated)),
+                "cut at {cut}"
+            );
         }
-        assert!(matches!(decode(b"not an image at all"), Err(BadImage::Undecodable(_))));
+        assert!(matches!(
+            decode(b"not an image at all"),
+            Err(BadImage::Undecodable(_))
+        ));
         let png = png_bytes(&portrait());
-        assert!(matches!(decode(&png[..png.len() / 2]), Err(BadImage::Undecodable(_))));
+        assert!(matches!(
+            decode(&png[..png.len() / 2]),
+            Err(BadImage::Undecodable(_))
+        ));
         assert!(decode(&jpeg).is_ok());
     }
 
@@ -278,10 +339,23 @@ mod tests {
 
     #[test]
     fn summary_counts_kinds_and_names_the_first_few() {
-        let skipped: Vec<(String, BadImage)> =
-            (0..7).map(|i| (format!("tt{i}"), if i < 5 { BadImage::Missing } else { BadImage::Truncated })).collect();
+        let skipped: Vec<(String, BadImage)> = (0..7)
+            .map(|i| {
+                (
+                    format!("tt{i}"),
+                    if i < 5 {
+                        BadImage::Missing
+                    } else {
+                        BadImage::Truncated
+                    },
+                )
+            })
+            .collect();
         let s = skipped_summary(&skipped);
-        assert!(s.starts_with("7 posters skipped (5 missing, 2 truncated): tt0 (missing)"), "{s}");
+        assert!(
+            s.starts_with("7 posters skipped (5 missing, 2 truncated): tt0 (missing)"),
+            "{s}"
+        );
         assert!(s.ends_with("and 2 more"), "{s}");
     }
 }

@@ -74,13 +74,20 @@ pub fn find_csv(path: &Path) -> Result<PathBuf, DataError> {
     let help = if others.is_empty() {
         help.to_string()
     } else {
-        format!("name the CSV itself, e.g. `dataset = \"{}\"`", path.join(&others[0]).display())
+        format!(
+            "name the CSV itself, e.g. `dataset = \"{}\"`",
+            path.join(&others[0]).display()
+        )
     };
     Err(DataError::new(path, "folder holds no train.csv").with_help(help))
 }
 
 /// Reads a data set's CSV in the given (or detected) layout.
-pub fn read_index(csv: &Path, format: DataFormat, images: Option<&Path>) -> Result<Index, DataError> {
+pub fn read_index(
+    csv: &Path,
+    format: DataFormat,
+    images: Option<&Path>,
+) -> Result<Index, DataError> {
     let bytes = std::fs::read(csv).map_err(|e| DataError::io(csv, e))?;
     let text = decode_text(&bytes);
     let detected = detect(&text);
@@ -98,7 +105,10 @@ pub fn read_index(csv: &Path, format: DataFormat, images: Option<&Path>) -> Resu
     let base = csv.parent().unwrap_or(Path::new("."));
     let mut reader = Reader::new(csv, &text)?;
     let mut index = match format {
-        DataFormat::MultiLabel => read_multilabel(&mut reader, &images.map_or_else(|| base.join("Images"), Path::to_path_buf))?,
+        DataFormat::MultiLabel => read_multilabel(
+            &mut reader,
+            &images.map_or_else(|| base.join("Images"), Path::to_path_buf),
+        )?,
         DataFormat::MovieGenre => read_moviegenre(&mut reader, images.unwrap_or(base))?,
         DataFormat::Paths => read_paths(&mut reader, images.unwrap_or(base))?,
         DataFormat::Auto => unreachable!("resolved above"),
@@ -148,19 +158,31 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(csv: &'a Path, text: &'a str) -> Result<Self, DataError> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_bytes());
         let header = reader
             .headers()
             .map_err(|e| csv_error(csv, e))?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        Ok(Reader { csv, header, records: reader.into_records(), seen: HashMap::new(), rows: 0, duplicates: 0 })
+        Ok(Reader {
+            csv,
+            header,
+            records: reader.into_records(),
+            seen: HashMap::new(),
+            rows: 0,
+            duplicates: 0,
+        })
     }
 
     /// The next row that is not an exact duplicate: (line, id, row). The id is
     /// the value of column `id_col`.
-    fn next_row(&mut self, id_col: usize) -> Result<Option<(u64, String, csv::StringRecord)>, DataError> {
+    fn next_row(
+        &mut self,
+        id_col: usize,
+    ) -> Result<Option<(u64, String, csv::StringRecord)>, DataError> {
         for record in self.records.by_ref() {
             let record = record.map_err(|e| csv_error(self.csv, e))?;
             let line = record.position().map_or(0, |p| p.line());
@@ -170,7 +192,11 @@ impl<'a> Reader<'a> {
             self.rows += 1;
             let id = record.get(id_col).unwrap_or("").trim().to_string();
             if id.is_empty() {
-                return Err(DataError::at_line(self.csv, line, format!("empty `{}`", self.header[id_col])));
+                return Err(DataError::at_line(
+                    self.csv,
+                    line,
+                    format!("empty `{}`", self.header[id_col]),
+                ));
             }
             if let Some((first_line, first)) = self.seen.get(&id) {
                 if first.iter().eq(record.iter()) {
@@ -191,17 +217,22 @@ impl<'a> Reader<'a> {
     }
 
     fn column(&self, name: &str) -> Result<usize, DataError> {
-        self.header.iter().position(|h| h.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            DataError::at_line(self.csv, 1, format!("the header has no `{name}` column"))
-                .with_help(format!("found columns: {}", self.header.join(", ")))
-        })
+        self.header
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                DataError::at_line(self.csv, 1, format!("the header has no `{name}` column"))
+                    .with_help(format!("found columns: {}", self.header.join(", ")))
+            })
     }
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> DataError {
     let line = e.position().map(|p| p.line());
     let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("row has {len} fields, the header has {expected_len}")
         }
         _ => format!("malformed CSV: {e}"),
@@ -215,25 +246,46 @@ fn csv_error(path: &Path, e: csv::Error) -> DataError {
 /// An id used in a file name must not reach outside the images folder.
 fn check_file_id(csv: &Path, line: u64, id: &str) -> Result<(), DataError> {
     if id.contains(['/', '\\']) || id.starts_with('.') {
-        return Err(DataError::at_line(csv, line, format!("id `{id}` cannot be used as a file name")));
+        return Err(DataError::at_line(
+            csv,
+            line,
+            format!("id `{id}` cannot be used as a file name"),
+        ));
     }
     Ok(())
 }
 
 fn read_multilabel(r: &mut Reader<'_>, images: &Path) -> Result<Index, DataError> {
     let csv = r.csv;
-    if r.header.len() < 3 || !r.header[0].eq_ignore_ascii_case("id") || !r.header[1].eq_ignore_ascii_case("genre") {
-        return Err(DataError::at_line(csv, 1, "expected a header `Id,Genre,<one column per genre>`"));
+    if r.header.len() < 3
+        || !r.header[0].eq_ignore_ascii_case("id")
+        || !r.header[1].eq_ignore_ascii_case("genre")
+    {
+        return Err(DataError::at_line(
+            csv,
+            1,
+            "expected a header `Id,Genre,<one column per genre>`",
+        ));
     }
     let genres: Vec<String> = r.header[2..].to_vec();
-    if let Some(dup) = genres.iter().enumerate().find(|(i, g)| g.is_empty() || genres[..*i].contains(g)) {
-        return Err(DataError::at_line(csv, 1, format!("genre column {:?} is empty or repeated", dup.1)));
+    if let Some(dup) = genres
+        .iter()
+        .enumerate()
+        .find(|(i, g)| g.is_empty() || genres[..*i].contains(g))
+    {
+        return Err(DataError::at_line(
+            csv,
+            1,
+            format!("genre column {:?} is empty or repeated", dup.1),
+        ));
     }
     if !images.is_dir() {
-        return Err(DataError::new(csv, format!("no poster folder at {}", images.display())).with_help(
-            "the multilabel layout keeps posters as Images/<Id>.jpg next to train.csv; \
+        return Err(
+            DataError::new(csv, format!("no poster folder at {}", images.display())).with_help(
+                "the multilabel layout keeps posters as Images/<Id>.jpg next to train.csv; \
              `images` in [data] names another folder",
-        ));
+            ),
+        );
     }
     let mut posters = Vec::new();
     while let Some((line, id, row)) = r.next_row(0)? {
@@ -247,7 +299,10 @@ fn read_multilabel(r: &mut Reader<'_>, images: &Path) -> Result<Index, DataError
                     return Err(DataError::at_line(
                         csv,
                         line,
-                        format!("column `{genre}` must be 0 or 1, found {:?}", other.unwrap_or("")),
+                        format!(
+                            "column `{genre}` must be 0 or 1, found {:?}",
+                            other.unwrap_or("")
+                        ),
                     ))
                 }
             }
@@ -258,12 +313,20 @@ fn read_multilabel(r: &mut Reader<'_>, images: &Path) -> Result<Index, DataError
             match genres.iter().position(|g| g == name) {
                 Some(g) => listed_idx.insert(g),
                 None => {
-                    return Err(DataError::at_line(csv, line, format!("Genre lists `{name}`, which has no column")))
+                    return Err(DataError::at_line(
+                        csv,
+                        line,
+                        format!("Genre lists `{name}`, which has no column"),
+                    ))
                 }
             };
         }
         if listed_idx.iter().copied().collect::<Vec<_>>() != one_hot {
-            let names = |idx: &mut dyn Iterator<Item = usize>| idx.map(|g| genres[g].clone()).collect::<Vec<_>>().join(", ");
+            let names = |idx: &mut dyn Iterator<Item = usize>| {
+                idx.map(|g| genres[g].clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             return Err(DataError::at_line(
                 csv,
                 line,
@@ -275,9 +338,21 @@ fn read_multilabel(r: &mut Reader<'_>, images: &Path) -> Result<Index, DataError
             )
             .with_help("make the Genre list and the 0/1 columns agree"));
         }
-        posters.push(PosterRef { image: images.join(format!("{id}.jpg")), id, genres: one_hot, line });
+        posters.push(PosterRef {
+            image: images.join(format!("{id}.jpg")),
+            id,
+            genres: one_hot,
+            line,
+        });
     }
-    Ok(Index { csv: csv.to_path_buf(), format: DataFormat::MultiLabel, genres, posters, rows: 0, duplicate_rows: 0 })
+    Ok(Index {
+        csv: csv.to_path_buf(),
+        format: DataFormat::MultiLabel,
+        genres,
+        posters,
+        rows: 0,
+        duplicate_rows: 0,
+    })
 }
 
 /// `"['Comedy', 'Drama']"` → `["Comedy", "Drama"]`.
@@ -285,14 +360,22 @@ fn parse_genre_list(text: &str) -> Vec<String> {
     let inner = text.trim().trim_start_matches('[').trim_end_matches(']');
     inner
         .split(',')
-        .map(|s| s.trim().trim_matches(|c| c == '\'' || c == '"').trim().to_string())
+        .map(|s| {
+            s.trim()
+                .trim_matches(|c| c == '\'' || c == '"')
+                .trim()
+                .to_string()
+        })
         .filter(|s| !s.is_empty())
         .collect()
 }
 
 /// Genres written `Drama|Romance`, against a vocabulary built as rows come.
 fn split_genres(text: &str) -> Vec<String> {
-    text.split('|').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect()
+    text.split('|')
+        .map(|g| g.trim().to_string())
+        .filter(|g| !g.is_empty())
+        .collect()
 }
 
 /// Rows whose genres are names: the vocabulary is every name used, sorted.
@@ -301,18 +384,36 @@ fn index_from_named(
     format: DataFormat,
     rows: Vec<(String, PathBuf, Vec<String>, u64)>,
 ) -> Index {
-    let vocab: BTreeSet<&str> = rows.iter().flat_map(|(_, _, g, _)| g.iter().map(String::as_str)).collect();
+    let vocab: BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|(_, _, g, _)| g.iter().map(String::as_str))
+        .collect();
     let genres: Vec<String> = vocab.into_iter().map(str::to_string).collect();
     let posters = rows
         .iter()
         .map(|(id, image, names, line)| {
-            let mut idx: Vec<usize> = names.iter().map(|n| genres.binary_search(n).expect("in vocabulary")).collect();
+            let mut idx: Vec<usize> = names
+                .iter()
+                .map(|n| genres.binary_search(n).expect("in vocabulary"))
+                .collect();
             idx.sort_unstable();
             idx.dedup();
-            PosterRef { id: id.clone(), image: image.clone(), genres: idx, line: *line }
+            PosterRef {
+                id: id.clone(),
+                image: image.clone(),
+                genres: idx,
+                line: *line,
+            }
         })
         .collect();
-    Index { csv: csv.to_path_buf(), format, genres, posters, rows: 0, duplicate_rows: 0 }
+    Index {
+        csv: csv.to_path_buf(),
+        format,
+        genres,
+        posters,
+        rows: 0,
+        duplicate_rows: 0,
+    }
 }
 
 fn read_moviegenre(r: &mut Reader<'_>, images: &Path) -> Result<Index, DataError> {
@@ -344,7 +445,10 @@ mod tests {
 
     #[test]
     fn genre_lists_parse_like_the_real_csv() {
-        assert_eq!(parse_genre_list("['Comedy', 'Drama']"), vec!["Comedy", "Drama"]);
+        assert_eq!(
+            parse_genre_list("['Comedy', 'Drama']"),
+            vec!["Comedy", "Drama"]
+        );
         assert_eq!(parse_genre_list("['N/A']"), vec!["N/A"]);
         assert_eq!(parse_genre_list("[]"), Vec::<String>::new());
         assert_eq!(parse_genre_list("[\"Sci-Fi\"]"), vec!["Sci-Fi"]);
@@ -353,7 +457,10 @@ mod tests {
     #[test]
     fn headers_pick_the_format() {
         assert_eq!(detect("Id,Genre,Action\n"), Some(DataFormat::MultiLabel));
-        assert_eq!(detect("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n"), Some(DataFormat::MovieGenre));
+        assert_eq!(
+            detect("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n"),
+            Some(DataFormat::MovieGenre)
+        );
         assert_eq!(detect("path,genres\n"), Some(DataFormat::Paths));
         assert_eq!(detect("foo,bar\n"), None);
     }

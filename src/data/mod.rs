@@ -24,9 +24,9 @@ pub use error::DataError;
 pub use index::{find_csv, read_index, Index, PosterRef};
 pub use split::{Split, SplitName};
 
+use self::image::BadImage;
 use crate::progress::Progress;
 use crate::spec::{BadImages, DataSpec, DatasetRef, Fit};
-use self::image::BadImage;
 
 /// Posters in the default synthetic data set (`dataset = "synthetic"`).
 pub const DEFAULT_SYNTHETIC_COUNT: usize = 2000;
@@ -42,7 +42,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(results: impl Into<PathBuf>) -> Self {
-        Workspace { results: results.into() }
+        Workspace {
+            results: results.into(),
+        }
     }
 
     pub fn cache_dir(&self) -> PathBuf {
@@ -127,7 +129,11 @@ impl Dataset {
 
 /// Finds the CSV a spec's `dataset` names; makes the default synthetic set on
 /// first use.
-pub fn locate(spec: &DataSpec, ws: &Workspace, progress: &dyn Progress) -> Result<PathBuf, DataError> {
+pub fn locate(
+    spec: &DataSpec,
+    ws: &Workspace,
+    progress: &dyn Progress,
+) -> Result<PathBuf, DataError> {
     match &spec.dataset {
         DatasetRef::Synthetic => {
             let dir = ws.synthetic_dir();
@@ -136,7 +142,12 @@ pub fn locate(spec: &DataSpec, ws: &Workspace, progress: &dyn Progress) -> Resul
                     "making the default synthetic data set ({DEFAULT_SYNTHETIC_COUNT} posters) in {}",
                     dir.display()
                 ));
-                synth::write_dataset(&dir, DEFAULT_SYNTHETIC_COUNT, DEFAULT_SYNTHETIC_SEED, progress)?;
+                synth::write_dataset(
+                    &dir,
+                    DEFAULT_SYNTHETIC_COUNT,
+                    DEFAULT_SYNTHETIC_SEED,
+                    progress,
+                )?;
             }
             Ok(dir.join("train.csv"))
         }
@@ -145,10 +156,21 @@ pub fn locate(spec: &DataSpec, ws: &Workspace, progress: &dyn Progress) -> Resul
 }
 
 /// Loads every poster of the data set a spec names, decoded at its resolution.
-pub fn load(spec: &DataSpec, ws: &Workspace, progress: &dyn Progress) -> Result<Dataset, DataError> {
+pub fn load(
+    spec: &DataSpec,
+    ws: &Workspace,
+    progress: &dyn Progress,
+) -> Result<Dataset, DataError> {
     let csv = locate(spec, ws, progress)?;
     let index = read_index(&csv, spec.format, spec.images.as_deref())?;
-    load_index(&index, spec.resolution, spec.fit, spec.bad_images, ws, progress)
+    load_index(
+        &index,
+        spec.resolution,
+        spec.fit,
+        spec.bad_images,
+        ws,
+        progress,
+    )
 }
 
 /// Decodes (or reads from the cache) every poster an index lists.
@@ -176,7 +198,10 @@ pub fn load_index(
             let dataset = decode_all(index, content_hash, resolution, fit, progress);
             if let Err(e) = cache::write(&cache_file, &key, &dataset) {
                 // The cache only saves time; a full disk must not stop a run.
-                progress.note(&format!("could not write the cache {}: {e}", cache_file.display()));
+                progress.note(&format!(
+                    "could not write the cache {}: {e}",
+                    cache_file.display()
+                ));
             }
             dataset
         }
@@ -185,8 +210,10 @@ pub fn load_index(
         return Err(DataError::bad_images(&index.csv, &dataset.report.skipped));
     }
     if dataset.is_empty() {
-        return Err(DataError::new(&index.csv, "no usable poster in this data set")
-            .with_help("check that the images folder is the right one"));
+        return Err(
+            DataError::new(&index.csv, "no usable poster in this data set")
+                .with_help("check that the images folder is the right one"),
+        );
     }
     if !dataset.report.skipped.is_empty() {
         progress.note(&image::skipped_summary(&dataset.report.skipped));
@@ -201,7 +228,11 @@ pub fn content_hash(index: &Index) -> Result<String, DataError> {
     let file_hashes: Vec<Option<blake3::Hash>> = index
         .posters
         .par_iter()
-        .map(|p| std::fs::read(&p.image).ok().map(|bytes| blake3::hash(&bytes)))
+        .map(|p| {
+            std::fs::read(&p.image)
+                .ok()
+                .map(|bytes| blake3::hash(&bytes))
+        })
         .collect();
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"posterlab data v1\0");
@@ -219,7 +250,13 @@ pub fn content_hash(index: &Index) -> Result<String, DataError> {
 
 /// Decodes every poster on all cores, writing each into its slot, then drops
 /// the slots of posters that could not be read.
-fn decode_all(index: &Index, content_hash: String, resolution: u32, fit: Fit, progress: &dyn Progress) -> Dataset {
+fn decode_all(
+    index: &Index,
+    content_hash: String,
+    resolution: u32,
+    fit: Fit,
+    progress: &dyn Progress,
+) -> Dataset {
     let image_len = 3 * (resolution as usize).pow(2);
     let mut pixels = vec![0u8; index.posters.len() * image_len];
     progress.begin("decoding posters", index.posters.len() as u64);
@@ -262,7 +299,12 @@ fn decode_all(index: &Index, content_hash: String, resolution: u32, fit: Fit, pr
         resolution,
         fit,
         pixels,
-        report: LoadReport { rows: index.rows, duplicate_rows: index.duplicate_rows, skipped, from_cache: false },
+        report: LoadReport {
+            rows: index.rows,
+            duplicate_rows: index.duplicate_rows,
+            skipped,
+            from_cache: false,
+        },
     }
 }
 
@@ -281,7 +323,9 @@ pub(crate) fn write_atomic(
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let result = (|| {

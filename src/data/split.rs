@@ -44,7 +44,8 @@ impl Split {
                 let mut h = blake3::Hasher::new();
                 h.update(&split_seed.to_le_bytes());
                 h.update(id.as_bytes());
-                let key = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
+                let key =
+                    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
                 (key, i)
             })
             .collect();
@@ -53,14 +54,22 @@ impl Split {
         // From 3 posters on, test and validation get at least one each: an
         // empty validation split would leave early stopping nothing to watch.
         let at_least = usize::from(n >= 3);
-        let n_test = ((n as f64 * test_fraction).round() as usize).max(at_least).min(n);
-        let n_val = ((n as f64 * val_fraction).round() as usize).max(at_least).min(n - n_test);
+        let n_test = ((n as f64 * test_fraction).round() as usize)
+            .max(at_least)
+            .min(n);
+        let n_val = ((n as f64 * val_fraction).round() as usize)
+            .max(at_least)
+            .min(n - n_test);
         let take = |range: std::ops::Range<usize>| {
             let mut idx: Vec<usize> = order[range].iter().map(|&(_, i)| i).collect();
             idx.sort_unstable();
             idx
         };
-        Split { test: take(0..n_test), val: take(n_test..n_test + n_val), train: take(n_test + n_val..n) }
+        Split {
+            test: take(0..n_test),
+            val: take(n_test..n_test + n_val),
+            train: take(n_test + n_val..n),
+        }
     }
 
     pub fn get(&self, name: SplitName) -> &[usize] {
@@ -84,7 +93,13 @@ mod tests {
     fn sizes_are_exact_and_parts_disjoint() {
         let s = Split::new(&ids(1000), 0.2, 0.1, 42);
         assert_eq!((s.test.len(), s.val.len(), s.train.len()), (200, 100, 700));
-        let mut all: Vec<usize> = s.train.iter().chain(&s.val).chain(&s.test).copied().collect();
+        let mut all: Vec<usize> = s
+            .train
+            .iter()
+            .chain(&s.val)
+            .chain(&s.test)
+            .copied()
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
     }

@@ -63,7 +63,10 @@ impl DataStats {
                     }
                 }
             }
-            SplitStats { sizes, genre_counts: per_genre }
+            SplitStats {
+                sizes,
+                genre_counts: per_genre,
+            }
         });
         DataStats {
             csv: index.csv.display().to_string(),
@@ -88,7 +91,10 @@ impl DataStats {
 
     /// The count of a genre by name.
     pub fn count(&self, genre: &str) -> Option<usize> {
-        self.genres.iter().position(|g| g == genre).map(|i| self.genre_counts[i])
+        self.genres
+            .iter()
+            .position(|g| g == genre)
+            .map(|i| self.genre_counts[i])
     }
 }
 
@@ -112,14 +118,31 @@ fn pct(part: usize, whole: usize) -> String {
 impl fmt::Display for DataStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "data set      {} ({})", self.csv, self.format)?;
-        writeln!(f, "content hash  {}", &self.content_hash[..16.min(self.content_hash.len())])?;
+        writeln!(
+            f,
+            "content hash  {}",
+            &self.content_hash[..16.min(self.content_hash.len())]
+        )?;
         writeln!(f, "CSV rows      {}", thousands(self.rows))?;
-        writeln!(f, "duplicates    {} exact duplicate rows dropped", thousands(self.duplicate_rows))?;
-        writeln!(f, "posters       {} listed, {} usable", thousands(self.listed), thousands(self.posters))?;
+        writeln!(
+            f,
+            "duplicates    {} exact duplicate rows dropped",
+            thousands(self.duplicate_rows)
+        )?;
+        writeln!(
+            f,
+            "posters       {} listed, {} usable",
+            thousands(self.listed),
+            thousands(self.posters)
+        )?;
         if self.skipped.is_empty() {
             writeln!(f, "images        none missing or unreadable")?;
         } else {
-            writeln!(f, "images        {}", super::image::skipped_summary(&self.skipped))?;
+            writeln!(
+                f,
+                "images        {}",
+                super::image::skipped_summary(&self.skipped)
+            )?;
         }
         let per_poster: Vec<String> = self
             .genres_per_poster
@@ -128,7 +151,12 @@ impl fmt::Display for DataStats {
             .filter(|(_, &n)| n > 0)
             .map(|(k, &n)| format!("{k}: {} ({})", thousands(n), pct(n, self.posters)))
             .collect();
-        writeln!(f, "genres/poster mean {:.2}; {}", self.mean_genres_per_poster(), per_poster.join(", "))?;
+        writeln!(
+            f,
+            "genres/poster mean {:.2}; {}",
+            self.mean_genres_per_poster(),
+            per_poster.join(", ")
+        )?;
         if let Some(s) = &self.split {
             writeln!(
                 f,
@@ -140,9 +168,23 @@ impl fmt::Display for DataStats {
         }
 
         let mut order: Vec<usize> = (0..self.genres.len()).collect();
-        order.sort_by(|&a, &b| self.genre_counts[b].cmp(&self.genre_counts[a]).then(a.cmp(&b)));
-        let width = self.genres.iter().map(|g| g.chars().count()).max().unwrap_or(5).max(5);
-        write!(f, "\n{:<width$}  {:>7}  {:>10}", "genre", "posters", "prevalence")?;
+        order.sort_by(|&a, &b| {
+            self.genre_counts[b]
+                .cmp(&self.genre_counts[a])
+                .then(a.cmp(&b))
+        });
+        let width = self
+            .genres
+            .iter()
+            .map(|g| g.chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        write!(
+            f,
+            "\n{:<width$}  {:>7}  {:>10}",
+            "genre", "posters", "prevalence"
+        )?;
         if self.split.is_some() {
             write!(f, "  {:>7}  {:>6}  {:>6}", "train", "val", "test")?;
         }
@@ -150,10 +192,22 @@ impl fmt::Display for DataStats {
         let max = self.genre_counts.iter().copied().max().unwrap_or(1).max(1);
         for g in order {
             let n = self.genre_counts[g];
-            write!(f, "{:<width$}  {:>7}  {:>10}", self.genres[g], thousands(n), pct(n, self.posters))?;
+            write!(
+                f,
+                "{:<width$}  {:>7}  {:>10}",
+                self.genres[g],
+                thousands(n),
+                pct(n, self.posters)
+            )?;
             if let Some(s) = &self.split {
                 let [tr, va, te] = s.genre_counts[g];
-                write!(f, "  {:>7}  {:>6}  {:>6}", thousands(tr), thousands(va), thousands(te))?;
+                write!(
+                    f,
+                    "  {:>7}  {:>6}  {:>6}",
+                    thousands(tr),
+                    thousands(va),
+                    thousands(te)
+                )?;
             }
             writeln!(f, "  {}", "#".repeat((n * 30).div_ceil(max)))?;
         }

@@ -31,16 +31,38 @@ pub const GENERATOR_VERSION: u32 = 1;
 
 /// The real CSV's genre columns, in its order.
 pub const GENRES: [&str; 25] = [
-    "Action", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Documentary", "Drama", "Family",
-    "Fantasy", "History", "Horror", "Music", "Musical", "Mystery", "N/A", "News", "Reality-TV", "Romance",
-    "Sci-Fi", "Short", "Sport", "Thriller", "War", "Western",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Biography",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Family",
+    "Fantasy",
+    "History",
+    "Horror",
+    "Music",
+    "Musical",
+    "Mystery",
+    "N/A",
+    "News",
+    "Reality-TV",
+    "Romance",
+    "Sci-Fi",
+    "Short",
+    "Sport",
+    "Thriller",
+    "War",
+    "Western",
 ];
 
 /// Posters per genre in the real train.csv after dropping its 12 exact
 /// duplicate rows (7,242 posters), in [`GENRES`] order.
 pub const REAL_COUNTS: [u32; 25] = [
-    1339, 868, 244, 441, 2895, 1175, 650, 3617, 434, 467, 224, 502, 304, 97, 453, 9, 21, 2, 1331, 397, 46, 219,
-    916, 144, 50,
+    1339, 868, 244, 441, 2895, 1175, 650, 3617, 434, 467, 224, 502, 304, 97, 453, 9, 21, 2, 1331,
+    397, 46, 219, 916, 144, 50,
 ];
 pub const REAL_POSTERS: u32 = 7242;
 /// Real posters with 1, 2 and 3 genres.
@@ -70,7 +92,10 @@ impl LabelModel {
         for (k, &n) in REAL_GENRES_PER_POSTER.iter().enumerate() {
             cardinality[k] = n as f64 / total;
         }
-        let mut model = LabelModel { weights: [1.0; 25], cardinality };
+        let mut model = LabelModel {
+            weights: [1.0; 25],
+            cardinality,
+        };
         for (w, t) in model.weights.iter_mut().zip(&target) {
             *w = *t;
         }
@@ -119,7 +144,10 @@ impl LabelModel {
         };
         let mut chosen = Vec::with_capacity(k);
         while chosen.len() < k {
-            let total: f64 = (0..25).filter(|g| !chosen.contains(g)).map(|g| self.weights[g]).sum();
+            let total: f64 = (0..25)
+                .filter(|g| !chosen.contains(g))
+                .map(|g| self.weights[g])
+                .sum();
             let mut x = rng.gen::<f64>() * total;
             let mut pick = None;
             for g in (0..25).filter(|g| !chosen.contains(g)) {
@@ -150,13 +178,27 @@ pub fn poster_id(i: usize) -> String {
 /// Writes a synthetic data set into `dir`, which must not exist yet. The set
 /// is built in a temporary sibling folder and renamed into place, so `dir`
 /// either holds a whole data set or nothing.
-pub fn write_dataset(dir: &Path, count: usize, seed: u64, progress: &dyn Progress) -> Result<(), DataError> {
+pub fn write_dataset(
+    dir: &Path,
+    count: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<(), DataError> {
     if count == 0 {
-        return Err(DataError::new(dir, "a synthetic data set needs at least one poster"));
+        return Err(DataError::new(
+            dir,
+            "a synthetic data set needs at least one poster",
+        ));
     }
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "synthetic".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "synthetic".into());
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = write_into(&tmp, count, seed, progress).and_then(|()| {
@@ -165,7 +207,10 @@ pub fn write_dataset(dir: &Path, count: usize, seed: u64, progress: &dyn Progres
             if dir.join("train.csv").is_file() {
                 Ok(())
             } else {
-                Err(DataError::new(dir, format!("cannot move the new data set into place: {e}")))
+                Err(DataError::new(
+                    dir,
+                    format!("cannot move the new data set into place: {e}"),
+                ))
             }
         })
     });
@@ -173,21 +218,27 @@ pub fn write_dataset(dir: &Path, count: usize, seed: u64, progress: &dyn Progres
     result
 }
 
-fn write_into(dir: &Path, count: usize, seed: u64, progress: &dyn Progress) -> Result<(), DataError> {
+fn write_into(
+    dir: &Path,
+    count: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<(), DataError> {
     let images = dir.join("Images");
     std::fs::create_dir_all(&images).map_err(|e| DataError::io(&images, e))?;
     let labels = sample_labels(count, seed);
 
     progress.begin("drawing posters", count as u64);
-    let written: Result<(), DataError> = labels.par_iter().enumerate().try_for_each(|(i, genres)| {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(i as u64 + 1);
-        let poster = draw_poster(genres, &mut rng);
-        let path = images.join(format!("{}.jpg", poster_id(i)));
-        let result = encode_jpeg(&poster, &path);
-        progress.advance(1);
-        result
-    });
+    let written: Result<(), DataError> =
+        labels.par_iter().enumerate().try_for_each(|(i, genres)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(i as u64 + 1);
+            let poster = draw_poster(genres, &mut rng);
+            let path = images.join(format!("{}.jpg", poster_id(i)));
+            let result = encode_jpeg(&poster, &path);
+            progress.advance(1);
+            result
+        });
     progress.end();
     written?;
 
@@ -203,7 +254,9 @@ fn write_into(dir: &Path, count: usize, seed: u64, progress: &dyn Progress) -> R
         row.extend((0..25).map(|g| if genres.contains(&g) { "1" } else { "0" }.to_string()));
         csv.write_record(&row).map_err(row_error)?;
     }
-    let bytes = csv.into_inner().map_err(|e| DataError::new(&csv_path, format!("cannot write: {e}")))?;
+    let bytes = csv
+        .into_inner()
+        .map_err(|e| DataError::new(&csv_path, format!("cannot write: {e}")))?;
     std::fs::write(&csv_path, bytes).map_err(|e| DataError::io(&csv_path, e))
 }
 
@@ -249,8 +302,20 @@ enum Texture {
 /// Genre g: shape g mod 5 and band (g div 5 + g) mod 5 (a Latin square: two
 /// genres share a shape or a band, never both); hues spread by the golden angle.
 fn cue(g: usize) -> Cue {
-    const SHAPES: [Shape; 5] = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Ring, Shape::Cross];
-    const TEXTURES: [Texture; 5] = [Texture::HStripes, Texture::VStripes, Texture::Diagonal, Texture::Checker, Texture::Dots];
+    const SHAPES: [Shape; 5] = [
+        Shape::Circle,
+        Shape::Square,
+        Shape::Triangle,
+        Shape::Ring,
+        Shape::Cross,
+    ];
+    const TEXTURES: [Texture; 5] = [
+        Texture::HStripes,
+        Texture::VStripes,
+        Texture::Diagonal,
+        Texture::Checker,
+        Texture::Dots,
+    ];
     let hue = (g as f32 * 137.508) % 360.0;
     let value = if g % 2 == 0 { 1.0 } else { 0.8 };
     Cue {
@@ -297,7 +362,15 @@ impl Canvas {
 
     /// Blends `colour` over every pixel of the box around (cx, cy) where
     /// `inside(dx, dy)` holds, (dx, dy) relative to the centre.
-    fn fill(&mut self, cx: f32, cy: f32, r: f32, colour: [f32; 3], alpha: f32, inside: impl Fn(f32, f32) -> bool) {
+    fn fill(
+        &mut self,
+        cx: f32,
+        cy: f32,
+        r: f32,
+        colour: [f32; 3],
+        alpha: f32,
+        inside: impl Fn(f32, f32) -> bool,
+    ) {
         let (x0, x1) = ((cx - r).floor() as i64, (cx + r).ceil() as i64);
         let (y0, y1) = ((cy - r).floor() as i64, (cy + r).ceil() as i64);
         for y in y0..=y1 {
@@ -309,7 +382,15 @@ impl Canvas {
         }
     }
 
-    fn shape(&mut self, shape: Shape, (cx, cy): (f32, f32), r: f32, angle: f32, colour: [f32; 3], alpha: f32) {
+    fn shape(
+        &mut self,
+        shape: Shape,
+        (cx, cy): (f32, f32),
+        r: f32,
+        angle: f32,
+        colour: [f32; 3],
+        alpha: f32,
+    ) {
         let (sin, cos) = angle.sin_cos();
         self.fill(cx, cy, r * 1.5, colour, alpha, |dx, dy| {
             let (x, y) = (dx * cos + dy * sin, -dx * sin + dy * cos);
@@ -317,7 +398,9 @@ impl Canvas {
                 Shape::Circle => x * x + y * y <= r * r,
                 Shape::Ring => (0.55 * r * 0.55 * r..=r * r).contains(&(x * x + y * y)),
                 Shape::Square => x.abs() <= 0.8 * r && y.abs() <= 0.8 * r,
-                Shape::Cross => (x.abs() <= 0.3 * r && y.abs() <= r) || (y.abs() <= 0.3 * r && x.abs() <= r),
+                Shape::Cross => {
+                    (x.abs() <= 0.3 * r && y.abs() <= r) || (y.abs() <= 0.3 * r && x.abs() <= r)
+                }
                 Shape::Triangle => {
                     // Pointing up: below the two slanted edges, above the base.
                     let slope = 3f32.sqrt();
@@ -328,7 +411,14 @@ impl Canvas {
     }
 
     /// Fills the rectangle `(x0, y0, w, h)` with a texture.
-    fn texture(&mut self, (x0, y0, w, h): (i64, i64, i64, i64), texture: Texture, period: u32, colour: [f32; 3], alpha: f32) {
+    fn texture(
+        &mut self,
+        (x0, y0, w, h): (i64, i64, i64, i64),
+        texture: Texture,
+        period: u32,
+        colour: [f32; 3],
+        alpha: f32,
+    ) {
         let p = period as i64;
         let half = (p / 2).max(1);
         for y in y0..y0 + h {
@@ -375,13 +465,21 @@ pub fn draw_poster(genres: &[usize], rng: &mut impl Rng) -> RgbImage {
     // Background: a dark vertical gradient between the first and last genre's
     // colours, or (sometimes) an unrelated one.
     let (top, bottom) = if rng.gen_bool(ODD_BACKGROUND) || cues.is_empty() {
-        let c = [rng.gen_range(0.0..255.0), rng.gen_range(0.0..255.0), rng.gen_range(0.0..255.0)];
+        let c = [
+            rng.gen_range(0.0..255.0),
+            rng.gen_range(0.0..255.0),
+            rng.gen_range(0.0..255.0),
+        ];
         (c, jitter(c, 60.0, rng))
     } else {
         (cues[0].colour, cues[cues.len() - 1].colour)
     };
     let shade = rng.gen_range(0.2..0.45);
-    let mut canvas = Canvas { w, h, px: Vec::with_capacity((w * h) as usize) };
+    let mut canvas = Canvas {
+        w,
+        h,
+        px: Vec::with_capacity((w * h) as usize),
+    };
     for y in 0..h {
         let t = y as f32 / hf;
         let c = [0, 1, 2].map(|i| (top[i] * (1.0 - t) + bottom[i] * t) * shade);
@@ -392,9 +490,15 @@ pub fn draw_poster(genres: &[usize], rng: &mut impl Rng) -> RgbImage {
     for _ in 0..rng.gen_range(3..7) {
         let (cx, cy) = (rng.gen_range(0.0..wf), rng.gen_range(0.0..hf));
         let (rx, ry) = (rng.gen_range(15.0..60.0f32), rng.gen_range(15.0..70.0f32));
-        let colour = [rng.gen_range(0.0..255.0), rng.gen_range(0.0..255.0), rng.gen_range(0.0..255.0)];
+        let colour = [
+            rng.gen_range(0.0..255.0),
+            rng.gen_range(0.0..255.0),
+            rng.gen_range(0.0..255.0),
+        ];
         let alpha = rng.gen_range(0.2..0.45);
-        canvas.fill(cx, cy, rx.max(ry), colour, alpha, |dx, dy| (dx / rx).powi(2) + (dy / ry).powi(2) <= 1.0);
+        canvas.fill(cx, cy, rx.max(ry), colour, alpha, |dx, dy| {
+            (dx / rx).powi(2) + (dy / ry).powi(2) <= 1.0
+        });
     }
 
     let band_h = hf / 5.0;
@@ -404,17 +508,33 @@ pub fn draw_poster(genres: &[usize], rng: &mut impl Rng) -> RgbImage {
         }
         let band_centre = band_h * (cue.band as f32 + 0.5);
         if rng.gen_bool(0.6) {
-            let (tw, th) = (rng.gen_range(40..80) as i64, rng.gen_range(25..(band_h as i64).max(26)));
+            let (tw, th) = (
+                rng.gen_range(40..80) as i64,
+                rng.gen_range(25..(band_h as i64).max(26)),
+            );
             let x0 = rng.gen_range(0..(w as i64 - tw).max(1));
             let y0 = (band_centre as i64 - th / 2).max(0);
-            canvas.texture((x0, y0, tw, th), cue.texture, cue.period, jitter(cue.colour, 25.0, rng), 0.55);
+            canvas.texture(
+                (x0, y0, tw, th),
+                cue.texture,
+                cue.period,
+                jitter(cue.colour, 25.0, rng),
+                0.55,
+            );
         }
         for _ in 0..rng.gen_range(2..=4) {
             let cx = rng.gen_range(18.0..wf - 18.0);
             let cy = band_centre + rng.gen_range(-0.35..0.35) * band_h;
             let r = rng.gen_range(11.0..22.0);
             let angle = rng.gen_range(-0.5..0.5);
-            canvas.shape(cue.shape, (cx, cy), r, angle, jitter(cue.colour, 30.0, rng), rng.gen_range(0.8..1.0));
+            canvas.shape(
+                cue.shape,
+                (cx, cy),
+                r,
+                angle,
+                jitter(cue.colour, 30.0, rng),
+                rng.gen_range(0.8..1.0),
+            );
         }
     }
 
@@ -426,17 +546,37 @@ pub fn draw_poster(genres: &[usize], rng: &mut impl Rng) -> RgbImage {
                 break cue(g);
             }
         };
-        let (cx, cy) = (rng.gen_range(15.0..wf - 15.0), rng.gen_range(15.0..hf - 15.0));
-        canvas.shape(other.shape, (cx, cy), rng.gen_range(9.0..18.0), 0.0, jitter(other.colour, 30.0, rng), 0.9);
+        let (cx, cy) = (
+            rng.gen_range(15.0..wf - 15.0),
+            rng.gen_range(15.0..hf - 15.0),
+        );
+        canvas.shape(
+            other.shape,
+            (cx, cy),
+            rng.gen_range(9.0..18.0),
+            0.0,
+            jitter(other.colour, 30.0, rng),
+            0.9,
+        );
     }
 
     // A title strip of blocky "letters", at the top or the bottom.
-    let strip_y = if rng.gen_bool(0.5) { rng.gen_range(4.0..20.0) } else { hf - rng.gen_range(20.0..36.0) };
-    let ink = if rng.gen_bool(0.5) { [235.0, 235.0, 225.0] } else { [20.0, 20.0, 25.0] };
+    let strip_y = if rng.gen_bool(0.5) {
+        rng.gen_range(4.0..20.0)
+    } else {
+        hf - rng.gen_range(20.0..36.0)
+    };
+    let ink = if rng.gen_bool(0.5) {
+        [235.0, 235.0, 225.0]
+    } else {
+        [20.0, 20.0, 25.0]
+    };
     let mut x = rng.gen_range(10.0..30.0f32);
     while x < wf - 20.0 {
         let lw = rng.gen_range(4.0..9.0f32);
-        canvas.fill(x + lw / 2.0, strip_y + 6.0, 7.0, ink, 0.85, |dx, dy| dx.abs() <= lw / 2.0 && dy.abs() <= 6.0);
+        canvas.fill(x + lw / 2.0, strip_y + 6.0, 7.0, ink, 0.85, |dx, dy| {
+            dx.abs() <= lw / 2.0 && dy.abs() <= 6.0
+        });
         x += lw + rng.gen_range(2.0..8.0);
     }
 
@@ -453,7 +593,12 @@ mod tests {
         let achieved = model.prevalences();
         for g in 0..25 {
             let target = REAL_COUNTS[g] as f64 / REAL_POSTERS as f64;
-            assert!((achieved[g] - target).abs() < 1e-4 + 0.01 * target, "{}: {} vs {target}", GENRES[g], achieved[g]);
+            assert!(
+                (achieved[g] - target).abs() < 1e-4 + 0.01 * target,
+                "{}: {} vs {target}",
+                GENRES[g],
+                achieved[g]
+            );
         }
     }
 
@@ -462,8 +607,12 @@ mod tests {
         for (a, name_a) in GENRES.iter().enumerate() {
             for (b, name_b) in GENRES.iter().enumerate().skip(a + 1) {
                 let (ca, cb) = (cue(a), cue(b));
-                let same_shape = std::mem::discriminant(&ca.shape) == std::mem::discriminant(&cb.shape);
-                assert!(!(same_shape && ca.band == cb.band), "{name_a} and {name_b} look alike");
+                let same_shape =
+                    std::mem::discriminant(&ca.shape) == std::mem::discriminant(&cb.shape);
+                assert!(
+                    !(same_shape && ca.band == cb.band),
+                    "{name_a} and {name_b} look alike"
+                );
             }
         }
     }

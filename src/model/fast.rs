@@ -44,7 +44,17 @@ struct Geom {
 
 impl Geom {
     fn new(b: &ConvBlock, c: usize, h: usize, w: usize) -> Geom {
-        Geom { c, h, w, o: b.out_channels, k: b.kernel, stride: b.stride, pad: b.pad_before(), oh: conv_out(b, h), ow: conv_out(b, w) }
+        Geom {
+            c,
+            h,
+            w,
+            o: b.out_channels,
+            k: b.kernel,
+            stride: b.stride,
+            pad: b.pad_before(),
+            oh: conv_out(b, h),
+            ow: conv_out(b, w),
+        }
     }
 
     /// Rows of the im2col matrix: c·k·k.
@@ -66,15 +76,23 @@ impl Geom {
     fn columns(&self, kx: usize) -> (std::ops::Range<usize>, usize) {
         // ix = ox·s + kx − pad must lie in [0, w).
         let first = self.pad.saturating_sub(kx).div_ceil(self.stride);
-        let last = (self.w + self.pad).checked_sub(kx + 1).map_or(0, |m| m / self.stride + 1).min(self.ow);
+        let last = (self.w + self.pad)
+            .checked_sub(kx + 1)
+            .map_or(0, |m| m / self.stride + 1)
+            .min(self.ow);
         let first = first.min(last);
-        (first..last, (first * self.stride + kx).saturating_sub(self.pad))
+        (
+            first..last,
+            (first * self.stride + kx).saturating_sub(self.pad),
+        )
     }
 
     /// For output column `o` and kernel offset `kk` along one axis, the input
     /// coordinate, if inside.
     fn source(&self, out: usize, kk: usize, side: usize) -> Option<usize> {
-        (out * self.stride + kk).checked_sub(self.pad).filter(|&i| i < side)
+        (out * self.stride + kk)
+            .checked_sub(self.pad)
+            .filter(|&i| i < side)
     }
 }
 
@@ -119,7 +137,9 @@ fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) {
                 let row = &cols[((ci * g.k + ky) * g.k + kx) * p..][..p];
                 let (inside, ix0) = g.columns(kx);
                 for oy in 0..g.oh {
-                    let Some(iy) = g.source(oy, ky, g.h) else { continue };
+                    let Some(iy) = g.source(oy, ky, g.h) else {
+                        continue;
+                    };
                     let line = &mut plane[iy * g.w..(iy + 1) * g.w];
                     let src = &row[oy * g.ow + inside.start..oy * g.ow + inside.end];
                     if g.stride == 1 {
@@ -145,11 +165,19 @@ struct View<'a> {
 
 impl<'a> View<'a> {
     fn rows(data: &'a [f32], cols: usize) -> View<'a> {
-        View { data, rs: cols, cs: 1 }
+        View {
+            data,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     fn transposed(data: &'a [f32], cols: usize) -> View<'a> {
-        View { data, rs: 1, cs: cols }
+        View {
+            data,
+            rs: 1,
+            cs: cols,
+        }
     }
 
     fn fits(&self, rows: usize, cols: usize) -> bool {
@@ -165,15 +193,35 @@ struct Layout {
 }
 
 /// `dst[m×n] (+)= a[m×k] · b[k×n]`, row-major `dst`, on the calling thread.
-fn matmul(dst: &mut [f32], m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+fn matmul(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View<'_>,
+    b: View<'_>,
+    accumulate: bool,
+) {
     matmul_into(dst, Layout { rs: n, cs: 1 }, m, n, k, a, b, accumulate)
 }
 
 /// [`matmul`] into a `dst` laid out as `layout` says.
 #[allow(clippy::too_many_arguments)]
-fn matmul_into(dst: &mut [f32], layout: Layout, m: usize, n: usize, k: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+fn matmul_into(
+    dst: &mut [f32],
+    layout: Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View<'_>,
+    b: View<'_>,
+    accumulate: bool,
+) {
     let dst_fits = m == 0 || n == 0 || (m - 1) * layout.rs + (n - 1) * layout.cs < dst.len();
-    assert!(dst_fits && a.fits(m, k) && b.fits(k, n), "matmul operands out of bounds");
+    assert!(
+        dst_fits && a.fits(m, k) && b.fits(k, n),
+        "matmul operands out of bounds"
+    );
     // SAFETY: the assert above keeps every index gemm forms inside the slices;
     // dst does not alias a or b (it is a unique borrow).
     unsafe {
@@ -232,23 +280,38 @@ pub fn conv2d<T: Tape<f32, Cpu>>(
     // Blocks of images per task, so each task allocates its im2col buffer
     // once rather than once per image (the split does not affect results).
     let block = n.div_ceil(2 * rayon::current_num_threads()).max(1);
-    yv.par_chunks_mut(g.o * p).zip(xv.par_chunks(g.image())).with_min_len(block).for_each_init(
-        || vec![0f32; taps * p],
-        |cols, (y, x)| {
-            im2col(x, &g, cols);
-            for (row, &bias) in y.chunks_mut(p).zip(&bv) {
-                row.fill(bias);
-            }
-            matmul(y, g.o, p, taps, View::rows(&wv, taps), View::rows(cols, p), true);
-        },
-    );
+    yv.par_chunks_mut(g.o * p)
+        .zip(xv.par_chunks(g.image()))
+        .with_min_len(block)
+        .for_each_init(
+            || vec![0f32; taps * p],
+            |cols, (y, x)| {
+                im2col(x, &g, cols);
+                for (row, &bias) in y.chunks_mut(p).zip(&bv) {
+                    row.fill(bias);
+                }
+                matmul(
+                    y,
+                    g.o,
+                    p,
+                    taps,
+                    View::rows(&wv, taps),
+                    View::rows(cols, p),
+                    true,
+                );
+            },
+        );
     let y = x.device().try_tensor_from_vec(yv, (n, g.o, g.oh, g.ow))?;
 
     if T::OWNS_TAPE {
         let (x_id, w_id, b_id, y_id) = (x.ghost(), weight.ghost(), bias.ghost(), y.ghost());
         tape.add_backward_op(move |grads| {
             let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
-            let dx = if input_grad { Some(&mut grads.get_or_alloc_mut(&x_id)?[..]) } else { None };
+            let dx = if input_grad {
+                Some(&mut grads.get_or_alloc_mut(&x_id)?[..])
+            } else {
+                None
+            };
             let (dw, db) = conv2d_backward(&xv, &wv, &gy, &g, n, dx);
             add_into(grads.get_or_alloc_mut(&w_id)?, &dw);
             add_into(grads.get_or_alloc_mut(&b_id)?, &db);
@@ -260,7 +323,14 @@ pub fn conv2d<T: Tape<f32, Cpu>>(
 
 /// Gradients of weight and bias for output gradient `gy`; the input's is
 /// added into `dx` when given.
-fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, dx: Option<&mut [f32]>) -> (Vec<f32>, Vec<f32>) {
+fn conv2d_backward(
+    x: &[f32],
+    w: &[f32],
+    gy: &[f32],
+    g: &Geom,
+    n: usize,
+    dx: Option<&mut [f32]>,
+) -> (Vec<f32>, Vec<f32>) {
     let (taps, p, o) = (g.taps(), g.pixels(), g.o);
     let input_grad = dx.is_some();
     let chunks = n.div_ceil(CHUNK);
@@ -275,7 +345,10 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, dx: Opt
         .map(|(chunk, mut dx)| {
             // dW is accumulated transposed, [taps][o] (see below).
             let (mut dw_t, mut db) = (vec![0f32; taps * o], vec![0f32; o]);
-            let (mut cols, mut dcols) = (vec![0f32; taps * p], vec![0f32; if input_grad { taps * p } else { 0 }]);
+            let (mut cols, mut dcols) = (
+                vec![0f32; taps * p],
+                vec![0f32; if input_grad { taps * p } else { 0 }],
+            );
             let mut gy_t = vec![0f32; p * o];
             for i in chunk * CHUNK..((chunk + 1) * CHUNK).min(n) {
                 let gy_i = &gy[i * o * p..(i + 1) * o * p];
@@ -290,16 +363,41 @@ fn conv2d_backward(x: &[f32], w: &[f32], gy: &[f32], g: &Geom, n: usize, dx: Opt
                         gy_t[pp * o + oc] = v;
                     }
                 }
-                let gy_t_view = View { data: &gy_t, rs: 1, cs: o };
-                matmul_into(&mut dw_t, Layout { rs: 1, cs: o }, o, taps, p, gy_t_view, View::transposed(&cols, p), true);
+                let gy_t_view = View {
+                    data: &gy_t,
+                    rs: 1,
+                    cs: o,
+                };
+                matmul_into(
+                    &mut dw_t,
+                    Layout { rs: 1, cs: o },
+                    o,
+                    taps,
+                    p,
+                    gy_t_view,
+                    View::transposed(&cols, p),
+                    true,
+                );
                 for (d, row) in db.iter_mut().zip(gy_i.chunks(p)) {
                     *d += row.iter().sum::<f32>();
                 }
                 if let Some(dx) = dx.as_deref_mut() {
                     // dcols[taps×p] = Wᵀ[taps×o] · gy[o×p], then back onto the pixels.
-                    matmul(&mut dcols, taps, p, o, View::transposed(w, taps), View::rows(gy_i, p), false);
+                    matmul(
+                        &mut dcols,
+                        taps,
+                        p,
+                        o,
+                        View::transposed(w, taps),
+                        View::rows(gy_i, p),
+                        false,
+                    );
                     let local = i - chunk * CHUNK;
-                    col2im(&dcols, g, &mut dx[local * g.image()..(local + 1) * g.image()]);
+                    col2im(
+                        &dcols,
+                        g,
+                        &mut dx[local * g.image()..(local + 1) * g.image()],
+                    );
                 }
             }
             (dw_t, db)
@@ -348,7 +446,10 @@ pub fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
             let planes = || (0..n).map(|i| &xv[(i * c + ch) * plane..][..plane]);
             let mean = planes().map(|p| p.iter().sum::<f32>() as f64).sum::<f64>() / m;
             let mf = mean as f32;
-            let var = planes().map(|p| p.iter().map(|&v| (v - mf) * (v - mf)).sum::<f32>() as f64).sum::<f64>() / m;
+            let var = planes()
+                .map(|p| p.iter().map(|&v| (v - mf) * (v - mf)).sum::<f32>() as f64)
+                .sum::<f64>()
+                / m;
             (mf, (1.0 / (var + BN_EPS).sqrt()) as f32, var)
         })
         .collect();
@@ -362,8 +463,11 @@ pub fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
 
     let mut yv = vec![0f32; n * c * oh * ow];
     let mut arg = vec![0u32; yv.len()];
-    yv.par_chunks_mut(oh * ow).zip(arg.par_chunks_mut(oh * ow)).zip(xv.par_chunks(plane)).enumerate().for_each(
-        |(i, ((y, arg), x))| {
+    yv.par_chunks_mut(oh * ow)
+        .zip(arg.par_chunks_mut(oh * ow))
+        .zip(xv.par_chunks(plane))
+        .enumerate()
+        .for_each(|(i, ((y, arg), x))| {
             let (scale, shift) = affine[i % c];
             let z = |at: usize| (x[at] * scale + shift).max(0.0);
             for oy in 0..oh {
@@ -380,8 +484,7 @@ pub fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
                     arg[oy * ow + ox] = best as u32;
                 }
             }
-        },
-    );
+        });
 
     let update = |running: &mut Flat<Cpu>, batch: &dyn Fn(usize) -> f64| {
         let mut r = vec![0f32; c];
@@ -473,7 +576,12 @@ pub fn batch_norm_relu_eval(
         t.copy_into(&mut v);
         v
     };
-    let (g, b, m, v) = (read(gamma), read(beta), read(running_mean), read(running_var));
+    let (g, b, m, v) = (
+        read(gamma),
+        read(beta),
+        read(running_mean),
+        read(running_var),
+    );
     yv.par_chunks_mut(plane).enumerate().for_each(|(i, y)| {
         let ch = i % c;
         let scale = g[ch] / (v[ch] as f64 + BN_EPS).sqrt() as f32;
@@ -490,7 +598,10 @@ pub fn batch_norm_relu_eval(
 /// (drawn from the device's RNG, so the device seed fixes it) and the
 /// element's index: every thread computes the same mask, and the backward
 /// recomputes it rather than storing it.
-pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>, p: f64) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(
+    x: Tensor<S, f32, Cpu, T>,
+    p: f64,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
     let seed = x.device().random_u64();
     let shape = *x.shape();
     let (x, mut tape) = x.try_contiguous()?.split_tape();
@@ -506,13 +617,17 @@ pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>, p: f64) -
             *v = if keep { *v * scale } else { 0.0 };
         }
     };
-    yv.par_chunks_mut(BLOCK).enumerate().for_each(|(b, values)| apply(values, b));
+    yv.par_chunks_mut(BLOCK)
+        .enumerate()
+        .for_each(|(b, values)| apply(values, b));
     let y = x.device().try_tensor_from_vec(yv, shape)?;
     if T::OWNS_TAPE {
         let (x_id, y_id) = (x.ghost(), y.ghost());
         tape.add_backward_op(move |grads| {
             let mut gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
-            gy.par_chunks_mut(BLOCK).enumerate().for_each(|(b, values)| apply(values, b));
+            gy.par_chunks_mut(BLOCK)
+                .enumerate()
+                .for_each(|(b, values)| apply(values, b));
             add_into(grads.get_or_alloc_mut(&x_id)?, &gy);
             Ok(())
         });
@@ -539,31 +654,37 @@ pub fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuErro
     let mut yv = vec![0f32; n * c * oh * ow];
     // Index (into the input plane) of each output's maximum, for the backward.
     let mut arg = vec![0u32; yv.len()];
-    yv.par_chunks_mut(oh * ow).zip(arg.par_chunks_mut(oh * ow)).zip(xv.par_chunks(h * w)).for_each(|((y, arg), x)| {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let mut best = (2 * oy) * w + 2 * ox;
-                for at in [best + 1, best + w, best + w + 1] {
-                    if x[at] > x[best] {
-                        best = at;
+    yv.par_chunks_mut(oh * ow)
+        .zip(arg.par_chunks_mut(oh * ow))
+        .zip(xv.par_chunks(h * w))
+        .for_each(|((y, arg), x)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = (2 * oy) * w + 2 * ox;
+                    for at in [best + 1, best + w, best + w + 1] {
+                        if x[at] > x[best] {
+                            best = at;
+                        }
                     }
+                    y[oy * ow + ox] = x[best];
+                    arg[oy * ow + ox] = best as u32;
                 }
-                y[oy * ow + ox] = x[best];
-                arg[oy * ow + ox] = best as u32;
             }
-        }
-    });
+        });
     let y = x.device().try_tensor_from_vec(yv, (n, c, oh, ow))?;
     if T::OWNS_TAPE {
         let (x_id, y_id) = (x.ghost(), y.ghost());
         tape.add_backward_op(move |grads| {
             let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_id)?);
             let gx = grads.get_or_alloc_mut(&x_id)?;
-            gx.par_chunks_mut(h * w).zip(gy.par_chunks(oh * ow)).zip(arg.par_chunks(oh * ow)).for_each(|((gx, gy), arg)| {
-                for (g, &at) in gy.iter().zip(arg) {
-                    gx[at as usize] += g;
-                }
-            });
+            gx.par_chunks_mut(h * w)
+                .zip(gy.par_chunks(oh * ow))
+                .zip(arg.par_chunks(oh * ow))
+                .for_each(|((gx, gy), arg)| {
+                    for (g, &at) in gy.iter().zip(arg) {
+                        gx[at as usize] += g;
+                    }
+                });
             Ok(())
         });
     }
@@ -578,7 +699,15 @@ mod tests {
 
     /// Forward output and the gradients of x, weight and bias for the loss
     /// sum(r ⊙ conv(x)), through the fast or the portable conv.
-    fn run(fast: bool, x: &[f32], shape: (usize, usize, usize, usize), w: &[f32], bias: &[f32], r: &[f32], b: &ConvBlock) -> [Vec<f32>; 4] {
+    fn run(
+        fast: bool,
+        x: &[f32],
+        shape: (usize, usize, usize, usize),
+        w: &[f32],
+        bias: &[f32],
+        r: &[f32],
+        b: &ConvBlock,
+    ) -> [Vec<f32>; 4] {
         let dev = Cpu::default();
         let xt = dev.tensor_from_vec(x.to_vec(), shape);
         let wt = dev.tensor_from_vec(w.to_vec(), (w.len(),));
@@ -591,12 +720,23 @@ mod tests {
         let values = y.as_vec();
         let rt = dev.tensor_from_vec(r.to_vec(), *y.shape());
         let grads = (y * rt).sum().backward();
-        [values, grads.get(&xt).as_vec(), grads.get(&wt).as_vec(), grads.get(&bt).as_vec()]
+        [
+            values,
+            grads.get(&xt).as_vec(),
+            grads.get(&wt).as_vec(),
+            grads.get(&bt).as_vec(),
+        ]
     }
 
     #[test]
     fn fast_conv_agrees_with_the_portable_one_forward_and_backward() {
-        let cases = [(5, 1, Padding::Same, 9, 7), (3, 1, Padding::Valid, 8, 8), (3, 2, Padding::Same, 9, 10), (4, 1, Padding::Same, 6, 5), (1, 1, Padding::Valid, 3, 4)];
+        let cases = [
+            (5, 1, Padding::Same, 9, 7),
+            (3, 1, Padding::Valid, 8, 8),
+            (3, 2, Padding::Same, 9, 10),
+            (4, 1, Padding::Same, 6, 5),
+            (1, 1, Padding::Valid, 3, 4),
+        ];
         for (k, stride, padding, h, w) in cases {
             let (n, c, o) = (6, 3, 4); // 6 images: more than one gradient chunk
             let b = block(c, o, k, stride, padding);
@@ -606,7 +746,10 @@ mod tests {
             let r = random(n * o * conv_out(&b, h) * conv_out(&b, w), 43);
             let fast = run(true, &x, (n, c, h, w), &wt, &bias, &r, &b);
             let slow = run(false, &x, (n, c, h, w), &wt, &bias, &r, &b);
-            for (what, (f, s)) in ["output", "d input", "d weight", "d bias"].iter().zip(fast.iter().zip(&slow)) {
+            for (what, (f, s)) in ["output", "d input", "d weight", "d bias"]
+                .iter()
+                .zip(fast.iter().zip(&slow))
+            {
                 assert_close(f, s, 1e-4, &format!("k{k} s{stride} {padding}: {what}"));
             }
         }
@@ -621,7 +764,10 @@ mod tests {
         let bias = random(5, 52);
         let r = random(n * 5 * h * w, 53);
         let with = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| run(true, &x, (n, c, h, w), &wt, &bias, &r, &b))
         };
         assert_eq!(with(1), with(2));
@@ -650,12 +796,22 @@ mod tests {
             let r = random(2 * 3 * (h / 2) * (w / 2), 81);
             let run = |fast: bool| {
                 let xt = dev.tensor_from_vec(x0.clone(), (2, 3, h, w));
-                let y = if fast { max_pool2(xt.clone().leaky_traced()).unwrap() } else { portable::max_pool2(xt.clone().leaky_traced()).unwrap() };
+                let y = if fast {
+                    max_pool2(xt.clone().leaky_traced()).unwrap()
+                } else {
+                    portable::max_pool2(xt.clone().leaky_traced()).unwrap()
+                };
                 let values = y.as_vec();
-                let grads = (y * dev.tensor_from_vec(r.clone(), (2, 3, h / 2, w / 2))).sum().backward();
+                let grads = (y * dev.tensor_from_vec(r.clone(), (2, 3, h / 2, w / 2)))
+                    .sum()
+                    .backward();
                 [values, grads.get(&xt).as_vec()]
             };
-            assert_eq!(run(true), run(false), "{h}x{w}: no ties in random data, so the same bits");
+            assert_eq!(
+                run(true),
+                run(false),
+                "{h}x{w}: no ties in random data, so the same bits"
+            );
         }
     }
 
@@ -665,9 +821,19 @@ mod tests {
         let (n, c, h, w) = (3, 3, 5, 4);
         let x = dev.tensor_from_vec(random(n * c * h * w, 90), (n, c, h, w));
         let t = |v: Vec<f32>| dev.tensor_from_vec(v, (c,));
-        let (gamma, beta, mean, var) = (t(vec![1.5, -0.5, 0.8]), t(vec![0.1, 0.2, -0.3]), t(vec![0.2, -0.1, 0.0]), t(vec![1.5, 0.5, 2.0]));
-        let fast = batch_norm_relu_eval(x.clone(), &gamma, &beta, &mean, &var).unwrap().as_vec();
-        let slow = portable::batch_norm_eval(x, &gamma, &beta, &mean, &var).unwrap().relu().as_vec();
+        let (gamma, beta, mean, var) = (
+            t(vec![1.5, -0.5, 0.8]),
+            t(vec![0.1, 0.2, -0.3]),
+            t(vec![0.2, -0.1, 0.0]),
+            t(vec![1.5, 0.5, 2.0]),
+        );
+        let fast = batch_norm_relu_eval(x.clone(), &gamma, &beta, &mean, &var)
+            .unwrap()
+            .as_vec();
+        let slow = portable::batch_norm_eval(x, &gamma, &beta, &mean, &var)
+            .unwrap()
+            .relu()
+            .as_vec();
         assert_close(&fast, &slow, 1e-5, "eval batch norm + relu");
     }
 
@@ -676,7 +842,10 @@ mod tests {
         let dev = Cpu::default();
         for (h, w) in [(6, 8), (5, 7)] {
             let (n, c) = (4, 3);
-            let x0: Vec<f32> = random(n * c * h * w, 100).iter().map(|v| 2.0 * v + 0.3).collect();
+            let x0: Vec<f32> = random(n * c * h * w, 100)
+                .iter()
+                .map(|v| 2.0 * v + 0.3)
+                .collect();
             let r = random(n * c * (h / 2) * (w / 2), 101);
             let run = |fused: bool| {
                 let xt = dev.tensor_from_vec(x0.clone(), (n, c, h, w));
@@ -685,17 +854,51 @@ mod tests {
                 let mut rm = dev.tensor_from_vec(vec![0.2; c], (c,));
                 let mut rv = dev.tensor_from_vec(vec![1.5; c], (c,));
                 let y = if fused {
-                    batch_norm_relu_pool_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap()
+                    batch_norm_relu_pool_train(
+                        xt.clone().leaky_traced(),
+                        &gamma,
+                        &beta,
+                        &mut rm,
+                        &mut rv,
+                    )
+                    .unwrap()
                 } else {
-                    let z = portable::batch_norm_train(xt.clone().leaky_traced(), &gamma, &beta, &mut rm, &mut rv).unwrap().relu();
+                    let z = portable::batch_norm_train(
+                        xt.clone().leaky_traced(),
+                        &gamma,
+                        &beta,
+                        &mut rm,
+                        &mut rv,
+                    )
+                    .unwrap()
+                    .relu();
                     portable::max_pool2(z).unwrap()
                 };
                 let values = y.as_vec();
-                let grads = (y * dev.tensor_from_vec(r.clone(), (n, c, h / 2, w / 2))).sum().backward();
-                [values, grads.get(&xt).as_vec(), grads.get(&gamma).as_vec(), grads.get(&beta).as_vec(), rm.as_vec(), rv.as_vec()]
+                let grads = (y * dev.tensor_from_vec(r.clone(), (n, c, h / 2, w / 2)))
+                    .sum()
+                    .backward();
+                [
+                    values,
+                    grads.get(&xt).as_vec(),
+                    grads.get(&gamma).as_vec(),
+                    grads.get(&beta).as_vec(),
+                    rm.as_vec(),
+                    rv.as_vec(),
+                ]
             };
             let (fused, separate) = (run(true), run(false));
-            for (what, (f, s)) in ["output", "d input", "d gamma", "d beta", "running mean", "running var"].iter().zip(fused.iter().zip(&separate)) {
+            for (what, (f, s)) in [
+                "output",
+                "d input",
+                "d gamma",
+                "d beta",
+                "running mean",
+                "running var",
+            ]
+            .iter()
+            .zip(fused.iter().zip(&separate))
+            {
                 assert_close(f, s, 1e-4, &format!("{h}x{w}: {what}"));
             }
         }
@@ -710,17 +913,37 @@ mod tests {
         let values = y.as_vec();
         let kept = values.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
         assert!((kept - 0.75).abs() < 0.01, "kept {kept}");
-        assert!(values.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+        assert!(values
+            .iter()
+            .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
         // The gradient passes exactly where the value did, with the same scale.
         let grads = y.sum().backward();
         assert_eq!(grads.get(&x).as_vec(), values);
         // Same device seed, same mask; whatever the thread count.
         let again = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| dropout(Cpu::seed_from_u64(3).tensor_from_vec(vec![1.0f32; n], (n,)), 0.25).unwrap().as_vec())
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                dropout(
+                    Cpu::seed_from_u64(3).tensor_from_vec(vec![1.0f32; n], (n,)),
+                    0.25,
+                )
+                .unwrap()
+                .as_vec()
+            })
         };
         assert_eq!(again(1), values);
         assert_eq!(again(2), values);
-        assert_ne!(dropout(Cpu::seed_from_u64(4).tensor_from_vec(vec![1.0f32; n], (n,)), 0.25).unwrap().as_vec(), values);
+        assert_ne!(
+            dropout(
+                Cpu::seed_from_u64(4).tensor_from_vec(vec![1.0f32; n], (n,)),
+                0.25
+            )
+            .unwrap()
+            .as_vec(),
+            values
+        );
     }
 }

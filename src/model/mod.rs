@@ -6,8 +6,8 @@
 
 pub mod arch;
 pub mod fast;
-pub mod params;
 pub mod net;
+pub mod params;
 pub mod portable;
 
 pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};

@@ -29,13 +29,25 @@ pub enum Kernels {
 /// Devices with fast versions of some layers. The defaults are the portable
 /// layers, so a device without its own kernels (CUDA) still runs.
 pub trait Layers: Device<f32> {
-    fn conv2d<T: Tape<f32, Self>>(x: T4<Self, T>, w: &Flat<Self>, b: &Flat<Self>, block: &ConvBlock, input_grad: bool) -> Result<T4<Self, T>, Self::Err> {
+    fn conv2d<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &Flat<Self>,
+        b: &Flat<Self>,
+        block: &ConvBlock,
+        input_grad: bool,
+    ) -> Result<T4<Self, T>, Self::Err> {
         let _ = input_grad;
         portable::conv2d(x, w, b, block)
     }
 
     /// Batch norm with batch statistics, ReLU, then the 2x2 max-pool.
-    fn batch_norm_relu_pool_train<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &mut Flat<Self>, var: &mut Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
+    fn batch_norm_relu_pool_train<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &Flat<Self>,
+        beta: &Flat<Self>,
+        mean: &mut Flat<Self>,
+        var: &mut Flat<Self>,
+    ) -> Result<T4<Self, T>, Self::Err> {
         portable::max_pool2(portable::batch_norm_train(x, gamma, beta, mean, var)?.try_relu()?)
     }
 
@@ -44,22 +56,43 @@ pub trait Layers: Device<f32> {
     }
 
     /// Batch norm with the running statistics, then ReLU.
-    fn batch_norm_relu_eval<T: Tape<f32, Self>>(x: T4<Self, T>, gamma: &Flat<Self>, beta: &Flat<Self>, mean: &Flat<Self>, var: &Flat<Self>) -> Result<T4<Self, T>, Self::Err> {
+    fn batch_norm_relu_eval<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &Flat<Self>,
+        beta: &Flat<Self>,
+        mean: &Flat<Self>,
+        var: &Flat<Self>,
+    ) -> Result<T4<Self, T>, Self::Err> {
         portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu()
     }
 
     /// Dropout in training (dfdx's by default).
-    fn dropout<S: Shape, T: Tape<f32, Self>>(x: Tensor<S, f32, Self, T>, p: f64) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+    fn dropout<S: Shape, T: Tape<f32, Self>>(
+        x: Tensor<S, f32, Self, T>,
+        p: f64,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         x.try_dropout(p)
     }
 }
 
 impl Layers for Cpu {
-    fn conv2d<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, w: &Flat<Cpu>, b: &Flat<Cpu>, block: &ConvBlock, input_grad: bool) -> Result<T4<Cpu, T>, CpuError> {
+    fn conv2d<T: Tape<f32, Cpu>>(
+        x: T4<Cpu, T>,
+        w: &Flat<Cpu>,
+        b: &Flat<Cpu>,
+        block: &ConvBlock,
+        input_grad: bool,
+    ) -> Result<T4<Cpu, T>, CpuError> {
         super::fast::conv2d(x, w, b, block, input_grad)
     }
 
-    fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, gamma: &Flat<Cpu>, beta: &Flat<Cpu>, mean: &mut Flat<Cpu>, var: &mut Flat<Cpu>) -> Result<T4<Cpu, T>, CpuError> {
+    fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
+        x: T4<Cpu, T>,
+        gamma: &Flat<Cpu>,
+        beta: &Flat<Cpu>,
+        mean: &mut Flat<Cpu>,
+        var: &mut Flat<Cpu>,
+    ) -> Result<T4<Cpu, T>, CpuError> {
         super::fast::batch_norm_relu_pool_train(x, gamma, beta, mean, var)
     }
 
@@ -69,7 +102,13 @@ impl Layers for Cpu {
 
     /// The fused kernel has no backward: with a tape to record on, the
     /// portable layers run instead.
-    fn batch_norm_relu_eval<T: Tape<f32, Cpu>>(x: T4<Cpu, T>, gamma: &Flat<Cpu>, beta: &Flat<Cpu>, mean: &Flat<Cpu>, var: &Flat<Cpu>) -> Result<T4<Cpu, T>, CpuError> {
+    fn batch_norm_relu_eval<T: Tape<f32, Cpu>>(
+        x: T4<Cpu, T>,
+        gamma: &Flat<Cpu>,
+        beta: &Flat<Cpu>,
+        mean: &Flat<Cpu>,
+        var: &Flat<Cpu>,
+    ) -> Result<T4<Cpu, T>, CpuError> {
         if T::OWNS_TAPE {
             return portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu();
         }
@@ -77,7 +116,10 @@ impl Layers for Cpu {
         Ok(super::fast::batch_norm_relu_eval(x, gamma, beta, mean, var)?.put_tape(tape))
     }
 
-    fn dropout<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>, p: f64) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+    fn dropout<S: Shape, T: Tape<f32, Cpu>>(
+        x: Tensor<S, f32, Cpu, T>,
+        p: f64,
+    ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
         super::fast::dropout(x, p)
     }
 }
@@ -95,19 +137,36 @@ impl<D: Layers> Model<D> {
     /// A freshly initialised model (weights drawn from `seed`) on the fast kernels.
     pub fn new(arch: Architecture, seed: u64, dev: &D) -> Model<D> {
         let params = Params::init(&arch, seed, dev);
-        Model { arch, params, kernels: Kernels::Fast }
+        Model {
+            arch,
+            params,
+            kernels: Kernels::Fast,
+        }
     }
 
     /// Images `[n, 3, r, r]` in [0, 1] → logits `[n, genres]`. In training
     /// mode batch norm updates its running statistics, and dropout draws
     /// from the device's RNG.
-    pub fn forward<T: Tape<f32, D>>(&mut self, images: T4<D, T>, mode: Mode) -> Result<T2<D, T>, D::Err> {
+    pub fn forward<T: Tape<f32, D>>(
+        &mut self,
+        images: T4<D, T>,
+        mode: Mode,
+    ) -> Result<T2<D, T>, D::Err> {
         let (train, fast) = (mode == Mode::Train, self.kernels == Kernels::Fast);
-        let pool = |x: T4<D, T>| if fast { D::max_pool2(x) } else { portable::max_pool2(x) };
+        let pool = |x: T4<D, T>| {
+            if fast {
+                D::max_pool2(x)
+            } else {
+                portable::max_pool2(x)
+            }
+        };
         let mut x = images;
         for (i, block) in self.arch.blocks.clone().iter().enumerate() {
             let p = |name: &str| format!("features.{i}.{name}");
-            let (w, b) = (self.params.get(&p("conv.weight")), self.params.get(&p("conv.bias")));
+            let (w, b) = (
+                self.params.get(&p("conv.weight")),
+                self.params.get(&p("conv.bias")),
+            );
             x = if fast {
                 // The first block's input is the images: no gradient needed.
                 D::conv2d(x, w, b, block, i > 0)?
@@ -117,20 +176,29 @@ impl<D: Layers> Model<D> {
             x = if !self.arch.batch_norm {
                 pool(x.try_relu()?)?
             } else {
-                let (gamma, beta) = (self.params.get(&p("bn.weight")).clone(), self.params.get(&p("bn.bias")).clone());
+                let (gamma, beta) = (
+                    self.params.get(&p("bn.weight")).clone(),
+                    self.params.get(&p("bn.bias")).clone(),
+                );
                 if train {
                     let mut mean = self.params.get(&p("bn.running_mean")).clone();
                     let mut var = self.params.get(&p("bn.running_var")).clone();
                     let y = if fast {
                         D::batch_norm_relu_pool_train(x, &gamma, &beta, &mut mean, &mut var)?
                     } else {
-                        portable::max_pool2(portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?.try_relu()?)?
+                        portable::max_pool2(
+                            portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?
+                                .try_relu()?,
+                        )?
                     };
                     *self.params.get_mut(&p("bn.running_mean")) = mean;
                     *self.params.get_mut(&p("bn.running_var")) = var;
                     y
                 } else {
-                    let (mean, var) = (self.params.get(&p("bn.running_mean")), self.params.get(&p("bn.running_var")));
+                    let (mean, var) = (
+                        self.params.get(&p("bn.running_mean")),
+                        self.params.get(&p("bn.running_var")),
+                    );
                     let y = if fast {
                         D::batch_norm_relu_eval(x, &gamma, &beta, mean, var)?
                     } else {
@@ -140,25 +208,40 @@ impl<D: Layers> Model<D> {
                 }
             }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
-                x = if fast { D::dropout(x, self.arch.conv_dropout)? } else { x.try_dropout(self.arch.conv_dropout)? };
+                x = if fast {
+                    D::dropout(x, self.arch.conv_dropout)?
+                } else {
+                    x.try_dropout(self.arch.conv_dropout)?
+                };
             }
         }
         let (n, c, h, w) = *x.shape();
         let last = match &self.arch.head {
-            Head::Dense { hidden, dropout, .. } => {
+            Head::Dense {
+                hidden, dropout, ..
+            } => {
                 let mut z = x.try_reshape_like(&(n, c * h * w))?; // channels first, as PyTorch flattens
                 for j in 0..hidden.len() {
-                    let (wj, bj) = (self.params.get(&format!("dense.{j}.weight")), self.params.get(&format!("dense.{j}.bias")));
+                    let (wj, bj) = (
+                        self.params.get(&format!("dense.{j}.weight")),
+                        self.params.get(&format!("dense.{j}.bias")),
+                    );
                     z = portable::linear(z, wj, bj)?.try_relu()?;
                     if train && *dropout > 0.0 {
-                        z = if fast { D::dropout(z, *dropout)? } else { z.try_dropout(*dropout)? };
+                        z = if fast {
+                            D::dropout(z, *dropout)?
+                        } else {
+                            z.try_dropout(*dropout)?
+                        };
                     }
                 }
                 z
             }
             Head::Rnn { kind, hidden, .. } => {
                 // One step per row: [n, c, h, w] -> [n, h, c*w].
-                let seq = x.try_permute::<_, Axes4<0, 2, 1, 3>>()?.try_reshape_like(&(n, h, c * w))?;
+                let seq = x
+                    .try_permute::<_, Axes4<0, 2, 1, 3>>()?
+                    .try_reshape_like(&(n, h, c * w))?;
                 let weights = RnnWeights {
                     weight_ih: self.params.get("rnn.weight_ih"),
                     weight_hh: self.params.get("rnn.weight_hh"),
@@ -172,7 +255,11 @@ impl<D: Layers> Model<D> {
                 }
             }
         };
-        portable::linear(last, self.params.get("out.weight"), self.params.get("out.bias"))
+        portable::linear(
+            last,
+            self.params.get("out.weight"),
+            self.params.get("out.bias"),
+        )
     }
 }
 
@@ -184,18 +271,32 @@ mod tests {
     use crate::model::portable::tests::random;
 
     fn model(text: &str, resolution: usize, seed: u64) -> Model<Cpu> {
-        let spec = crate::spec::load_str(Path::new("m.toml"), text).unwrap().remove(0).model;
-        Model::new(Architecture::new(&spec, resolution, 25).unwrap(), seed, &Cpu::seed_from_u64(seed))
+        let spec = crate::spec::load_str(Path::new("m.toml"), text)
+            .unwrap()
+            .remove(0)
+            .model;
+        Model::new(
+            Architecture::new(&spec, resolution, 25).unwrap(),
+            seed,
+            &Cpu::seed_from_u64(seed),
+        )
     }
 
     fn images(n: usize, r: usize) -> Vec<f32> {
-        random(n * 3 * r * r, 30).iter().map(|v| 0.5 + 0.5 * v).collect()
+        random(n * 3 * r * r, 30)
+            .iter()
+            .map(|v| 0.5 + 0.5 * v)
+            .collect()
     }
 
     #[test]
     fn both_architectures_give_one_logit_per_genre() {
         let dev = Cpu::default();
-        for text in ["", "[model]\narch = \"cnn_rnn\"\n", "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n"] {
+        for text in [
+            "",
+            "[model]\narch = \"cnn_rnn\"\n",
+            "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n",
+        ] {
             let mut m = model(text, 32, 1);
             for mode in [Mode::Train, Mode::Eval] {
                 let x = dev.tensor_from_vec(images(3, 32), (3, 3, 32, 32));
@@ -212,17 +313,32 @@ mod tests {
         let mut m = model("", 32, 2);
         let x = || dev.tensor_from_vec(images(4, 32), (4, 3, 32, 32));
         let a = m.forward(x(), Mode::Eval).unwrap().as_vec();
-        assert_eq!(a, m.forward(x(), Mode::Eval).unwrap().as_vec(), "eval has no randomness");
+        assert_eq!(
+            a,
+            m.forward(x(), Mode::Eval).unwrap().as_vec(),
+            "eval has no randomness"
+        );
         let before = m.params.get("features.0.bn.running_mean").as_vec();
         let t = m.forward(x(), Mode::Train).unwrap().as_vec();
-        assert_ne!(a, t, "training mode normalises by the batch and drops units");
-        assert_ne!(before, m.params.get("features.0.bn.running_mean").as_vec(), "running statistics moved");
+        assert_ne!(
+            a, t,
+            "training mode normalises by the batch and drops units"
+        );
+        assert_ne!(
+            before,
+            m.params.get("features.0.bn.running_mean").as_vec(),
+            "running statistics moved"
+        );
     }
 
     #[test]
     fn a_traced_forward_reaches_every_parameter() {
         let dev = Cpu::default();
-        for text in ["", "[model]\narch = \"cnn_rnn\"\n", "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n"] {
+        for text in [
+            "",
+            "[model]\narch = \"cnn_rnn\"\n",
+            "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n",
+        ] {
             let mut m = model(text, 32, 3);
             let x = dev.tensor_from_vec(images(2, 32), (2, 3, 32, 32));
             let loss = m.forward(x.leaky_traced(), Mode::Train).unwrap().sum();
@@ -232,7 +348,10 @@ mod tests {
                 let name = &m.params.specs[i].name;
                 // A conv bias followed by batch norm has (exactly) no effect.
                 if !name.ends_with("conv.bias") {
-                    assert!(g.iter().any(|v| *v != 0.0), "{text}: no gradient reaches {name}");
+                    assert!(
+                        g.iter().any(|v| *v != 0.0),
+                        "{text}: no gradient reaches {name}"
+                    );
                 }
             }
         }
@@ -249,11 +368,22 @@ mod tests {
             let a = fast.forward(x(), Mode::Eval).unwrap().as_vec();
             let b = slow.forward(x(), Mode::Eval).unwrap().as_vec();
             crate::model::portable::tests::assert_close(&a, &b, 1e-4, text);
-            let ga = fast.forward(x().leaky_traced(), Mode::Eval).unwrap().sum().backward();
-            let gb = slow.forward(x().leaky_traced(), Mode::Eval).unwrap().sum().backward();
+            let ga = fast
+                .forward(x().leaky_traced(), Mode::Eval)
+                .unwrap()
+                .sum()
+                .backward();
+            let gb = slow
+                .forward(x().leaky_traced(), Mode::Eval)
+                .unwrap()
+                .sum()
+                .backward();
             for i in fast.params.trained() {
                 let name = &fast.params.specs[i].name;
-                let (p, q) = (ga.get(&fast.params.tensors[i]).as_vec(), gb.get(&slow.params.tensors[i]).as_vec());
+                let (p, q) = (
+                    ga.get(&fast.params.tensors[i]).as_vec(),
+                    gb.get(&slow.params.tensors[i]).as_vec(),
+                );
                 crate::model::portable::tests::assert_close(&p, &q, 1e-3, name);
             }
         }
@@ -269,14 +399,28 @@ mod tests {
         let mut slow = model(text, 32, 5);
         slow.kernels = Kernels::Portable;
         let x = || dev.tensor_from_vec(images(4, 32), (4, 3, 32, 32));
-        let ga = fast.forward(x().leaky_traced(), Mode::Train).unwrap().sum().backward();
-        let gb = slow.forward(x().leaky_traced(), Mode::Train).unwrap().sum().backward();
+        let ga = fast
+            .forward(x().leaky_traced(), Mode::Train)
+            .unwrap()
+            .sum()
+            .backward();
+        let gb = slow
+            .forward(x().leaky_traced(), Mode::Train)
+            .unwrap()
+            .sum()
+            .backward();
         for i in 0..fast.params.tensors.len() {
             let name = &fast.params.specs[i].name;
-            let (p, q) = (fast.params.tensors[i].as_vec(), slow.params.tensors[i].as_vec());
+            let (p, q) = (
+                fast.params.tensors[i].as_vec(),
+                slow.params.tensors[i].as_vec(),
+            );
             crate::model::portable::tests::assert_close(&p, &q, 1e-4, name); // running statistics
             if fast.params.specs[i].trained && !name.ends_with("conv.bias") {
-                let (p, q) = (ga.get(&fast.params.tensors[i]).as_vec(), gb.get(&slow.params.tensors[i]).as_vec());
+                let (p, q) = (
+                    ga.get(&fast.params.tensors[i]).as_vec(),
+                    gb.get(&slow.params.tensors[i]).as_vec(),
+                );
                 crate::model::portable::tests::assert_close(&p, &q, 1e-3, name);
             }
         }

@@ -7,10 +7,10 @@
 //! from a seed, hands the optimizer its tensors by index, and converts to and
 //! from safetensors bytes under the names of [`super::Architecture::tensors`].
 
+use ::safetensors::tensor::{Dtype as SafeDtype, SafeTensors, TensorView};
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use ::safetensors::tensor::{Dtype as SafeDtype, SafeTensors, TensorView};
 
 use super::arch::{Architecture, Init, TensorSpec};
 
@@ -37,7 +37,9 @@ impl<D: Device<f32>> Params<D> {
             .iter()
             .map(|spec| {
                 let values: Vec<f32> = match spec.init {
-                    Init::Uniform { bound } => (0..spec.numel()).map(|_| rng.gen_range(-bound..bound)).collect(),
+                    Init::Uniform { bound } => (0..spec.numel())
+                        .map(|_| rng.gen_range(-bound..bound))
+                        .collect(),
                     Init::Constant(c) => vec![c; spec.numel()],
                 };
                 dev.tensor_from_vec(values, (spec.numel(),))
@@ -53,23 +55,35 @@ impl<D: Device<f32>> Params<D> {
     /// The tensor called `name`; panics on a name the architecture lacks
     /// (a bug, not an input error).
     pub fn get(&self, name: &str) -> &Flat<D> {
-        let i = self.index(name).unwrap_or_else(|| panic!("no tensor named {name}"));
+        let i = self
+            .index(name)
+            .unwrap_or_else(|| panic!("no tensor named {name}"));
         &self.tensors[i]
     }
 
     pub fn get_mut(&mut self, name: &str) -> &mut Flat<D> {
-        let i = self.index(name).unwrap_or_else(|| panic!("no tensor named {name}"));
+        let i = self
+            .index(name)
+            .unwrap_or_else(|| panic!("no tensor named {name}"));
         &mut self.tensors[i]
     }
 
     /// Indices of the trained parameters (what the optimizer updates).
     pub fn trained(&self) -> impl Iterator<Item = usize> + '_ {
-        self.specs.iter().enumerate().filter(|(_, s)| s.trained).map(|(i, _)| i)
+        self.specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.trained)
+            .map(|(i, _)| i)
     }
 
     /// Every tensor as safetensors bytes (f32, little-endian, shaped).
     pub fn to_safetensors(&self) -> Result<Vec<u8>, String> {
-        let bytes: Vec<Vec<u8>> = self.tensors.iter().map(|t| t.as_vec().iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+        let bytes: Vec<Vec<u8>> = self
+            .tensors
+            .iter()
+            .map(|t| t.as_vec().iter().flat_map(|v| v.to_le_bytes()).collect())
+            .collect();
         let views = self
             .specs
             .iter()
@@ -80,20 +94,32 @@ impl<D: Device<f32>> Params<D> {
                     .map_err(|e| format!("{}: {e:?}", spec.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        ::safetensors::tensor::serialize(views, &None).map_err(|e| format!("cannot serialise weights: {e:?}"))
+        ::safetensors::tensor::serialize(views, &None)
+            .map_err(|e| format!("cannot serialise weights: {e:?}"))
     }
 
     /// Replaces every tensor with the one of the same name in `bytes`; the
     /// names, shapes and dtype must match the architecture exactly.
     pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e:?}"))?;
-        let mut extra: Vec<String> = file.names().into_iter().filter(|n| self.index(n).is_none()).cloned().collect();
+        let file = SafeTensors::deserialize(bytes)
+            .map_err(|e| format!("not a safetensors file: {e:?}"))?;
+        let mut extra: Vec<String> = file
+            .names()
+            .into_iter()
+            .filter(|n| self.index(n).is_none())
+            .cloned()
+            .collect();
         if !extra.is_empty() {
             extra.sort();
-            return Err(format!("weights for tensors this model does not have: {}", extra.join(", ")));
+            return Err(format!(
+                "weights for tensors this model does not have: {}",
+                extra.join(", ")
+            ));
         }
         for (spec, tensor) in self.specs.iter().zip(self.tensors.iter_mut()) {
-            let view = file.tensor(&spec.name).map_err(|_| format!("no weights for `{}`", spec.name))?;
+            let view = file
+                .tensor(&spec.name)
+                .map_err(|_| format!("no weights for `{}`", spec.name))?;
             if view.dtype() != SafeDtype::F32 || view.shape() != spec.shape.as_slice() {
                 return Err(format!(
                     "`{}` is {:?} {:?}, the model needs F32 {:?}",
@@ -103,7 +129,11 @@ impl<D: Device<f32>> Params<D> {
                     spec.shape
                 ));
             }
-            let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
             tensor.copy_from(&values);
         }
         Ok(())
@@ -117,7 +147,10 @@ mod tests {
     use super::*;
 
     fn arch(text: &str) -> Architecture {
-        let m = crate::spec::load_str(Path::new("m.toml"), text).unwrap().remove(0).model;
+        let m = crate::spec::load_str(Path::new("m.toml"), text)
+            .unwrap()
+            .remove(0)
+            .model;
         Architecture::new(&m, 32, 25).unwrap()
     }
 
@@ -132,9 +165,22 @@ mod tests {
         assert_ne!(w(&a), w(&c));
         let bound = 1.0 / ((16 * 5 * 5) as f32).sqrt();
         assert!(w(&a).iter().all(|v| v.abs() < bound));
-        assert!(w(&a).iter().any(|v| v.abs() > 0.9 * bound), "spread over the whole range");
-        assert!(a.get("features.0.bn.running_var").as_vec().iter().all(|&v| v == 1.0));
-        assert_eq!(a.trained().count(), a.specs.iter().filter(|s| !s.name.contains("running")).count());
+        assert!(
+            w(&a).iter().any(|v| v.abs() > 0.9 * bound),
+            "spread over the whole range"
+        );
+        assert!(a
+            .get("features.0.bn.running_var")
+            .as_vec()
+            .iter()
+            .all(|&v| v == 1.0));
+        assert_eq!(
+            a.trained().count(),
+            a.specs
+                .iter()
+                .filter(|s| !s.name.contains("running"))
+                .count()
+        );
     }
 
     #[test]
@@ -147,15 +193,29 @@ mod tests {
         for (x, y) in a.tensors.iter().zip(&b.tensors) {
             assert_eq!(x.as_vec(), y.as_vec());
         }
-        let names = SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect::<Vec<_>>();
-        assert!(names.contains(&"features.0.conv.weight".to_string()) && names.contains(&"out.bias".to_string()));
+        let names = SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .names()
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            names.contains(&"features.0.conv.weight".to_string())
+                && names.contains(&"out.bias".to_string())
+        );
 
         let mut wider = Params::init(&arch("[model]\ndense = [256, 64]\n"), 1, &dev);
         let e = wider.load_safetensors(&bytes).unwrap_err();
-        assert!(e.contains("`dense.0.weight` is F32 [128, 1024]") || e.contains("dense.0.weight"), "{e}");
+        assert!(
+            e.contains("`dense.0.weight` is F32 [128, 1024]") || e.contains("dense.0.weight"),
+            "{e}"
+        );
         let mut rnn = Params::init(&arch("[model]\narch = \"cnn_rnn\"\n"), 1, &dev);
         let e = rnn.load_safetensors(&bytes).unwrap_err();
         assert!(e.contains("this model does not have: dense.0.bias"), "{e}");
-        assert!(Params::init(&arch(""), 1, &dev).load_safetensors(b"junk").unwrap_err().contains("not a safetensors file"));
+        assert!(Params::init(&arch(""), 1, &dev)
+            .load_safetensors(b"junk")
+            .unwrap_err()
+            .contains("not a safetensors file"));
     }
 }

@@ -25,7 +25,15 @@ pub fn resolved_toml(spec: &Spec) -> String {
     let d = &spec.data;
     line("[data]\ndataset", toml_string(&d.dataset.to_string()));
     line("format", toml_string(d.format.as_str()));
-    line("images", toml_string(&d.images.as_ref().map(|p| p.display().to_string()).unwrap_or_default()));
+    line(
+        "images",
+        toml_string(
+            &d.images
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+    );
     line("resolution", d.resolution.to_string());
     line("fit", toml_string(d.fit.as_str()));
     line("test_fraction", toml_float(d.test_fraction));
@@ -69,7 +77,9 @@ pub fn resolved_toml(spec: &Spec) -> String {
 }
 
 pub fn hash(spec: &Spec) -> String {
-    blake3::hash(resolved_toml(spec).as_bytes()).to_hex().to_string()
+    blake3::hash(resolved_toml(spec).as_bytes())
+        .to_hex()
+        .to_string()
 }
 
 fn int_list(items: &[usize]) -> String {
@@ -88,33 +98,54 @@ fn loss(loss: Loss) -> String {
         Loss::Bce => kind_table("bce", &[]),
         Loss::WeightedBce => kind_table("weighted_bce", &[]),
         Loss::CategoricalCe => kind_table("categorical_ce", &[]),
-        Loss::Focal { gamma, alpha } => {
-            kind_table("focal", &[("gamma", toml_float(gamma)), ("alpha", toml_float(alpha))])
-        }
+        Loss::Focal { gamma, alpha } => kind_table(
+            "focal",
+            &[("gamma", toml_float(gamma)), ("alpha", toml_float(alpha))],
+        ),
     }
 }
 
 fn optimizer(opt: Optimizer) -> String {
     let adam = |kind, beta1, beta2, eps| {
-        kind_table(kind, &[("beta1", toml_float(beta1)), ("beta2", toml_float(beta2)), ("eps", toml_float(eps))])
+        kind_table(
+            kind,
+            &[
+                ("beta1", toml_float(beta1)),
+                ("beta2", toml_float(beta2)),
+                ("eps", toml_float(eps)),
+            ],
+        )
     };
     match opt {
         Optimizer::Adam { beta1, beta2, eps } => adam("adam", beta1, beta2, eps),
         Optimizer::AdamW { beta1, beta2, eps } => adam("adamw", beta1, beta2, eps),
-        Optimizer::Sgd { momentum, nesterov } => {
-            kind_table("sgd", &[("momentum", toml_float(momentum)), ("nesterov", nesterov.to_string())])
-        }
+        Optimizer::Sgd { momentum, nesterov } => kind_table(
+            "sgd",
+            &[
+                ("momentum", toml_float(momentum)),
+                ("nesterov", nesterov.to_string()),
+            ],
+        ),
     }
 }
 
 fn schedule(s: Schedule) -> String {
     match s {
         Schedule::Constant => kind_table("constant", &[]),
-        Schedule::Step { step_size, gamma } => {
-            kind_table("step", &[("step_size", step_size.to_string()), ("gamma", toml_float(gamma))])
-        }
+        Schedule::Step { step_size, gamma } => kind_table(
+            "step",
+            &[
+                ("step_size", step_size.to_string()),
+                ("gamma", toml_float(gamma)),
+            ],
+        ),
         Schedule::Cosine { min_lr } => kind_table("cosine", &[("min_lr", toml_float(min_lr))]),
-        Schedule::Plateau { factor, patience, min_lr, monitor } => kind_table(
+        Schedule::Plateau {
+            factor,
+            patience,
+            min_lr,
+            monitor,
+        } => kind_table(
             "plateau",
             &[
                 ("factor", toml_float(factor)),
@@ -129,7 +160,11 @@ fn schedule(s: Schedule) -> String {
 fn early_stopping(e: Option<EarlyStopping>) -> String {
     match e {
         None => "false".to_string(),
-        Some(EarlyStopping { monitor, patience, min_delta }) => format!(
+        Some(EarlyStopping {
+            monitor,
+            patience,
+            min_delta,
+        }) => format!(
             "{{ monitor = {}, patience = {patience}, min_delta = {} }}",
             toml_string(monitor.as_str()),
             toml_float(min_delta)

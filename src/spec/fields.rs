@@ -13,8 +13,18 @@ pub struct Field {
     pub doc: &'static str,
 }
 
-const fn field(section: &'static str, key: &'static str, default: &'static str, doc: &'static str) -> Field {
-    Field { section, key, default: Some(default), doc }
+const fn field(
+    section: &'static str,
+    key: &'static str,
+    default: &'static str,
+    doc: &'static str,
+) -> Field {
+    Field {
+        section,
+        key,
+        default: Some(default),
+        doc,
+    }
 }
 
 /// The sections a spec may have, in the order the resolved spec is written.
@@ -113,10 +123,16 @@ pub struct KindField {
 }
 
 const fn kf(key: &'static str, default: &'static str) -> KindField {
-    KindField { key, default: Some(default) }
+    KindField {
+        key,
+        default: Some(default),
+    }
 }
 
-const MONITOR_FROM_TRAIN: KindField = KindField { key: "monitor", default: None };
+const MONITOR_FROM_TRAIN: KindField = KindField {
+    key: "monitor",
+    default: None,
+};
 
 /// (kind, its settings) for each kind-table field.
 #[rustfmt::skip]
@@ -145,7 +161,11 @@ pub const SCHEDULE_KINDS: &[(&str, &[KindField])] = &[
     ("plateau", &[kf("factor", "0.5"), kf("patience", "2"), kf("min_lr", "1e-6"), MONITOR_FROM_TRAIN]),
 ];
 
-pub const EARLY_STOPPING_FIELDS: &[KindField] = &[MONITOR_FROM_TRAIN, kf("patience", "5"), kf("min_delta", "0.0")];
+pub const EARLY_STOPPING_FIELDS: &[KindField] = &[
+    MONITOR_FROM_TRAIN,
+    kf("patience", "5"),
+    kf("min_delta", "0.0"),
+];
 
 pub fn section_fields(section: &str) -> impl Iterator<Item = &'static Field> + '_ {
     FIELDS.iter().filter(move |f| f.section == section)

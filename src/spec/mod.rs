@@ -182,7 +182,9 @@ impl ModelSpec {
 
     /// The smallest square input the conv stack accepts.
     pub fn min_resolution(&self) -> usize {
-        (1..=1 << 16).find(|&r| self.feature_sides(r).is_ok()).unwrap_or(usize::MAX)
+        (1..=1 << 16)
+            .find(|&r| self.feature_sides(r).is_ok())
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -223,11 +225,21 @@ pub enum Optimizer {
 pub enum Schedule {
     Constant,
     /// Multiply the rate by `gamma` every `step_size` epochs.
-    Step { step_size: usize, gamma: f64 },
+    Step {
+        step_size: usize,
+        gamma: f64,
+    },
     /// Cosine from `lr` down to `min_lr` over `epochs`.
-    Cosine { min_lr: f64 },
+    Cosine {
+        min_lr: f64,
+    },
     /// Multiply by `factor` after `patience` epochs without improvement.
-    Plateau { factor: f64, patience: usize, min_lr: f64, monitor: Monitor },
+    Plateau {
+        factor: f64,
+        patience: usize,
+        min_lr: f64,
+        monitor: Monitor,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -313,7 +325,10 @@ impl std::error::Error for SpecErrors {}
 /// Reads one spec file and expands it into its runs.
 pub fn load_file(path: &Path) -> Result<Vec<Spec>, SpecErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        SpecErrors(vec![Diagnostic::whole_file(path, format!("cannot read spec: {e}"))])
+        SpecErrors(vec![Diagnostic::whole_file(
+            path,
+            format!("cannot read spec: {e}"),
+        )])
     })?;
     load_str(path, &text).map_err(SpecErrors)
 }
@@ -326,7 +341,10 @@ pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecErrors> {
     for path in paths {
         if path.is_dir() {
             let listing = std::fs::read_dir(path).map_err(|e| {
-                SpecErrors(vec![Diagnostic::whole_file(path, format!("cannot list directory: {e}"))])
+                SpecErrors(vec![Diagnostic::whole_file(
+                    path,
+                    format!("cannot list directory: {e}"),
+                )])
             })?;
             let mut found: Vec<PathBuf> = listing
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -334,13 +352,19 @@ pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecErrors> {
                 .collect();
             found.sort();
             if found.is_empty() {
-                errors.push(Diagnostic::whole_file(path, "directory holds no *.toml spec"));
+                errors.push(Diagnostic::whole_file(
+                    path,
+                    "directory holds no *.toml spec",
+                ));
             }
             files.extend(found);
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            errors.push(Diagnostic::whole_file(path, "no such spec file or directory"));
+            errors.push(Diagnostic::whole_file(
+                path,
+                "no such spec file or directory",
+            ));
         }
     }
     if errors.is_empty() {

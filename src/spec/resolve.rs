@@ -17,7 +17,10 @@ use super::*;
 pub fn load_str(path: &Path, text: &str) -> Result<Vec<Spec>, Vec<Diagnostic>> {
     let src = SourceFile::new(path, text);
     let root = tree::parse(&src).map_err(|d| vec![d])?;
-    let mut ctx = Ctx { src: &src, diags: Vec::new() };
+    let mut ctx = Ctx {
+        src: &src,
+        diags: Vec::new(),
+    };
     let doc = ctx.sections(&root);
     let axes = match doc.sweep {
         Some(sweep) => sweep::axes(&mut ctx, sweep),
@@ -35,15 +38,27 @@ pub fn load_str(path: &Path, text: &str) -> Result<Vec<Spec>, Vec<Diagnostic>> {
     let mut specs = Vec::new();
     let mut seen = HashSet::new();
     for point in sweep::points(&axes) {
-        let overrides: Vec<(&Axis, &Value)> = axes.iter().zip(&point).map(|(a, &i)| (a, &a.values[i])).collect();
-        let view = RunView { doc: &doc, overrides: &overrides, swept_archs: &swept_archs };
-        let Some((data, model, train)) = ctx.run(&view) else { continue };
+        let overrides: Vec<(&Axis, &Value)> = axes
+            .iter()
+            .zip(&point)
+            .map(|(a, &i)| (a, &a.values[i]))
+            .collect();
+        let view = RunView {
+            doc: &doc,
+            overrides: &overrides,
+            swept_archs: &swept_archs,
+        };
+        let Some((data, model, train)) = ctx.run(&view) else {
+            continue;
+        };
         let (experiment_name, tags) = match &experiment {
             Some(e) => e.clone(),
             None => continue,
         };
-        let swept: Vec<(String, String)> =
-            overrides.iter().map(|(a, v)| (a.dotted.clone(), v.to_toml())).collect();
+        let swept: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(a, v)| (a.dotted.clone(), v.to_toml()))
+            .collect();
         let spec = Spec {
             name: sweep::run_name(&experiment_name, &swept),
             experiment: experiment_name,
@@ -96,7 +111,11 @@ struct RunView<'a> {
 impl<'a> RunView<'a> {
     /// The written value of a field (sweep first, then file), if any.
     fn written(&self, section: &str, key: &str) -> Option<&'a Value> {
-        if let Some((_, v)) = self.overrides.iter().find(|(a, _)| a.section == section && a.key == key) {
+        if let Some((_, v)) = self
+            .overrides
+            .iter()
+            .find(|(a, _)| a.section == section && a.key == key)
+        {
             return Some(v);
         }
         self.doc.section(section)?.get(key).map(|e| &e.value)
@@ -104,10 +123,17 @@ impl<'a> RunView<'a> {
 
     /// Where a written field's key is, for messages about the field as a whole.
     fn key_span(&self, section: &str, key: &str) -> Option<Span> {
-        if let Some((a, _)) = self.overrides.iter().find(|(a, _)| a.section == section && a.key == key) {
+        if let Some((a, _)) = self
+            .overrides
+            .iter()
+            .find(|(a, _)| a.section == section && a.key == key)
+        {
             return Some(a.key_span.clone());
         }
-        self.doc.section(section)?.get(key).map(|e| e.key_span.clone())
+        self.doc
+            .section(section)?
+            .get(key)
+            .map(|e| e.key_span.clone())
     }
 }
 
@@ -137,7 +163,11 @@ fn default_value(literal: &str) -> Value {
 }
 
 fn quoted_list(names: &[&str]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl<'s> Ctx<'s> {
@@ -155,14 +185,24 @@ impl<'s> Ctx<'s> {
 
     /// Splits the root table into sections; flags unknown sections and keys.
     fn sections<'a>(&mut self, root: &'a Table) -> Doc<'a> {
-        let mut doc = Doc { experiment: None, data: None, model: None, train: None, sweep: None };
+        let mut doc = Doc {
+            experiment: None,
+            data: None,
+            model: None,
+            train: None,
+            sweep: None,
+        };
         for entry in &root.entries {
             let Node::Table(table) = &entry.value.node else {
                 let help = match fields::FIELDS.iter().find(|f| f.key == entry.key) {
                     Some(f) => format!("`{}` belongs in [{}]", f.key, f.section),
                     None => "every setting lives in [experiment], [data], [model], [train] or [sweep.grid]".into(),
                 };
-                self.error(entry.key_span.clone(), format!("key `{}` is outside any section", entry.key), Some(help));
+                self.error(
+                    entry.key_span.clone(),
+                    format!("key `{}` is outside any section", entry.key),
+                    Some(help),
+                );
                 continue;
             };
             match entry.key.as_str() {
@@ -174,9 +214,20 @@ impl<'s> Ctx<'s> {
                 other => {
                     let help = match did_you_mean(other, fields::SECTIONS.iter().copied()) {
                         Some(s) => format!("did you mean [{s}]?"),
-                        None => format!("sections are {}", fields::SECTIONS.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(", ")),
+                        None => format!(
+                            "sections are {}",
+                            fields::SECTIONS
+                                .iter()
+                                .map(|s| format!("[{s}]"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     };
-                    self.error(entry.key_span.clone(), format!("unknown section [{other}]"), Some(help));
+                    self.error(
+                        entry.key_span.clone(),
+                        format!("unknown section [{other}]"),
+                        Some(help),
+                    );
                 }
             }
         }
@@ -202,7 +253,11 @@ impl<'s> Ctx<'s> {
         } else {
             format!("[{section}] takes: {}", known.join(", "))
         };
-        self.error(entry.key_span.clone(), format!("unknown key `{}` in [{section}]", entry.key), Some(help));
+        self.error(
+            entry.key_span.clone(),
+            format!("unknown key `{}` in [{section}]", entry.key),
+            Some(help),
+        );
     }
 
     /// `[experiment]`: the name and tags shared by every run of the file.
@@ -213,11 +268,18 @@ impl<'s> Ctx<'s> {
                 Node::Str(s) if !s.trim().is_empty() => s.trim().to_string(),
                 _ => {
                     let found = e.value.describe();
-                    self.error(e.value.span.clone(), format!("`experiment.name` must be a non-empty string, found {found}"), None);
+                    self.error(
+                        e.value.span.clone(),
+                        format!("`experiment.name` must be a non-empty string, found {found}"),
+                        None,
+                    );
                     return None;
                 }
             },
-            None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into()),
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "spec".into()),
         };
         let tags = match table.and_then(|t| t.get("tags")) {
             Some(e) => self.string_list(&e.value, "experiment.tags")?,
@@ -228,7 +290,14 @@ impl<'s> Ctx<'s> {
 
     fn string_list(&mut self, v: &Value, what: &str) -> Option<Vec<String>> {
         let Node::Array(items) = &v.node else {
-            self.error(v.span.clone(), format!("`{what}` must be an array of strings, found {}", v.describe()), None);
+            self.error(
+                v.span.clone(),
+                format!(
+                    "`{what}` must be an array of strings, found {}",
+                    v.describe()
+                ),
+                None,
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -236,7 +305,11 @@ impl<'s> Ctx<'s> {
             match as_str(item) {
                 Some(s) => out.push(s.to_string()),
                 None => {
-                    self.error(item.span.clone(), format!("`{what}` must hold strings, found {}", item.describe()), None);
+                    self.error(
+                        item.span.clone(),
+                        format!("`{what}` must hold strings, found {}", item.describe()),
+                        None,
+                    );
                     return None;
                 }
             }
@@ -260,7 +333,11 @@ impl<'s> Ctx<'s> {
             return v.clone();
         }
         let field = fields::find(section, key).expect("resolver asks only for registered fields");
-        default_value(field.default.expect("fields without a literal default are resolved by hand"))
+        default_value(
+            field
+                .default
+                .expect("fields without a literal default are resolved by hand"),
+        )
     }
 
     fn data(&mut self, view: &RunView<'_>) -> Option<DataSpec> {
@@ -271,32 +348,62 @@ impl<'s> Ctx<'s> {
                 Some("synthetic") => Some(DatasetRef::Synthetic),
                 Some(s) if !s.trim().is_empty() => Some(DatasetRef::Path(normalise_path(s))),
                 _ => {
-                    self.error(value.span.clone(), format!("`data.dataset` must be \"synthetic\" or a path, found {}", value.describe()), None);
+                    self.error(
+                        value.span.clone(),
+                        format!(
+                            "`data.dataset` must be \"synthetic\" or a path, found {}",
+                            value.describe()
+                        ),
+                        None,
+                    );
                     None
                 }
             }
         };
-        let format = self.choice(&v(self, "format"), "data.format", DataFormat::NAMES, DataFormat::from_name);
+        let format = self.choice(
+            &v(self, "format"),
+            "data.format",
+            DataFormat::NAMES,
+            DataFormat::from_name,
+        );
         let images = {
             let value = v(self, "images");
             match as_str(&value) {
                 Some("") => Some(None),
                 Some(s) => Some(Some(normalise_path(s))),
                 None => {
-                    self.error(value.span.clone(), format!("`data.images` must be a folder path (a string), found {}", value.describe()), None);
+                    self.error(
+                        value.span.clone(),
+                        format!(
+                            "`data.images` must be a folder path (a string), found {}",
+                            value.describe()
+                        ),
+                        None,
+                    );
                     None
                 }
             }
         };
         let resolution = self.int(&v(self, "resolution"), "data.resolution", 8, 2048);
         let fit = self.choice(&v(self, "fit"), "data.fit", Fit::NAMES, Fit::from_name);
-        let test_fraction = self.float(&v(self, "test_fraction"), "data.test_fraction", Range::Open01);
+        let test_fraction = self.float(
+            &v(self, "test_fraction"),
+            "data.test_fraction",
+            Range::Open01,
+        );
         let val_fraction = self.float(&v(self, "val_fraction"), "data.val_fraction", Range::Open01);
         let split_seed = self.int(&v(self, "split_seed"), "data.split_seed", 0, i64::MAX);
-        let bad_images = self.choice(&v(self, "bad_images"), "data.bad_images", BadImages::NAMES, BadImages::from_name);
+        let bad_images = self.choice(
+            &v(self, "bad_images"),
+            "data.bad_images",
+            BadImages::NAMES,
+            BadImages::from_name,
+        );
         if let (Some(t), Some(val)) = (test_fraction, val_fraction) {
             if t + val >= 1.0 {
-                let span = view.written("data", "val_fraction").or(view.written("data", "test_fraction"));
+                let span = view
+                    .written("data", "val_fraction")
+                    .or(view.written("data", "test_fraction"));
                 self.error(
                     span.map_or(DEFAULT_SPAN, |s| s.span.clone()),
                     format!("`data.test_fraction` + `data.val_fraction` = {} leaves no posters to train on", t + val),
@@ -322,7 +429,12 @@ impl<'s> Ctx<'s> {
         let arch = self.choice(&v(self, "arch"), "model.arch", Arch::NAMES, Arch::from_name)?;
         let channels = self.int_list(&v(self, "channels"), "model.channels", 1, 4096);
         let kernel = self.int(&v(self, "kernel"), "model.kernel", 1, 31);
-        let padding = self.choice(&v(self, "padding"), "model.padding", Padding::NAMES, Padding::from_name);
+        let padding = self.choice(
+            &v(self, "padding"),
+            "model.padding",
+            Padding::NAMES,
+            Padding::from_name,
+        );
         let batch_norm = self.boolean(&v(self, "batch_norm"), "model.batch_norm");
         let conv_dropout = self.float(&v(self, "conv_dropout"), "model.conv_dropout", Range::Unit);
 
@@ -347,13 +459,29 @@ impl<'s> Ctx<'s> {
         let (dense, dense_dropout, rnn) = match arch {
             Arch::Cnn => {
                 let dense = self.int_list_allow_empty(&v(self, "dense"), "model.dense", 1, 1 << 16);
-                let dropout = self.float(&v(self, "dense_dropout"), "model.dense_dropout", Range::Unit);
+                let dropout = self.float(
+                    &v(self, "dense_dropout"),
+                    "model.dense_dropout",
+                    Range::Unit,
+                );
                 (dense?, dropout?, None)
             }
             Arch::CnnRnn => {
-                let kind = self.choice(&v(self, "rnn"), "model.rnn", RnnKind::NAMES, RnnKind::from_name);
+                let kind = self.choice(
+                    &v(self, "rnn"),
+                    "model.rnn",
+                    RnnKind::NAMES,
+                    RnnKind::from_name,
+                );
                 let hidden = self.int(&v(self, "rnn_hidden"), "model.rnn_hidden", 1, 8192);
-                (Vec::new(), 0.0, Some(RnnSpec { kind: kind?, hidden: hidden? as usize }))
+                (
+                    Vec::new(),
+                    0.0,
+                    Some(RnnSpec {
+                        kind: kind?,
+                        hidden: hidden? as usize,
+                    }),
+                )
             }
         };
         Some(ModelSpec {
@@ -371,11 +499,20 @@ impl<'s> Ctx<'s> {
 
     fn train(&mut self, view: &RunView<'_>) -> Option<TrainSpec> {
         let v = |c: &Self, k: &str| c.value(view, "train", k);
-        let monitor = self.choice(&v(self, "monitor"), "train.monitor", Monitor::NAMES, Monitor::from_name);
+        let monitor = self.choice(
+            &v(self, "monitor"),
+            "train.monitor",
+            Monitor::NAMES,
+            Monitor::from_name,
+        );
         let loss = self.loss(&v(self, "loss"));
         let optimizer = self.optimizer(&v(self, "optimizer"));
         let lr = self.float(&v(self, "lr"), "train.lr", Range::Positive);
-        let weight_decay = self.float(&v(self, "weight_decay"), "train.weight_decay", Range::NonNegative);
+        let weight_decay = self.float(
+            &v(self, "weight_decay"),
+            "train.weight_decay",
+            Range::NonNegative,
+        );
         let grad_clip = self.float(&v(self, "grad_clip"), "train.grad_clip", Range::NonNegative);
         let batch_size = self.int(&v(self, "batch_size"), "train.batch_size", 1, 1 << 20);
         let epochs = self.int(&v(self, "epochs"), "train.epochs", 1, 1_000_000);
@@ -386,7 +523,13 @@ impl<'s> Ctx<'s> {
                 Some(d) => Some(d),
                 None => {
                     let found = value.describe();
-                    self.error(value.span, format!("`train.device` must be \"cpu\", \"cuda\" or \"cuda:N\", found {found}"), None);
+                    self.error(
+                        value.span,
+                        format!(
+                            "`train.device` must be \"cpu\", \"cuda\" or \"cuda:N\", found {found}"
+                        ),
+                        None,
+                    );
                     None
                 }
             }
@@ -441,10 +584,15 @@ impl<'s> Ctx<'s> {
                 }
             }
             "sgd" => {
-                let momentum = self.float(&k.get("momentum"), "train.optimizer.momentum", Range::Unit)?;
+                let momentum =
+                    self.float(&k.get("momentum"), "train.optimizer.momentum", Range::Unit)?;
                 let nesterov = self.boolean(&k.get("nesterov"), "train.optimizer.nesterov")?;
                 if nesterov && momentum == 0.0 {
-                    self.error(value.span.clone(), "nesterov SGD needs momentum > 0", Some("set momentum (e.g. 0.9) or nesterov = false".into()));
+                    self.error(
+                        value.span.clone(),
+                        "nesterov SGD needs momentum > 0",
+                        Some("set momentum (e.g. 0.9) or nesterov = false".into()),
+                    );
                     return None;
                 }
                 Optimizer::Sgd { momentum, nesterov }
@@ -454,20 +602,51 @@ impl<'s> Ctx<'s> {
     }
 
     fn schedule(&mut self, value: &Value, monitor: Monitor) -> Option<Schedule> {
-        let k = self.kind_table(value, "train.schedule", fields::SCHEDULE_KINDS, Some(monitor))?;
+        let k = self.kind_table(
+            value,
+            "train.schedule",
+            fields::SCHEDULE_KINDS,
+            Some(monitor),
+        )?;
         Some(match k.kind {
             "constant" => Schedule::Constant,
             "step" => Schedule::Step {
-                step_size: self.int(&k.get("step_size"), "train.schedule.step_size", 1, 1_000_000)? as usize,
+                step_size: self.int(
+                    &k.get("step_size"),
+                    "train.schedule.step_size",
+                    1,
+                    1_000_000,
+                )? as usize,
                 gamma: self.float(&k.get("gamma"), "train.schedule.gamma", Range::Open01)?,
             },
-            "cosine" => Schedule::Cosine { min_lr: self.float(&k.get("min_lr"), "train.schedule.min_lr", Range::NonNegative)? },
+            "cosine" => Schedule::Cosine {
+                min_lr: self.float(
+                    &k.get("min_lr"),
+                    "train.schedule.min_lr",
+                    Range::NonNegative,
+                )?,
+            },
             "plateau" => {
                 let factor = self.float(&k.get("factor"), "train.schedule.factor", Range::Open01);
-                let patience = self.int(&k.get("patience"), "train.schedule.patience", 0, 1_000_000);
-                let min_lr = self.float(&k.get("min_lr"), "train.schedule.min_lr", Range::NonNegative);
-                let monitor = self.choice(&k.get("monitor"), "train.schedule.monitor", Monitor::NAMES, Monitor::from_name);
-                Schedule::Plateau { factor: factor?, patience: patience? as usize, min_lr: min_lr?, monitor: monitor? }
+                let patience =
+                    self.int(&k.get("patience"), "train.schedule.patience", 0, 1_000_000);
+                let min_lr = self.float(
+                    &k.get("min_lr"),
+                    "train.schedule.min_lr",
+                    Range::NonNegative,
+                );
+                let monitor = self.choice(
+                    &k.get("monitor"),
+                    "train.schedule.monitor",
+                    Monitor::NAMES,
+                    Monitor::from_name,
+                );
+                Schedule::Plateau {
+                    factor: factor?,
+                    patience: patience? as usize,
+                    min_lr: min_lr?,
+                    monitor: monitor?,
+                }
             }
             _ => unreachable!("kinds come from SCHEDULE_KINDS"),
         })
@@ -476,12 +655,22 @@ impl<'s> Ctx<'s> {
     fn early_stopping(&mut self, value: &Value, monitor: Monitor) -> Option<Option<EarlyStopping>> {
         let settings = match &value.node {
             Node::Bool(false) => return Some(None),
-            Node::Bool(true) => KindArgs { kind: "early_stopping", written: &[], defaults: fields::EARLY_STOPPING_FIELDS, monitor: Some(monitor) },
+            Node::Bool(true) => KindArgs {
+                kind: "early_stopping",
+                written: &[],
+                defaults: fields::EARLY_STOPPING_FIELDS,
+                monitor: Some(monitor),
+            },
             Node::Table(t) => {
                 for e in &t.entries {
                     self.check_setting(e, "train.early_stopping", fields::EARLY_STOPPING_FIELDS);
                 }
-                KindArgs { kind: "early_stopping", written: &t.entries, defaults: fields::EARLY_STOPPING_FIELDS, monitor: Some(monitor) }
+                KindArgs {
+                    kind: "early_stopping",
+                    written: &t.entries,
+                    defaults: fields::EARLY_STOPPING_FIELDS,
+                    monitor: Some(monitor),
+                }
             }
             _ => {
                 self.error(
@@ -492,10 +681,28 @@ impl<'s> Ctx<'s> {
                 return None;
             }
         };
-        let monitor = self.choice(&settings.get("monitor"), "train.early_stopping.monitor", Monitor::NAMES, Monitor::from_name);
-        let patience = self.int(&settings.get("patience"), "train.early_stopping.patience", 0, 1_000_000);
-        let min_delta = self.float(&settings.get("min_delta"), "train.early_stopping.min_delta", Range::NonNegative);
-        Some(Some(EarlyStopping { monitor: monitor?, patience: patience? as usize, min_delta: min_delta? }))
+        let monitor = self.choice(
+            &settings.get("monitor"),
+            "train.early_stopping.monitor",
+            Monitor::NAMES,
+            Monitor::from_name,
+        );
+        let patience = self.int(
+            &settings.get("patience"),
+            "train.early_stopping.patience",
+            0,
+            1_000_000,
+        );
+        let min_delta = self.float(
+            &settings.get("min_delta"),
+            "train.early_stopping.min_delta",
+            Range::NonNegative,
+        );
+        Some(Some(EarlyStopping {
+            monitor: monitor?,
+            patience: patience? as usize,
+            min_delta: min_delta?,
+        }))
     }
 
     /// Reads `"kind"` or `{ kind = "kind", setting = ... }`.
@@ -523,21 +730,36 @@ impl<'s> Ctx<'s> {
             _ => {
                 self.error(
                     value.span.clone(),
-                    format!("`{what}` must be one of {} or a table with a `kind`, found {}", quoted_list(&names), value.describe()),
+                    format!(
+                        "`{what}` must be one of {} or a table with a `kind`, found {}",
+                        quoted_list(&names),
+                        value.describe()
+                    ),
                     None,
                 );
                 return None;
             }
         };
         // `loss = "hinge"` is about `train.loss`; `loss = { kind = "hinge" }` about its kind.
-        let kind_what = if matches!(value.node, Node::Table(_)) { format!("{what}.kind") } else { what.to_string() };
-        let kind_name = self.choice(kind_value, &kind_what, &names, |n| names.iter().position(|k| *k == n))?;
+        let kind_what = if matches!(value.node, Node::Table(_)) {
+            format!("{what}.kind")
+        } else {
+            what.to_string()
+        };
+        let kind_name = self.choice(kind_value, &kind_what, &names, |n| {
+            names.iter().position(|k| *k == n)
+        })?;
         let (kind, defaults) = kinds[kind_name];
         let mut ok = true;
         for e in written.iter().filter(|e| e.key != "kind") {
             ok &= self.check_setting(e, &format!("{what} (kind \"{kind}\")"), defaults);
         }
-        ok.then_some(KindArgs { kind, written, defaults, monitor })
+        ok.then_some(KindArgs {
+            kind,
+            written,
+            defaults,
+            monitor,
+        })
     }
 
     fn check_setting(&mut self, entry: &Entry, what: &str, allowed: &[KindField]) -> bool {
@@ -545,12 +767,19 @@ impl<'s> Ctx<'s> {
             return true;
         }
         let keys: Vec<&str> = allowed.iter().map(|f| f.key).collect();
-        let help = match (did_you_mean(&entry.key, keys.iter().copied()), keys.is_empty()) {
+        let help = match (
+            did_you_mean(&entry.key, keys.iter().copied()),
+            keys.is_empty(),
+        ) {
             (Some(s), _) => format!("did you mean `{s}`?"),
             (None, true) => "this kind takes no settings".to_string(),
             (None, false) => format!("settings: {}", keys.join(", ")),
         };
-        self.error(entry.key_span.clone(), format!("unknown setting `{}` in `{what}`", entry.key), Some(help));
+        self.error(
+            entry.key_span.clone(),
+            format!("unknown setting `{}` in `{what}`", entry.key),
+            Some(help),
+        );
         false
     }
 
@@ -558,13 +787,18 @@ impl<'s> Ctx<'s> {
     fn cross_checks(&mut self, view: &RunView<'_>, data: &DataSpec, model: &ModelSpec) {
         let resolution = data.resolution as usize;
         if let Err(block) = model.feature_sides(resolution) {
-            let span = ["data.resolution", "model.channels", "model.kernel", "model.padding"]
-                .iter()
-                .find_map(|dotted| {
-                    let (section, key) = dotted.split_once('.').expect("dotted");
-                    view.written(section, key).map(|v| v.span.clone())
-                })
-                .unwrap_or(DEFAULT_SPAN);
+            let span = [
+                "data.resolution",
+                "model.channels",
+                "model.kernel",
+                "model.padding",
+            ]
+            .iter()
+            .find_map(|dotted| {
+                let (section, key) = dotted.split_once('.').expect("dotted");
+                view.written(section, key).map(|v| v.span.clone())
+            })
+            .unwrap_or(DEFAULT_SPAN);
             self.error(
                 span,
                 format!(
@@ -586,16 +820,32 @@ impl<'s> Ctx<'s> {
     fn int(&mut self, value: &Value, what: &str, min: i64, max: i64) -> Option<i64> {
         let Node::Int(i) = value.node else {
             let help = match &value.node {
-                Node::Float(f) if f.fract() == 0.0 => Some(format!("write it without the decimal point: {}", *f as i64)),
-                Node::Str(s) if s.trim().parse::<i64>().is_ok() => Some(format!("write it without quotes: {}", s.trim())),
+                Node::Float(f) if f.fract() == 0.0 => {
+                    Some(format!("write it without the decimal point: {}", *f as i64))
+                }
+                Node::Str(s) if s.trim().parse::<i64>().is_ok() => {
+                    Some(format!("write it without quotes: {}", s.trim()))
+                }
                 _ => None,
             };
-            self.error(value.span.clone(), format!("`{what}` must be an integer, found {}", value.describe()), help);
+            self.error(
+                value.span.clone(),
+                format!("`{what}` must be an integer, found {}", value.describe()),
+                help,
+            );
             return None;
         };
         if i < min || i > max {
-            let allowed = if max >= i64::MAX / 2 { format!(">= {min}") } else { format!("between {min} and {max}") };
-            self.error(value.span.clone(), format!("`{what}` must be {allowed}, found {i}"), None);
+            let allowed = if max >= i64::MAX / 2 {
+                format!(">= {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            self.error(
+                value.span.clone(),
+                format!("`{what}` must be {allowed}, found {i}"),
+                None,
+            );
             return None;
         }
         Some(i)
@@ -607,10 +857,16 @@ impl<'s> Ctx<'s> {
             Node::Int(i) => i as f64,
             _ => {
                 let help = match &value.node {
-                    Node::Str(s) if s.trim().parse::<f64>().is_ok() => Some(format!("write it without quotes: {}", s.trim())),
+                    Node::Str(s) if s.trim().parse::<f64>().is_ok() => {
+                        Some(format!("write it without quotes: {}", s.trim()))
+                    }
                     _ => None,
                 };
-                self.error(value.span.clone(), format!("`{what}` must be a number, found {}", value.describe()), help);
+                self.error(
+                    value.span.clone(),
+                    format!("`{what}` must be a number, found {}", value.describe()),
+                    help,
+                );
                 return None;
             }
         };
@@ -621,7 +877,11 @@ impl<'s> Ctx<'s> {
             Range::Unit => ((0.0..1.0).contains(&x), "in [0, 1)"),
         };
         if !ok || !x.is_finite() {
-            self.error(value.span.clone(), format!("`{what}` must be {allowed}, found {x}"), None);
+            self.error(
+                value.span.clone(),
+                format!("`{what}` must be {allowed}, found {x}"),
+                None,
+            );
             return None;
         }
         Some(x)
@@ -631,22 +891,38 @@ impl<'s> Ctx<'s> {
         match value.node {
             Node::Bool(b) => Some(b),
             _ => {
-                self.error(value.span.clone(), format!("`{what}` must be true or false, found {}", value.describe()), None);
+                self.error(
+                    value.span.clone(),
+                    format!("`{what}` must be true or false, found {}", value.describe()),
+                    None,
+                );
                 None
             }
         }
     }
 
-    fn choice<T>(&mut self, value: &Value, what: &str, names: &[&str], parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    fn choice<T>(
+        &mut self,
+        value: &Value,
+        what: &str,
+        names: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
         if let Some(s) = as_str(value) {
             if let Some(t) = parse(s) {
                 return Some(t);
             }
         }
-        let help = as_str(value).and_then(|s| did_you_mean(s, names.iter().copied())).map(|s| format!("did you mean \"{s}\"?"));
+        let help = as_str(value)
+            .and_then(|s| did_you_mean(s, names.iter().copied()))
+            .map(|s| format!("did you mean \"{s}\"?"));
         self.error(
             value.span.clone(),
-            format!("`{what}` must be one of {}, found {}", quoted_list(names), value.describe()),
+            format!(
+                "`{what}` must be one of {}, found {}",
+                quoted_list(names),
+                value.describe()
+            ),
             help,
         );
         None
@@ -655,15 +931,32 @@ impl<'s> Ctx<'s> {
     fn int_list(&mut self, value: &Value, what: &str, min: i64, max: i64) -> Option<Vec<usize>> {
         let list = self.int_list_allow_empty(value, what, min, max)?;
         if list.is_empty() {
-            self.error(value.span.clone(), format!("`{what}` must not be empty"), None);
+            self.error(
+                value.span.clone(),
+                format!("`{what}` must not be empty"),
+                None,
+            );
             return None;
         }
         Some(list)
     }
 
-    fn int_list_allow_empty(&mut self, value: &Value, what: &str, min: i64, max: i64) -> Option<Vec<usize>> {
+    fn int_list_allow_empty(
+        &mut self,
+        value: &Value,
+        what: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<Vec<usize>> {
         let Node::Array(items) = &value.node else {
-            self.error(value.span.clone(), format!("`{what}` must be an array of integers, found {}", value.describe()), None);
+            self.error(
+                value.span.clone(),
+                format!(
+                    "`{what}` must be an array of integers, found {}",
+                    value.describe()
+                ),
+                None,
+            );
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
@@ -697,10 +990,18 @@ impl KindArgs<'_> {
         if let Some(e) = self.written.iter().find(|e| e.key == key) {
             return e.value.clone();
         }
-        let field = self.defaults.iter().find(|f| f.key == key).expect("asked for a declared setting");
+        let field = self
+            .defaults
+            .iter()
+            .find(|f| f.key == key)
+            .expect("asked for a declared setting");
         match field.default {
             Some(literal) => default_value(literal),
-            None => default_value(&tree::toml_string(self.monitor.expect("monitor-defaulted kinds get the monitor").as_str())),
+            None => default_value(&tree::toml_string(
+                self.monitor
+                    .expect("monitor-defaulted kinds get the monitor")
+                    .as_str(),
+            )),
         }
     }
 }
@@ -708,7 +1009,10 @@ impl KindArgs<'_> {
 /// Lexical clean-up so that `a/./b/` and `a/b` name the same data set.
 fn normalise_path(text: &str) -> PathBuf {
     let path = Path::new(text.trim());
-    let cleaned: PathBuf = path.components().filter(|c| !matches!(c, Component::CurDir)).collect();
+    let cleaned: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
     if cleaned.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -722,7 +1026,8 @@ mod tests {
 
     #[test]
     fn every_registered_default_resolves_cleanly() {
-        let specs = load_str(Path::new("defaults.toml"), "").expect("an empty spec is all defaults");
+        let specs =
+            load_str(Path::new("defaults.toml"), "").expect("an empty spec is all defaults");
         assert_eq!(specs.len(), 1);
         let s = &specs[0];
         assert_eq!(s.name, "defaults");
@@ -743,6 +1048,9 @@ mod tests {
     #[test]
     fn paths_are_normalised() {
         assert_eq!(normalise_path("./a/./b/"), PathBuf::from("a/b"));
-        assert_eq!(normalise_path("../shared/data"), PathBuf::from("../shared/data"));
+        assert_eq!(
+            normalise_path("../shared/data"),
+            PathBuf::from("../shared/data")
+        );
     }
 }

@@ -31,7 +31,10 @@ pub(super) fn axes(ctx: &mut Ctx<'_>, sweep: &Table) -> Vec<Axis> {
             ("grid", Node::Table(t)) => grid = Some(t),
             ("grid", _) => ctx.error(
                 entry.value.span.clone(),
-                format!("[sweep.grid] must be a table, found {}", entry.value.describe()),
+                format!(
+                    "[sweep.grid] must be a table, found {}",
+                    entry.value.describe()
+                ),
                 Some("write it as a section: [sweep.grid] then \"train.seed\" = [1, 2, 3]".into()),
             ),
             (other, _) => ctx.error(
@@ -47,7 +50,11 @@ pub(super) fn axes(ctx: &mut Ctx<'_>, sweep: &Table) -> Vec<Axis> {
     for (dotted, key_span, value) in flatten(grid) {
         if let Some(axis) = axis(ctx, dotted, key_span, value) {
             if axes.iter().any(|a: &Axis| a.dotted == axis.dotted) {
-                ctx.error(axis.key_span.clone(), format!("sweep axis `{}` is given twice", axis.dotted), None);
+                ctx.error(
+                    axis.key_span.clone(),
+                    format!("sweep axis `{}` is given twice", axis.dotted),
+                    None,
+                );
             } else {
                 axes.push(axis);
             }
@@ -81,25 +88,34 @@ fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Opt
             .map(|f| format!("{}.{}", f.section, f.key))
             .collect::<Vec<_>>()
     };
-    let Some((section, key)) = dotted.split_once('.').filter(|(s, k)| {
-        SWEEPABLE.contains(s) && fields::find(s, k).is_some()
-    }) else {
+    let Some((section, key)) = dotted
+        .split_once('.')
+        .filter(|(s, k)| SWEEPABLE.contains(s) && fields::find(s, k).is_some())
+    else {
         let help = if dotted.starts_with("experiment.") {
             "the experiment's name and tags are not part of a run and cannot be swept".to_string()
         } else {
             let known = known();
             match did_you_mean(&dotted, known.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "name a field as `section.key`, e.g. \"train.seed\" or \"model.arch\"".to_string(),
+                None => "name a field as `section.key`, e.g. \"train.seed\" or \"model.arch\""
+                    .to_string(),
             }
         };
-        ctx.error(key_span, format!("sweep key `{dotted}` names no spec field"), Some(help));
+        ctx.error(
+            key_span,
+            format!("sweep key `{dotted}` names no spec field"),
+            Some(help),
+        );
         return None;
     };
     let Node::Array(values) = &value.node else {
         ctx.error(
             value.span.clone(),
-            format!("sweep axis `{dotted}` must be an array of values, found {}", value.describe()),
+            format!(
+                "sweep axis `{dotted}` must be an array of values, found {}",
+                value.describe()
+            ),
             Some(format!("e.g. \"{dotted}\" = [a, b, c]")),
         );
         return None;
@@ -112,7 +128,13 @@ fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Opt
         );
         return None;
     }
-    Some(Axis { section: section.to_string(), key: key.to_string(), dotted: dotted.clone(), key_span, values: values.clone() })
+    Some(Axis {
+        section: section.to_string(),
+        key: key.to_string(),
+        dotted: dotted.clone(),
+        key_span,
+        values: values.clone(),
+    })
 }
 
 /// Every sweep point as one value index per axis; one empty point without axes.
@@ -143,7 +165,11 @@ pub fn run_name(experiment: &str, swept: &[(String, String)]) -> String {
     let parts: Vec<String> = swept
         .iter()
         .map(|(dotted, value)| {
-            let clash = swept.iter().filter(|(d, _)| short(d) == short(dotted)).count() > 1;
+            let clash = swept
+                .iter()
+                .filter(|(d, _)| short(d) == short(dotted))
+                .count()
+                > 1;
             let name = if clash { dotted.clone() } else { short(dotted) };
             let value = value.trim_matches('"');
             format!("{name}={value}")
@@ -157,25 +183,50 @@ mod tests {
     use super::*;
 
     fn axis_of(n: usize) -> Axis {
-        let v = Value { node: Node::Int(0), span: 0..0 };
-        Axis { section: "train".into(), key: "seed".into(), dotted: "train.seed".into(), key_span: 0..0, values: vec![v; n] }
+        let v = Value {
+            node: Node::Int(0),
+            span: 0..0,
+        };
+        Axis {
+            section: "train".into(),
+            key: "seed".into(),
+            dotted: "train.seed".into(),
+            key_span: 0..0,
+            values: vec![v; n],
+        }
     }
 
     #[test]
     fn last_axis_varies_fastest() {
         let p = points(&[axis_of(2), axis_of(3)]);
-        assert_eq!(p, vec![vec![0, 0], vec![0, 1], vec![0, 2], vec![1, 0], vec![1, 1], vec![1, 2]]);
+        assert_eq!(
+            p,
+            vec![
+                vec![0, 0],
+                vec![0, 1],
+                vec![0, 2],
+                vec![1, 0],
+                vec![1, 1],
+                vec![1, 2]
+            ]
+        );
         assert_eq!(points(&[]), vec![Vec::<usize>::new()]);
     }
 
     #[test]
     fn run_names_use_short_keys_unless_ambiguous() {
-        let swept = vec![("model.arch".to_string(), "\"cnn\"".to_string()), ("train.seed".to_string(), "2".to_string())];
+        let swept = vec![
+            ("model.arch".to_string(), "\"cnn\"".to_string()),
+            ("train.seed".to_string(), "2".to_string()),
+        ];
         assert_eq!(run_name("abl", &swept), "abl[arch=cnn,seed=2]");
         let clash = vec![
             ("train.monitor".to_string(), "\"val_loss\"".to_string()),
             ("data.monitor".to_string(), "1".to_string()),
         ];
-        assert_eq!(run_name("x", &clash), "x[train.monitor=val_loss,data.monitor=1]");
+        assert_eq!(
+            run_name("x", &clash),
+            "x[train.monitor=val_loss,data.monitor=1]"
+        );
     }
 }

@@ -132,7 +132,13 @@ pub fn parse(src: &SourceFile) -> Result<Table, Diagnostic> {
         let span = e.span().unwrap_or(0..0);
         // The crate's message is multi-line with its own excerpt; keep the
         // first sentence, we print our own location.
-        let msg = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
+        let msg = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .trim()
+            .to_string();
         src.diagnostic(span, format!("invalid TOML: {msg}"))
     })?;
     convert_table(src, doc.get_ref())
@@ -187,7 +193,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        SourceFile { path: path.into(), text: text.into() }
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -202,7 +211,13 @@ impl SourceFile {
 
     pub fn diagnostic(&self, span: Span, message: impl Into<String>) -> Diagnostic {
         let (line, col) = self.line_col(span.start);
-        Diagnostic { path: self.path.clone(), line, col, message: message.into(), help: None }
+        Diagnostic {
+            path: self.path.clone(),
+            line,
+            col,
+            message: message.into(),
+            help: None,
+        }
     }
 }
 
@@ -231,7 +246,13 @@ impl Diagnostic {
 
     /// A diagnostic about the file as a whole (it could not be read).
     pub fn whole_file(path: &Path, message: impl Into<String>) -> Self {
-        Diagnostic { path: path.to_path_buf(), line: 0, col: 0, message: message.into(), help: None }
+        Diagnostic {
+            path: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            message: message.into(),
+            help: None,
+        }
     }
 }
 
@@ -240,7 +261,14 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: {}", self.path.display(), self.message)?;
         } else {
-            write!(f, "{}:{}:{}: {}", self.path.display(), self.line, self.col, self.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                self.line,
+                self.col,
+                self.message
+            )?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
@@ -250,7 +278,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -312,7 +343,10 @@ mod tests {
     #[test]
     fn suggestions_catch_typos_only() {
         assert_eq!(did_you_mean("lr_rate", ["lr", "batch_size"]), Some("lr"));
-        assert_eq!(did_you_mean("bach_size", ["lr", "batch_size"]), Some("batch_size"));
+        assert_eq!(
+            did_you_mean("bach_size", ["lr", "batch_size"]),
+            Some("batch_size")
+        );
         assert_eq!(did_you_mean("zzz", ["lr", "batch_size"]), None);
     }
 }

@@ -66,11 +66,18 @@ pub fn peak_rss_mb() -> Option<f64> {
 
 /// Runs the benchmark on the CPU with `config.threads` threads.
 pub fn run(spec: &ModelSpec, genres: usize, config: &BenchConfig) -> Result<BenchReport, String> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(config.threads).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build()
+        .map_err(|e| e.to_string())?;
     pool.install(|| run_on_pool(spec, genres, config))
 }
 
-fn run_on_pool(spec: &ModelSpec, genres: usize, config: &BenchConfig) -> Result<BenchReport, String> {
+fn run_on_pool(
+    spec: &ModelSpec,
+    genres: usize,
+    config: &BenchConfig,
+) -> Result<BenchReport, String> {
     let err = |e: CpuError| format!("{e:?}");
     let arch = Architecture::new(spec, config.resolution, genres)?;
     let dev = Cpu::seed_from_u64(0);
@@ -82,7 +89,9 @@ fn run_on_pool(spec: &ModelSpec, genres: usize, config: &BenchConfig) -> Result<
     let (b, r) = (config.batch, config.resolution);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let images: Vec<f32> = (0..b * 3 * r * r).map(|_| rng.gen()).collect();
-    let targets: Vec<f32> = (0..b * genres).map(|_| if rng.gen_bool(2.33 / 25.0) { 1.0 } else { 0.0 }).collect();
+    let targets: Vec<f32> = (0..b * genres)
+        .map(|_| if rng.gen_bool(2.33 / 25.0) { 1.0 } else { 0.0 })
+        .collect();
     let images = dev.tensor_from_vec(images, (b, 3, r, r));
     let targets = dev.tensor_from_vec(targets, (b, genres));
 
@@ -91,7 +100,9 @@ fn run_on_pool(spec: &ModelSpec, genres: usize, config: &BenchConfig) -> Result<
         let started = Instant::now();
         let mut grads = Gradients::leaky();
         grads.retain_leafs(&leaves);
-        let logits = model.forward(images.clone().traced(grads), Mode::Train).map_err(err)?;
+        let logits = model
+            .forward(images.clone().traced(grads), Mode::Train)
+            .map_err(err)?;
         let loss = binary_cross_entropy_with_logits_loss(logits, targets.clone());
         let mut grads = loss.backward();
         adam.update(&mut model.params, &mut grads).map_err(err)?;
@@ -151,7 +162,11 @@ impl std::fmt::Display for BenchReport {
             "train  {:>8.1} images/s  {:>7.1} ms/step (median of {})  {:>6.1} GFLOP/s",
             self.train_images_per_sec, self.train_ms_per_step, self.steps, self.train_gflops
         )?;
-        writeln!(f, "eval   {:>8.1} images/s  {:>31.1} GFLOP/s", self.eval_images_per_sec, self.eval_gflops)?;
+        writeln!(
+            f,
+            "eval   {:>8.1} images/s  {:>31.1} GFLOP/s",
+            self.eval_images_per_sec, self.eval_gflops
+        )?;
         if let Some(mb) = self.peak_rss_mb {
             writeln!(f, "peak memory {mb:.0} MB")?;
         }

@@ -38,7 +38,14 @@ fn improves(value: f64, best: f64, margin: f64, minimise: bool) -> bool {
 /// - plateau: PyTorch's ReduceLROnPlateau replayed over the history: after
 ///   more than `patience` epochs without a relative improvement of 1e-4,
 ///   multiply by `factor` (not below `min_lr`) and start counting again.
-pub fn learning_rate(schedule: &Schedule, lr: f64, epochs: usize, epoch: usize, history: &[f64], minimise: bool) -> f64 {
+pub fn learning_rate(
+    schedule: &Schedule,
+    lr: f64,
+    epochs: usize,
+    epoch: usize,
+    history: &[f64],
+    minimise: bool,
+) -> f64 {
     match *schedule {
         Schedule::Constant => lr,
         Schedule::Step { step_size, gamma } => lr * gamma.powi((epoch / step_size) as i32),
@@ -46,10 +53,19 @@ pub fn learning_rate(schedule: &Schedule, lr: f64, epochs: usize, epoch: usize, 
             let progress = epoch as f64 / epochs.max(1) as f64;
             min_lr + (lr - min_lr) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
         }
-        Schedule::Plateau { factor, patience, min_lr, .. } => {
+        Schedule::Plateau {
+            factor,
+            patience,
+            min_lr,
+            ..
+        } => {
             let (mut rate, mut best, mut bad) = (lr, f64::NAN, 0usize);
             for &value in &history[..epoch.min(history.len())] {
-                let margin = if best.is_nan() { 0.0 } else { best.abs() * PLATEAU_THRESHOLD };
+                let margin = if best.is_nan() {
+                    0.0
+                } else {
+                    best.abs() * PLATEAU_THRESHOLD
+                };
                 if improves(value, best, margin, minimise) {
                     (best, bad) = (value, 0);
                 } else {
@@ -71,7 +87,12 @@ pub fn learning_rate(schedule: &Schedule, lr: f64, epochs: usize, epoch: usize, 
 pub fn should_stop(rule: &EarlyStopping, history: &[f64], minimise: bool) -> bool {
     let (mut best, mut wait) = (f64::NAN, 0usize);
     for &value in history {
-        if improves(value, best, if best.is_nan() { 0.0 } else { rule.min_delta }, minimise) {
+        if improves(
+            value,
+            best,
+            if best.is_nan() { 0.0 } else { rule.min_delta },
+            minimise,
+        ) {
             (best, wait) = (value, 0);
         } else {
             wait += 1;
@@ -103,24 +124,42 @@ mod tests {
 
     #[test]
     fn step_and_cosine_by_hand() {
-        let step = Schedule::Step { step_size: 2, gamma: 0.5 };
-        let lrs: Vec<f64> = (0..5).map(|e| learning_rate(&step, 0.1, 5, e, &[], true)).collect();
+        let step = Schedule::Step {
+            step_size: 2,
+            gamma: 0.5,
+        };
+        let lrs: Vec<f64> = (0..5)
+            .map(|e| learning_rate(&step, 0.1, 5, e, &[], true))
+            .collect();
         assert_eq!(lrs, vec![0.1, 0.1, 0.1 * 0.5, 0.1 * 0.5, 0.1 * 0.25]);
 
         let cosine = Schedule::Cosine { min_lr: 0.0 };
         close(learning_rate(&cosine, 1.0, 4, 0, &[], true), 1.0);
         close(learning_rate(&cosine, 1.0, 4, 2, &[], true), 0.5);
-        close(learning_rate(&cosine, 1.0, 4, 1, &[], true), (1.0 + (std::f64::consts::PI / 4.0).cos()) / 2.0);
-        close(learning_rate(&Schedule::Constant, 0.3, 4, 3, &[], true), 0.3);
+        close(
+            learning_rate(&cosine, 1.0, 4, 1, &[], true),
+            (1.0 + (std::f64::consts::PI / 4.0).cos()) / 2.0,
+        );
+        close(
+            learning_rate(&Schedule::Constant, 0.3, 4, 3, &[], true),
+            0.3,
+        );
     }
 
     #[test]
     fn plateau_waits_patience_epochs_then_cuts_and_counts_again() {
-        let plateau = Schedule::Plateau { factor: 0.5, patience: 1, min_lr: 0.01, monitor: Monitor::ValLoss };
+        let plateau = Schedule::Plateau {
+            factor: 0.5,
+            patience: 1,
+            min_lr: 0.01,
+            monitor: Monitor::ValLoss,
+        };
         // Losses: improve, improve, stall, stall (cut: 2 bad > patience 1),
         // stall, stall (cut again), improve.
         let history = [1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.5];
-        let lrs: Vec<f64> = (0..=history.len()).map(|e| learning_rate(&plateau, 0.1, 10, e, &history, true)).collect();
+        let lrs: Vec<f64> = (0..=history.len())
+            .map(|e| learning_rate(&plateau, 0.1, 10, e, &history, true))
+            .collect();
         assert_eq!(lrs, vec![0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
         // Never below min_lr.
         let long = [1.0; 40];
@@ -132,20 +171,41 @@ mod tests {
 
     #[test]
     fn plateau_on_a_metric_to_maximise() {
-        let plateau = Schedule::Plateau { factor: 0.1, patience: 0, min_lr: 0.0, monitor: Monitor::ValMicroF1 };
+        let plateau = Schedule::Plateau {
+            factor: 0.1,
+            patience: 0,
+            min_lr: 0.0,
+            monitor: Monitor::ValMicroF1,
+        };
         close(learning_rate(&plateau, 1.0, 10, 2, &[0.3, 0.4], false), 1.0);
         close(learning_rate(&plateau, 1.0, 10, 2, &[0.4, 0.3], false), 0.1);
     }
 
     #[test]
     fn early_stopping_like_keras() {
-        let rule = EarlyStopping { monitor: Monitor::ValLoss, patience: 2, min_delta: 0.01 };
+        let rule = EarlyStopping {
+            monitor: Monitor::ValLoss,
+            patience: 2,
+            min_delta: 0.01,
+        };
         assert!(!should_stop(&rule, &[], true));
         assert!(!should_stop(&rule, &[1.0, 0.9, 0.95], true));
-        assert!(should_stop(&rule, &[1.0, 0.9, 0.95, 0.91], true), "two epochs without beating 0.9 by 0.01");
-        assert!(!should_stop(&rule, &[1.0, 0.9, 0.95, 0.85], true), "0.85 improves by more than min_delta");
-        assert!(should_stop(&rule, &[1.0, 0.9, 0.895, 0.899], true), "0.895 is within min_delta: no improvement");
-        assert!(should_stop(&rule, &[0.5, f64::NAN, f64::NAN], true), "NaN never improves");
+        assert!(
+            should_stop(&rule, &[1.0, 0.9, 0.95, 0.91], true),
+            "two epochs without beating 0.9 by 0.01"
+        );
+        assert!(
+            !should_stop(&rule, &[1.0, 0.9, 0.95, 0.85], true),
+            "0.85 improves by more than min_delta"
+        );
+        assert!(
+            should_stop(&rule, &[1.0, 0.9, 0.895, 0.899], true),
+            "0.895 is within min_delta: no improvement"
+        );
+        assert!(
+            should_stop(&rule, &[0.5, f64::NAN, f64::NAN], true),
+            "NaN never improves"
+        );
     }
 
     #[test]
@@ -160,10 +220,18 @@ mod tests {
     fn replaying_a_prefix_gives_the_same_decisions() {
         // What resume relies on: the decision for epoch e reads only the
         // first e values, whatever comes after.
-        let plateau = Schedule::Plateau { factor: 0.5, patience: 1, min_lr: 0.0, monitor: Monitor::ValLoss };
+        let plateau = Schedule::Plateau {
+            factor: 0.5,
+            patience: 1,
+            min_lr: 0.0,
+            monitor: Monitor::ValLoss,
+        };
         let full = [1.0, 0.9, 0.95, 0.96, 0.97, 0.8];
         for e in 0..=full.len() {
-            assert_eq!(learning_rate(&plateau, 0.1, 10, e, &full, true), learning_rate(&plateau, 0.1, 10, e, &full[..e], true));
+            assert_eq!(
+                learning_rate(&plateau, 0.1, 10, e, &full, true),
+                learning_rate(&plateau, 0.1, 10, e, &full[..e], true)
+            );
         }
     }
 }

@@ -79,7 +79,10 @@ pub struct Metrics {
 /// All metrics for `targets` (0/1) and `scores`, both `n × genres` row-major.
 pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, threshold: f64) -> Metrics {
     assert_eq!(targets.len(), scores.len(), "one score per target");
-    assert!(genres > 0 && targets.len() % genres == 0, "rows of `genres` values");
+    assert!(
+        genres > 0 && targets.len() % genres == 0,
+        "rows of `genres` values"
+    );
     let n = targets.len() / genres;
     let predicted = |s: f32| s as f64 > threshold;
 
@@ -104,17 +107,22 @@ pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, threshold: f64) -
         exact += u64::from(all_right);
     }
 
-    let total = per_genre.iter().fold(GenreCounts::default(), |a, c| GenreCounts {
-        tp: a.tp + c.tp,
-        fp: a.fp + c.fp,
-        fn_: a.fn_ + c.fn_,
-        tn: a.tn + c.tn,
-    });
+    let total = per_genre
+        .iter()
+        .fold(GenreCounts::default(), |a, c| GenreCounts {
+            tp: a.tp + c.tp,
+            fp: a.fp + c.fp,
+            fn_: a.fn_ + c.fn_,
+            tn: a.tn + c.tn,
+        });
     let mean = |f: fn(&GenreCounts) -> f64| per_genre.iter().map(f).sum::<f64>() / genres as f64;
     let binary_accuracy = ratio(total.tp + total.tn, (n * genres) as u64);
 
     let column = |g: usize| -> (Vec<u8>, Vec<f32>) {
-        (targets.iter().skip(g).step_by(genres).copied().collect(), scores.iter().skip(g).step_by(genres).copied().collect())
+        (
+            targets.iter().skip(g).step_by(genres).copied().collect(),
+            scores.iter().skip(g).step_by(genres).copied().collect(),
+        )
     };
     let with_positives: Vec<f64> = (0..genres)
         .filter(|&g| per_genre[g].support() > 0)
@@ -136,7 +144,11 @@ pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, threshold: f64) -
         binary_accuracy,
         hamming_loss: if n == 0 { 0.0 } else { 1.0 - binary_accuracy },
         micro_ap: average_precision(targets, scores),
-        macro_ap: if with_positives.is_empty() { 0.0 } else { with_positives.iter().sum::<f64>() / with_positives.len() as f64 },
+        macro_ap: if with_positives.is_empty() {
+            0.0
+        } else {
+            with_positives.iter().sum::<f64>() / with_positives.len() as f64
+        },
         per_genre,
     }
 }
@@ -189,7 +201,10 @@ mod tests {
     fn counts_per_genre() {
         let m = example();
         let c = |tp, fp, fn_, tn| GenreCounts { tp, fp, fn_, tn };
-        assert_eq!(m.per_genre, vec![c(1, 0, 0, 2), c(0, 1, 1, 1), c(1, 0, 0, 2)]);
+        assert_eq!(
+            m.per_genre,
+            vec![c(1, 0, 0, 2), c(0, 1, 1, 1), c(1, 0, 0, 2)]
+        );
         assert_eq!(m.per_genre[1].support(), 1);
     }
 
@@ -202,11 +217,19 @@ mod tests {
             ("micro recall", m.micro_recall, 2.0 / 3.0),
             ("micro f1", m.micro_f1, 2.0 * 2.0 / (2.0 * 2.0 + 1.0 + 1.0)),
             // genre 1 has P = R = F1 = 0; genres 0 and 2 are perfect.
-            ("macro precision", m.macro_precision, (1.0 + 0.0 + 1.0) / 3.0),
+            (
+                "macro precision",
+                m.macro_precision,
+                (1.0 + 0.0 + 1.0) / 3.0,
+            ),
             ("macro recall", m.macro_recall, (1.0 + 0.0 + 1.0) / 3.0),
             ("macro f1", m.macro_f1, (1.0 + 0.0 + 1.0) / 3.0),
             // poster 0: 2·1/(2+1); poster 1: 2·1/(1+2); poster 2: 0/0 → 0.
-            ("samples f1", m.samples_f1, (2.0 / 3.0 + 2.0 / 3.0 + 0.0) / 3.0),
+            (
+                "samples f1",
+                m.samples_f1,
+                (2.0 / 3.0 + 2.0 / 3.0 + 0.0) / 3.0,
+            ),
             // only poster 2 is exactly right.
             ("subset accuracy", m.subset_accuracy, 1.0 / 3.0),
             // 7 of 9 pairs right.
@@ -222,9 +245,17 @@ mod tests {
     fn average_precision_by_hand() {
         // Scores 0.9 (pos), 0.8 (neg), 0.7 (pos), 0.1 (neg): steps at
         // recall 1/2 with precision 1/1, recall 2/2 with precision 2/3.
-        close(average_precision(&[1, 0, 1, 0], &[0.9, 0.8, 0.7, 0.1]), 0.5 * 1.0 + 0.5 * (2.0 / 3.0), "ap");
+        close(
+            average_precision(&[1, 0, 1, 0], &[0.9, 0.8, 0.7, 0.1]),
+            0.5 * 1.0 + 0.5 * (2.0 / 3.0),
+            "ap",
+        );
         // Ties enter together: both 0.5s form one step (precision 1/2).
-        close(average_precision(&[1, 0], &[0.5, 0.5]), 1.0 * 0.5, "tied ap");
+        close(
+            average_precision(&[1, 0], &[0.5, 0.5]),
+            1.0 * 0.5,
+            "tied ap",
+        );
         close(average_precision(&[0, 0], &[0.5, 0.1]), 0.0, "no positives");
 
         let m = example();
@@ -233,7 +264,11 @@ mod tests {
         close(m.macro_ap, (1.0 + 0.5 + 1.0) / 3.0, "macro ap");
         // Micro: positives score 0.9, 0.8, 0.4 among 0.9 0.8 0.7 0.4 0.3 0.2 0.2 0.1 0.1:
         // steps at 0.9 (R 1/3, P 1), 0.8 (R 2/3, P 1), 0.4 (R 1, P 3/4).
-        close(m.micro_ap, (1.0 / 3.0) * 1.0 + (1.0 / 3.0) * 1.0 + (1.0 / 3.0) * 0.75, "micro ap");
+        close(
+            m.micro_ap,
+            (1.0 / 3.0) * 1.0 + (1.0 / 3.0) * 1.0 + (1.0 / 3.0) * 0.75,
+            "micro ap",
+        );
     }
 
     #[test]
@@ -260,6 +295,14 @@ mod tests {
     #[test]
     fn the_threshold_is_strict() {
         let m = evaluate(&[1], &[0.5], 1, 0.5);
-        assert_eq!(m.per_genre[0], GenreCounts { tp: 0, fp: 0, fn_: 1, tn: 0 });
+        assert_eq!(
+            m.per_genre[0],
+            GenreCounts {
+                tp: 0,
+                fp: 0,
+                fn_: 1,
+                tn: 0
+            }
+        );
     }
 }

@@ -19,7 +19,17 @@ pub struct Adam<D: Device<f32>> {
 
 impl<D: Device<f32>> Adam<D> {
     pub fn new(lr: f64, betas: [f64; 2], eps: f64, weight_decay: Option<WeightDecay>) -> Adam<D> {
-        Adam { config: AdamConfig { lr, betas, eps, weight_decay }, step: 0, moment1: Gradients::leaky(), moment2: Gradients::leaky() }
+        Adam {
+            config: AdamConfig {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+            },
+            step: 0,
+            moment1: Gradients::leaky(),
+            moment2: Gradients::leaky(),
+        }
     }
 
     pub fn set_lr(&mut self, lr: f64) {
@@ -27,7 +37,11 @@ impl<D: Device<f32>> Adam<D> {
     }
 
     /// One update of every trained parameter from `grads`.
-    pub fn update(&mut self, params: &mut Params<D>, grads: &mut Gradients<f32, D>) -> Result<(), D::Err> {
+    pub fn update(
+        &mut self,
+        params: &mut Params<D>,
+        grads: &mut Gradients<f32, D>,
+    ) -> Result<(), D::Err> {
         self.step += 1;
         let trained: Vec<usize> = params.trained().collect();
         for i in trained {
@@ -59,7 +73,13 @@ mod tests {
     fn adam_matches_the_textbook_update() {
         let dev = Cpu::default();
         let arch = {
-            let m = crate::spec::load_str(std::path::Path::new("m.toml"), "[model]\nchannels = [2]\ndense = []\n[data]\nresolution = 8\n").unwrap().remove(0).model;
+            let m = crate::spec::load_str(
+                std::path::Path::new("m.toml"),
+                "[model]\nchannels = [2]\ndense = []\n[data]\nresolution = 8\n",
+            )
+            .unwrap()
+            .remove(0)
+            .model;
             crate::model::Architecture::new(&m, 8, 2).unwrap()
         };
         let mut params = Params::init(&arch, 1, &dev);
@@ -76,7 +96,10 @@ mod tests {
             // step moves by lr · 0.5 / (0.5 + eps) ≈ lr.
             let after = params.get("out.bias").as_vec();
             for (a, b) in after.iter().zip(&before) {
-                assert!((b - a - 0.1 * step as f32).abs() < 1e-5, "step {step}: {b} -> {a}");
+                assert!(
+                    (b - a - 0.1 * step as f32).abs() < 1e-5,
+                    "step {step}: {b} -> {a}"
+                );
             }
         }
     }

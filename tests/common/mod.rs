@@ -17,14 +17,21 @@ pub fn real_posters() -> Option<PathBuf> {
     if path.join("train.csv").is_file() {
         return Some(path);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have the real posters at {}", path.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the real posters at {}",
+        path.display()
+    );
     eprintln!("skipping: the real posters are not at {}", path.display());
     None
 }
 
 /// A poster-like JPEG of one colour.
 pub fn jpeg(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
-    encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb(colour))), ImageFormat::Jpeg)
+    encode(
+        &DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb(colour))),
+        ImageFormat::Jpeg,
+    )
 }
 
 pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
@@ -42,7 +49,11 @@ pub fn multilabel_set(dir: &Path, rows: &[(&str, &[&str])]) -> PathBuf {
     let mut csv = format!("Id,Genre,{}\n", GENRES.join(","));
     for (id, genres) in rows {
         csv.push_str(&multilabel_row(id, genres));
-        std::fs::write(dir.join("Images").join(format!("{id}.jpg")), jpeg(18, 27, [200, 30, 30])).unwrap();
+        std::fs::write(
+            dir.join("Images").join(format!("{id}.jpg")),
+            jpeg(18, 27, [200, 30, 30]),
+        )
+        .unwrap();
     }
     std::fs::write(dir.join("train.csv"), csv).unwrap();
     dir.to_path_buf()
@@ -50,13 +61,20 @@ pub fn multilabel_set(dir: &Path, rows: &[(&str, &[&str])]) -> PathBuf {
 
 pub fn multilabel_row(id: &str, genres: &[&str]) -> String {
     let list: Vec<String> = genres.iter().map(|g| format!("'{g}'")).collect();
-    let one_hot: Vec<&str> = GENRES.iter().map(|g| if genres.contains(g) { "1" } else { "0" }).collect();
+    let one_hot: Vec<&str> = GENRES
+        .iter()
+        .map(|g| if genres.contains(g) { "1" } else { "0" })
+        .collect();
     format!("{id},\"[{}]\",{}\n", list.join(", "), one_hot.join(","))
 }
 
 /// Runs the posterlab binary in `cwd`.
 pub fn posterlab(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_posterlab")).current_dir(cwd).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_posterlab"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {
