@@ -249,6 +249,41 @@ fn matmul_into(
     }
 }
 
+/// A tensor's values on the host. dfdx gives custom ops no view of a
+/// tensor's buffer, so reading one means copying it.
+fn host<S: Shape>(t: &Tensor<S, f32, Cpu>) -> Vec<f32> {
+    let mut v = vec![0f32; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
+}
+
+/// 2x2 max-pool of one `[h, w]` plane of `value(index)`, stride 2, floor:
+/// writes each window's maximum and the plane index of its first maximum
+/// (ties go to the earliest in row-major order, as in PyTorch).
+fn pool_plane(
+    value: impl Fn(usize) -> f32,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    y: &mut [f32],
+    arg: &mut [u32],
+) {
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let mut best = (2 * oy) * w + 2 * ox;
+            let mut max = value(best);
+            for at in [best + 1, best + w, best + w + 1] {
+                let v = value(at);
+                if v > max {
+                    (best, max) = (at, v);
+                }
+            }
+            y[oy * ow + ox] = max;
+            arg[oy * ow + ox] = best as u32;
+        }
+    }
+}
+
 fn add_into(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += s;
@@ -269,12 +304,7 @@ pub fn conv2d<T: Tape<f32, Cpu>>(
     let g = Geom::new(b, c, h, w);
     let (taps, p) = (g.taps(), g.pixels());
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut xv = vec![0f32; n * g.image()];
-    x.copy_into(&mut xv);
-    let mut wv = vec![0f32; g.o * taps];
-    weight.copy_into(&mut wv);
-    let mut bv = vec![0f32; g.o];
-    bias.copy_into(&mut bv);
+    let (xv, wv, bv) = (host(&x), host(weight), host(bias));
 
     let mut yv = vec![0f32; n * g.o * p];
     // Blocks of images per task, so each task allocates its im2col buffer
@@ -435,11 +465,7 @@ pub fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
     let (oh, ow, plane) = (h / 2, w / 2, h * w);
     let m = (n * plane) as f64;
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut xv = vec![0f32; n * c * plane];
-    x.copy_into(&mut xv);
-    let (mut gv, mut bv) = (vec![0f32; c], vec![0f32; c]);
-    gamma.copy_into(&mut gv);
-    beta.copy_into(&mut bv);
+    let (xv, gv, bv) = (host(&x), host(gamma), host(beta));
     let stats: Vec<(f32, f32, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
@@ -469,26 +495,11 @@ pub fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
         .enumerate()
         .for_each(|(i, ((y, arg), x))| {
             let (scale, shift) = affine[i % c];
-            let z = |at: usize| (x[at] * scale + shift).max(0.0);
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = (2 * oy) * w + 2 * ox;
-                    let mut value = z(best);
-                    for at in [best + 1, best + w, best + w + 1] {
-                        let v = z(at);
-                        if v > value {
-                            (best, value) = (at, v);
-                        }
-                    }
-                    y[oy * ow + ox] = value;
-                    arg[oy * ow + ox] = best as u32;
-                }
-            }
+            pool_plane(|at| (x[at] * scale + shift).max(0.0), w, oh, ow, y, arg);
         });
 
     let update = |running: &mut Flat<Cpu>, batch: &dyn Fn(usize) -> f64| {
-        let mut r = vec![0f32; c];
-        running.copy_into(&mut r);
+        let mut r = host(running);
         for (ch, r) in r.iter_mut().enumerate() {
             *r = ((1.0 - BN_MOMENTUM) * *r as f64 + BN_MOMENTUM * batch(ch)) as f32;
         }
@@ -569,18 +580,12 @@ pub fn batch_norm_relu_eval(
     let (n, c, h, w) = *x.shape();
     let plane = h * w;
     let x = x.try_contiguous()?;
-    let mut yv = vec![0f32; n * c * plane];
-    x.copy_into(&mut yv);
-    let read = |t: &Flat<Cpu>| {
-        let mut v = vec![0f32; c];
-        t.copy_into(&mut v);
-        v
-    };
+    let mut yv = host(&x);
     let (g, b, m, v) = (
-        read(gamma),
-        read(beta),
-        read(running_mean),
-        read(running_var),
+        host(gamma),
+        host(beta),
+        host(running_mean),
+        host(running_var),
     );
     yv.par_chunks_mut(plane).enumerate().for_each(|(i, y)| {
         let ch = i % c;
@@ -605,8 +610,7 @@ pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(
     let seed = x.device().random_u64();
     let shape = *x.shape();
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut yv = vec![0f32; shape.num_elements()];
-    x.copy_into(&mut yv);
+    let mut yv = host(&x);
     let scale = (1.0 / (1.0 - p)) as f32;
     // Keep an element when its 24-bit uniform draw is at least p.
     let threshold = (p * (1u64 << 24) as f64).round() as u64;
@@ -649,28 +653,14 @@ pub fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuErro
     let (n, c, h, w) = *x.shape();
     let (oh, ow) = (h / 2, w / 2);
     let (x, mut tape) = x.try_contiguous()?.split_tape();
-    let mut xv = vec![0f32; n * c * h * w];
-    x.copy_into(&mut xv);
+    let xv = host(&x);
     let mut yv = vec![0f32; n * c * oh * ow];
     // Index (into the input plane) of each output's maximum, for the backward.
     let mut arg = vec![0u32; yv.len()];
     yv.par_chunks_mut(oh * ow)
         .zip(arg.par_chunks_mut(oh * ow))
         .zip(xv.par_chunks(h * w))
-        .for_each(|((y, arg), x)| {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = (2 * oy) * w + 2 * ox;
-                    for at in [best + 1, best + w, best + w + 1] {
-                        if x[at] > x[best] {
-                            best = at;
-                        }
-                    }
-                    y[oy * ow + ox] = x[best];
-                    arg[oy * ow + ox] = best as u32;
-                }
-            }
-        });
+        .for_each(|((y, arg), x)| pool_plane(|at| x[at], w, oh, ow, y, arg));
     let y = x.device().try_tensor_from_vec(yv, (n, c, oh, ow))?;
     if T::OWNS_TAPE {
         let (x_id, y_id) = (x.ghost(), y.ghost());
