@@ -4,8 +4,10 @@
 use std::path::Path;
 
 use dfdx::prelude::*;
-use posterlab::model::{Architecture, Mode, Model};
+use posterlab::model::{Architecture, Model};
+use posterlab::spec::Loss;
 use posterlab::train::optim::{leaf_ids, Adam};
+use posterlab::train::step::train_step;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -38,19 +40,20 @@ fn train(spec: &str, seed: u64, threads: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
             let y: Vec<f32> = (0..n * genres)
                 .map(|_| if rng.gen_bool(0.1) { 1.0 } else { 0.0 })
                 .collect();
-            let mut grads = Gradients::leaky();
-            grads.retain_leafs(&leaves);
-            let logits = model
-                .forward(
-                    dev.tensor_from_vec(x, (n, 3, r, r)).traced(grads),
-                    Mode::Train,
+            let images = dev.tensor_from_vec(x, (n, 3, r, r));
+            let targets = dev.tensor_from_vec(y, (n, genres));
+            losses.push(
+                train_step(
+                    &mut model,
+                    &mut adam,
+                    &leaves,
+                    images,
+                    &targets,
+                    Loss::Bce,
+                    None,
                 )
-                .unwrap();
-            let loss =
-                binary_cross_entropy_with_logits_loss(logits, dev.tensor_from_vec(y, (n, genres)));
-            losses.push(loss.array());
-            let mut grads = loss.backward();
-            adam.update(&mut model.params, &mut grads).unwrap();
+                .unwrap(),
+            );
         }
         (
             losses,

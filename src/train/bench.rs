@@ -14,8 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::optim::{leaf_ids, Adam};
+use super::step::train_step;
 use crate::model::{Architecture, Kernels, Mode, Model};
-use crate::spec::ModelSpec;
+use crate::spec::{Loss, ModelSpec};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -98,14 +99,16 @@ fn run_on_pool(
     let mut train_times = Vec::with_capacity(config.steps);
     for step in 0..config.warmup + config.steps {
         let started = Instant::now();
-        let mut grads = Gradients::leaky();
-        grads.retain_leafs(&leaves);
-        let logits = model
-            .forward(images.clone().traced(grads), Mode::Train)
-            .map_err(err)?;
-        let loss = binary_cross_entropy_with_logits_loss(logits, targets.clone());
-        let mut grads = loss.backward();
-        adam.update(&mut model.params, &mut grads).map_err(err)?;
+        train_step(
+            &mut model,
+            &mut adam,
+            &leaves,
+            images.clone(),
+            &targets,
+            Loss::Bce,
+            None,
+        )
+        .map_err(err)?;
         if step >= config.warmup {
             train_times.push(started.elapsed().as_secs_f64());
         }

@@ -8,3 +8,4 @@ pub mod history;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
+pub mod step;
