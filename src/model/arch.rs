@@ -41,6 +41,15 @@ impl ConvBlock {
             Padding::Valid => 0,
         }
     }
+
+    /// The conv's output side for an input side (`same` pads k − 1 in all).
+    pub fn output_side(&self, side: usize) -> usize {
+        let total_pad = match self.padding {
+            Padding::Same => self.kernel - 1,
+            Padding::Valid => 0,
+        };
+        (side + total_pad - self.kernel) / self.stride + 1
+    }
 }
 
 /// What follows the conv blocks.
@@ -119,20 +128,17 @@ impl Architecture {
         let mut blocks = Vec::with_capacity(spec.channels.len());
         let (mut in_channels, mut in_side) = (IN_CHANNELS, resolution);
         for (&out_channels, &out_side) in spec.channels.iter().zip(&sides) {
-            let conv_side = match spec.padding {
-                Padding::Same => in_side,
-                Padding::Valid => in_side - spec.kernel + 1,
-            };
-            let block = ConvBlock {
+            let mut block = ConvBlock {
                 in_channels,
                 out_channels,
                 kernel: spec.kernel,
                 stride: 1,
                 padding: spec.padding,
                 in_side,
-                conv_side,
+                conv_side: 0,
                 out_side,
             };
+            block.conv_side = block.output_side(in_side);
             blocks.push(block);
             (in_channels, in_side) = (out_channels, out_side);
         }

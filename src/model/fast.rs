@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::arch::ConvBlock;
 use super::params::Flat;
-use super::portable::{conv_out, T4};
+use super::portable::T4;
 
 /// Images per partial gradient sum; fixed so that sums never depend on the
 /// number of threads. 8 gives 4 tasks for a batch of 32.
@@ -52,8 +52,8 @@ impl Geom {
             k: b.kernel,
             stride: b.stride,
             pad: b.pad_before(),
-            oh: conv_out(b, h),
-            ow: conv_out(b, w),
+            oh: b.output_side(h),
+            ow: b.output_side(w),
         }
     }
 
@@ -733,7 +733,7 @@ mod tests {
             let x = random(n * c * h * w, 40);
             let wt = random(o * c * k * k, 41);
             let bias = random(o, 42);
-            let r = random(n * o * conv_out(&b, h) * conv_out(&b, w), 43);
+            let r = random(n * o * b.output_side(h) * b.output_side(w), 43);
             let fast = run(true, &x, (n, c, h, w), &wt, &bias, &r, &b);
             let slow = run(false, &x, (n, c, h, w), &wt, &bias, &r, &b);
             for (what, (f, s)) in ["output", "d input", "d weight", "d bias"]

@@ -34,9 +34,8 @@ pub trait Layers: Device<f32> {
         w: &Flat<Self>,
         b: &Flat<Self>,
         block: &ConvBlock,
-        input_grad: bool,
+        _input_grad: bool,
     ) -> Result<T4<Self, T>, Self::Err> {
-        let _ = input_grad;
         portable::conv2d(x, w, b, block)
     }
 

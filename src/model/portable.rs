@@ -63,15 +63,6 @@ pub fn im2col_index(b: &ConvBlock, h: usize, w: usize, out_h: usize, out_w: usiz
     idx
 }
 
-/// Output side of a conv along one axis.
-pub fn conv_out(b: &ConvBlock, side: usize) -> usize {
-    let total_pad = match b.padding {
-        crate::spec::Padding::Same => b.kernel - 1,
-        crate::spec::Padding::Valid => 0,
-    };
-    (side + total_pad - b.kernel) / b.stride + 1
-}
-
 /// 2-D convolution: x `[n, c, h, w]`, weight `[o, c, k, k]`, bias `[o]` →
 /// `[n, o, out_h, out_w]`.
 pub fn conv2d<D: Device<f32>, T: Tape<f32, D>>(
@@ -82,7 +73,7 @@ pub fn conv2d<D: Device<f32>, T: Tape<f32, D>>(
 ) -> Result<T4<D, T>, D::Err> {
     let (n, c, h, w) = *x.shape();
     let (k, o) = (b.kernel, b.out_channels);
-    let (oh, ow) = (conv_out(b, h), conv_out(b, w));
+    let (oh, ow) = (b.output_side(h), b.output_side(w));
     let dev = x.device().clone();
     // [h*w, n*c] plus a zero row for taps in the padding.
     let pixels = x
@@ -339,7 +330,7 @@ pub(crate) mod tests {
         b: &ConvBlock,
     ) -> Vec<f32> {
         let (k, o, s, pad) = (b.kernel, b.out_channels, b.stride, b.pad_before() as isize);
-        let (oh, ow) = (conv_out(b, h), conv_out(b, w));
+        let (oh, ow) = (b.output_side(h), b.output_side(w));
         let mut y = vec![0f32; n * o * oh * ow];
         for ni in 0..n {
             for oi in 0..o {
@@ -401,7 +392,7 @@ pub(crate) mod tests {
                 &b,
             )
             .unwrap();
-            assert_eq!(*y.shape(), (n, o, conv_out(&b, h), conv_out(&b, w)));
+            assert_eq!(*y.shape(), (n, o, b.output_side(h), b.output_side(w)));
             assert_close(
                 &y.as_vec(),
                 &naive_conv(&x, (n, c, h, w), &wt, &bias, &b),
