@@ -599,26 +599,22 @@ pub fn batch_norm_relu_eval(
 }
 
 /// Inverted dropout: zeroes each element with probability `p` and scales the
-/// rest by 1/(1 − p). The mask comes from a counter-based hash of a seed
-/// (drawn from the device's RNG, so the device seed fixes it) and the
-/// element's index: every thread computes the same mask, and the backward
-/// recomputes it rather than storing it.
+/// rest by 1/(1 − p), with the mask of [`super::dropout::keeps`] for `seed`:
+/// every thread computes the same mask, the portable layer the same one, and
+/// the backward recomputes it rather than storing it.
 pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(
     x: Tensor<S, f32, Cpu, T>,
     p: f64,
+    seed: u64,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-    let seed = x.device().random_u64();
     let shape = *x.shape();
     let (x, mut tape) = x.try_contiguous()?.split_tape();
     let mut yv = host(&x);
-    let scale = (1.0 / (1.0 - p)) as f32;
-    // Keep an element when its 24-bit uniform draw is at least p.
-    let threshold = (p * (1u64 << 24) as f64).round() as u64;
+    let mask = super::dropout::Mask::new(p, seed);
     const BLOCK: usize = 1 << 14;
     let apply = move |values: &mut [f32], block: usize| {
         for (j, v) in values.iter_mut().enumerate() {
-            let keep = mix(seed, (block * BLOCK + j) as u64) >> 40 >= threshold;
-            *v = if keep { *v * scale } else { 0.0 };
+            *v *= mask.factor((block * BLOCK + j) as u64);
         }
     };
     yv.par_chunks_mut(BLOCK)
@@ -637,14 +633,6 @@ pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(
         });
     }
     Ok(y.put_tape(tape))
-}
-
-/// SplitMix64's finaliser over seed and counter: a well-mixed 64-bit value.
-fn mix(seed: u64, counter: u64) -> u64 {
-    let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// 2x2 max-pool, stride 2, floor: x `[n, c, h, w]` → `[n, c, h/2, w/2]`. The
@@ -896,10 +884,10 @@ mod tests {
 
     #[test]
     fn dropout_drops_the_right_share_and_scales_the_rest() {
-        let dev = Cpu::seed_from_u64(3);
+        let dev = Cpu::default();
         let n = 100_000;
         let x = dev.tensor_from_vec(vec![1.0f32; n], (n,));
-        let y = dropout(x.clone().leaky_traced(), 0.25).unwrap();
+        let y = dropout(x.clone().leaky_traced(), 0.25, 3).unwrap();
         let values = y.as_vec();
         let kept = values.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
         assert!((kept - 0.75).abs() < 0.01, "kept {kept}");
@@ -909,31 +897,25 @@ mod tests {
         // The gradient passes exactly where the value did, with the same scale.
         let grads = y.sum().backward();
         assert_eq!(grads.get(&x).as_vec(), values);
-        // Same device seed, same mask; whatever the thread count.
-        let again = |threads: usize| {
+        // Same seed, same mask, whatever the thread count; the portable
+        // layer draws the same mask.
+        let again = |threads: usize, seed: u64| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
             pool.install(|| {
-                dropout(
-                    Cpu::seed_from_u64(3).tensor_from_vec(vec![1.0f32; n], (n,)),
-                    0.25,
-                )
-                .unwrap()
-                .as_vec()
+                dropout(dev.tensor_from_vec(vec![1.0f32; n], (n,)), 0.25, seed)
+                    .unwrap()
+                    .as_vec()
             })
         };
-        assert_eq!(again(1), values);
-        assert_eq!(again(2), values);
-        assert_ne!(
-            dropout(
-                Cpu::seed_from_u64(4).tensor_from_vec(vec![1.0f32; n], (n,)),
-                0.25
-            )
-            .unwrap()
-            .as_vec(),
-            values
-        );
+        assert_eq!(again(1, 3), values);
+        assert_eq!(again(2, 3), values);
+        assert_ne!(again(2, 4), values);
+        let portable =
+            crate::model::portable::dropout(dev.tensor_from_vec(vec![1.0f32; n], (n,)), 0.25, 3)
+                .unwrap();
+        assert_eq!(portable.as_vec(), values);
     }
 }

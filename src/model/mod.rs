@@ -5,6 +5,7 @@
 //! as safetensors bytes, and the train module decides where they live.
 
 pub mod arch;
+pub mod dropout;
 pub mod fast;
 pub mod net;
 pub mod params;

@@ -4,6 +4,7 @@
 use dfdx::prelude::*;
 
 use super::arch::{Architecture, ConvBlock, Head};
+use super::dropout::mix;
 use super::params::{Flat, Params};
 use super::portable::{self, RnnWeights, T2, T4};
 use crate::spec::RnnKind;
@@ -65,12 +66,13 @@ pub trait Layers: Device<f32> {
         portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu()
     }
 
-    /// Dropout in training (dfdx's by default).
+    /// Dropout in training, its mask drawn from `seed`.
     fn dropout<S: Shape, T: Tape<f32, Self>>(
         x: Tensor<S, f32, Self, T>,
         p: f64,
+        seed: u64,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
-        x.try_dropout(p)
+        portable::dropout(x, p, seed)
     }
 }
 
@@ -118,8 +120,9 @@ impl Layers for Cpu {
     fn dropout<S: Shape, T: Tape<f32, Cpu>>(
         x: Tensor<S, f32, Cpu, T>,
         p: f64,
+        seed: u64,
     ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-        super::fast::dropout(x, p)
+        super::fast::dropout(x, p, seed)
     }
 }
 
@@ -130,6 +133,11 @@ pub struct Model<D: Device<f32>> {
     pub arch: Architecture,
     pub params: Params<D>,
     pub kernels: Kernels,
+    /// Seeds the dropout masks of the next training forward pass (each
+    /// layer mixes in its index). The trainer sets it per step from the run
+    /// seed, the epoch and the batch, so masks never depend on hidden RNG
+    /// state and a resumed run repeats them exactly.
+    pub dropout_key: u64,
 }
 
 impl<D: Layers> Model<D> {
@@ -140,12 +148,13 @@ impl<D: Layers> Model<D> {
             arch,
             params,
             kernels: Kernels::Fast,
+            dropout_key: seed,
         }
     }
 
     /// Images `[n, 3, r, r]` in [0, 1] → logits `[n, genres]`. In training
-    /// mode batch norm updates its running statistics, and dropout draws
-    /// from the device's RNG.
+    /// mode batch norm updates its running statistics, and dropout masks
+    /// come from [`Model::dropout_key`].
     pub fn forward<T: Tape<f32, D>>(
         &mut self,
         images: T4<D, T>,
@@ -207,10 +216,11 @@ impl<D: Layers> Model<D> {
                 }
             }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
+                let seed = mix(self.dropout_key, i as u64);
                 x = if fast {
-                    D::dropout(x, self.arch.conv_dropout)?
+                    D::dropout(x, self.arch.conv_dropout, seed)?
                 } else {
-                    x.try_dropout(self.arch.conv_dropout)?
+                    portable::dropout(x, self.arch.conv_dropout, seed)?
                 };
             }
         }
@@ -227,10 +237,11 @@ impl<D: Layers> Model<D> {
                     );
                     z = portable::linear(z, wj, bj)?.try_relu()?;
                     if train && *dropout > 0.0 {
+                        let seed = mix(self.dropout_key, (self.arch.blocks.len() + j) as u64);
                         z = if fast {
-                            D::dropout(z, *dropout)?
+                            D::dropout(z, *dropout, seed)?
                         } else {
-                            z.try_dropout(*dropout)?
+                            portable::dropout(z, *dropout, seed)?
                         };
                     }
                 }
@@ -390,10 +401,11 @@ mod tests {
 
     #[test]
     fn fast_and_portable_models_agree_in_training_mode() {
-        // Without dropout, training mode is deterministic: compare the fused
-        // batch norm + ReLU + pool path with the portable layers.
+        // Both dropout layers draw one mask from the model's dropout key, so
+        // training mode compares exactly: the fused batch norm + ReLU + pool
+        // path and the fast dropout against the portable layers.
         let dev = Cpu::default();
-        let text = "[model]\nconv_dropout = 0.0\ndense_dropout = 0.0\n";
+        let text = "[model]\nconv_dropout = 0.25\ndense_dropout = 0.5\n";
         let mut fast = model(text, 32, 5);
         let mut slow = model(text, 32, 5);
         slow.kernels = Kernels::Portable;

@@ -117,6 +117,23 @@ pub fn max_pool2<D: Device<f32>, T: Tape<f32, D>>(x: T4<D, T>) -> Result<T4<D, T
         .try_max::<(usize, usize, usize, usize), Axes2<3, 5>>()
 }
 
+/// Inverted dropout with the mask of [`super::dropout::Mask`] for `seed`:
+/// the same elements the fast layer drops. The mask is made on the host and
+/// multiplied in, so its gradient is the same mask.
+pub fn dropout<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<S, f32, D, T>,
+    p: f64,
+    seed: u64,
+) -> Result<Tensor<S, f32, D, T>, D::Err> {
+    let shape = *x.shape();
+    let mask = super::dropout::Mask::new(p, seed);
+    let factors: Vec<f32> = (0..shape.num_elements() as u64)
+        .map(|i| mask.factor(i))
+        .collect();
+    let factors = x.device().try_tensor_from_vec(factors, shape)?;
+    x.try_mul(factors)
+}
+
 /// PyTorch's BatchNorm2d defaults.
 pub const BN_MOMENTUM: f64 = 0.1;
 pub const BN_EPS: f64 = 1e-5;
