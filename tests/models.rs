@@ -6,7 +6,7 @@ use std::path::Path;
 use dfdx::prelude::*;
 use posterlab::model::{Architecture, Model};
 use posterlab::spec::Loss;
-use posterlab::train::optim::{leaf_ids, Adam};
+use posterlab::train::optim::{leaf_ids, Optimizer};
 use posterlab::train::step::train_step;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -31,7 +31,7 @@ fn train(spec: &str, seed: u64, threads: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
             seed,
             &dev,
         );
-        let mut adam = Adam::new(1e-3, [0.9, 0.999], 1e-8, None);
+        let mut adam = Optimizer::adam(1e-3);
         let leaves = leaf_ids(&model.params);
         let mut rng = ChaCha8Rng::seed_from_u64(99);
         let mut losses = Vec::new();
@@ -52,7 +52,8 @@ fn train(spec: &str, seed: u64, threads: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
                     Loss::Bce,
                     None,
                 )
-                .unwrap(),
+                .unwrap()
+                .loss,
             );
         }
         (

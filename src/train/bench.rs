@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::optim::{leaf_ids, Adam};
+use super::optim::{leaf_ids, Optimizer};
 use super::step::train_step;
 use crate::model::{Architecture, Kernels, Mode, Model};
 use crate::spec::{Loss, ModelSpec};
@@ -84,7 +84,7 @@ fn run_on_pool(
     let dev = Cpu::seed_from_u64(0);
     let mut model = Model::new(arch.clone(), 0, &dev);
     model.kernels = config.kernels;
-    let mut adam = Adam::new(1e-3, [0.9, 0.999], 1e-8, None);
+    let mut adam = Optimizer::adam(1e-3);
     let leaves = leaf_ids(&model.params);
 
     let (b, r) = (config.batch, config.resolution);
