@@ -62,7 +62,7 @@ fn the_real_set_reads_as_its_readme_describes() {
 /// The baselines ../shared/data/README.md quotes, through our metrics.
 #[test]
 fn the_readme_baselines_come_out_of_our_metrics() {
-    use posterlab::train::metrics::evaluate;
+    use posterlab::train::metrics::{evaluate, Decision};
     let Some(root) = common::real_posters() else {
         return;
     };
@@ -76,13 +76,18 @@ fn the_readme_baselines_come_out_of_our_metrics() {
     let constant: Vec<f32> = (0..targets.len())
         .map(|i| if top3.contains(&(i % g)) { 1.0 } else { 0.0 })
         .collect();
-    let m = evaluate(&targets, &constant, g, 0.5);
+    let m = evaluate(&targets, &constant, g, Decision::Threshold(0.5));
     assert!(
         (m.micro_f1 - 0.407).abs() < 0.0005,
         "always {{Action, Comedy, Drama}}: micro-F1 {}",
         m.micro_f1
     );
-    let nothing = evaluate(&targets, &vec![0.0; targets.len()], g, 0.5);
+    let nothing = evaluate(
+        &targets,
+        &vec![0.0; targets.len()],
+        g,
+        Decision::Threshold(0.5),
+    );
     assert!(
         (nothing.binary_accuracy - 0.907).abs() < 0.0005,
         "predicting nothing: binary accuracy {}",

@@ -2,7 +2,10 @@
 //! `zero_division = 0` (a ratio with a zero denominator counts as 0).
 //!
 //! Inputs are multi-hot targets and per-genre scores (probabilities) for `n`
-//! posters; a genre is predicted when its score is above the threshold.
+//! posters; a genre is predicted when its score is above the threshold
+//! ([`Decision::Threshold`], sigmoid outputs) or above the threshold times the
+//! poster's top score ([`Decision::RelativeToTop`], softmax outputs of a
+//! `categorical_ce` model).
 //!
 //! - micro precision / recall / F1: over all (poster, genre) pairs at once:
 //!   P = ΣTP / (ΣTP + ΣFP), R = ΣTP / (ΣTP + ΣFN), F1 = 2ΣTP / (2ΣTP + ΣFP + ΣFN);
@@ -76,22 +79,66 @@ pub struct Metrics {
     pub per_genre: Vec<GenreCounts>,
 }
 
-/// All metrics for `targets` (0/1) and `scores`, both `n × genres` row-major.
-pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, threshold: f64) -> Metrics {
+/// How a poster's scores become a set of predicted genres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// A genre is predicted when its score is above the threshold: for
+    /// independent (sigmoid) probabilities.
+    Threshold(f64),
+    /// A genre is predicted when its score is above `threshold` times the
+    /// poster's highest score: for softmax scores, which share one unit of
+    /// probability between the genres (a poster with three equally likely
+    /// genres scores 1/3 each, so an absolute 0.5 would predict none). At
+    /// least the top genre is always predicted.
+    RelativeToTop(f64),
+}
+
+impl Decision {
+    /// The rule for a model trained with `loss`: relative to the top score
+    /// for `categorical_ce` (softmax), absolute otherwise (sigmoid).
+    pub fn for_loss(loss: crate::spec::Loss, threshold: f64) -> Decision {
+        match loss {
+            crate::spec::Loss::CategoricalCe => Decision::RelativeToTop(threshold),
+            _ => Decision::Threshold(threshold),
+        }
+    }
+
+    /// The name stored with a run.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Threshold(_) => "threshold",
+            Decision::RelativeToTop(_) => "relative_to_top",
+        }
+    }
+
+    /// The score a genre must exceed in a row of scores.
+    pub fn cut(self, row: &[f32]) -> f64 {
+        match self {
+            Decision::Threshold(t) => t,
+            Decision::RelativeToTop(t) => {
+                t * row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64
+            }
+        }
+    }
+}
+
+/// All metrics for `targets` (0/1) and `scores`, both `n × genres` row-major,
+/// with genres predicted by `decision`.
+pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: Decision) -> Metrics {
     assert_eq!(targets.len(), scores.len(), "one score per target");
     assert!(
         genres > 0 && targets.len() % genres == 0,
         "rows of `genres` values"
     );
     let n = targets.len() / genres;
-    let predicted = |s: f32| s as f64 > threshold;
 
     let mut per_genre = vec![GenreCounts::default(); genres];
     let (mut samples_f1, mut exact) = (0.0, 0u64);
     for (t_row, s_row) in targets.chunks(genres).zip(scores.chunks(genres)) {
         let (mut hits, mut truths, mut guesses, mut all_right) = (0u64, 0u64, 0u64, true);
+        let cut = decision.cut(s_row);
         for ((&t, &s), counts) in t_row.iter().zip(s_row).zip(per_genre.iter_mut()) {
-            let (truth, guess) = (t == 1, predicted(s));
+            let (truth, guess) = (t == 1, s as f64 > cut);
             match (truth, guess) {
                 (true, true) => counts.tp += 1,
                 (false, true) => counts.fp += 1,
@@ -194,7 +241,7 @@ mod tests {
     fn example() -> Metrics {
         let targets = [1, 1, 0, 0, 0, 1, 0, 0, 0];
         let scores = [0.9, 0.4, 0.1, 0.2, 0.7, 0.8, 0.3, 0.2, 0.1];
-        evaluate(&targets, &scores, 3, 0.5)
+        evaluate(&targets, &scores, 3, Decision::Threshold(0.5))
     }
 
     #[test]
@@ -276,7 +323,7 @@ mod tests {
         // Genre 1 never occurs: macro AP averages genres 0 and 2 only.
         let targets = [1, 0, 0, 0, 0, 1];
         let scores = [0.9, 0.9, 0.2, 0.1, 0.5, 0.8];
-        let m = evaluate(&targets, &scores, 3, 0.5);
+        let m = evaluate(&targets, &scores, 3, Decision::Threshold(0.5));
         close(m.macro_ap, (1.0 + 1.0) / 2.0, "macro ap");
         // …but it does count (as 0) in the macro F1, as in scikit-learn.
         close(m.macro_f1, (1.0 + 0.0 + 1.0) / 3.0, "macro f1");
@@ -286,15 +333,37 @@ mod tests {
     fn predicting_nothing_scores_high_binary_accuracy_and_zero_f1() {
         // The trap the data README describes: all-negative predictions.
         let targets = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-        let m = evaluate(&targets, &[0.0; 10], 5, 0.5);
+        let m = evaluate(&targets, &[0.0; 10], 5, Decision::Threshold(0.5));
         close(m.binary_accuracy, 8.0 / 10.0, "binary accuracy");
         close(m.micro_f1, 0.0, "micro f1");
         close(m.macro_precision, 0.0, "zero division counts as 0");
     }
 
     #[test]
+    fn softmax_scores_are_cut_relative_to_the_top_genre() {
+        // Two posters' softmax scores over 3 genres.
+        let scores = [0.45, 0.40, 0.15, 0.7, 0.2, 0.1];
+        let targets = [1, 1, 0, 0, 1, 0];
+        // Absolute 0.5 predicts only the second poster's first genre...
+        let absolute = evaluate(&targets, &scores, 3, Decision::Threshold(0.5));
+        assert_eq!(absolute.per_genre[0].fp + absolute.per_genre[0].tp, 1);
+        // ...relative: above 0.5 × 0.45 (genres 0 and 1), above 0.35 (genre 0).
+        let m = evaluate(&targets, &scores, 3, Decision::RelativeToTop(0.5));
+        let predicted: Vec<u64> = m.per_genre.iter().map(|c| c.tp + c.fp).collect();
+        assert_eq!(predicted, vec![2, 1, 0]);
+        assert_eq!((m.per_genre[0].tp, m.per_genre[0].fp), (1, 1));
+        assert_eq!((m.per_genre[1].tp, m.per_genre[1].fn_), (1, 1));
+        // Ranking metrics do not depend on the rule.
+        assert_eq!(m.micro_ap, absolute.micro_ap);
+        assert_eq!(
+            Decision::for_loss(crate::spec::Loss::CategoricalCe, 0.5),
+            Decision::RelativeToTop(0.5)
+        );
+    }
+
+    #[test]
     fn the_threshold_is_strict() {
-        let m = evaluate(&[1], &[0.5], 1, 0.5);
+        let m = evaluate(&[1], &[0.5], 1, Decision::Threshold(0.5));
         assert_eq!(
             m.per_genre[0],
             GenreCounts {
