@@ -6,7 +6,10 @@
 //! See DESIGN.md in the project's shared folder for where the rest goes.
 
 pub mod data;
+pub mod files;
 pub mod model;
 pub mod progress;
+pub mod runner;
 pub mod spec;
+pub mod store;
 pub mod train;

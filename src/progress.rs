@@ -12,6 +12,12 @@ pub trait Progress: Sync {
     fn end(&self);
     /// Something the user should know (a rebuilt cache, skipped posters).
     fn note(&self, message: &str);
+    /// A short live status of the current step (a running loss), shown
+    /// beside the bar; gone when the step ends.
+    fn status(&self, _message: &str) {}
+    /// A result line for the log (an epoch's summary): printed even when
+    /// quiet.
+    fn line(&self, _message: &str) {}
 }
 
 /// Reports nothing.

@@ -2,6 +2,8 @@
 //! codes. Commands call into the library and print what it returns.
 
 mod progress;
+mod runs;
+mod signals;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,8 +13,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use posterlab::data::{self, stats::DataStats, Split, Workspace};
+use posterlab::model::Kernels;
 use posterlab::progress::Progress;
+use posterlab::runner;
 use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
+use posterlab::store::Store;
 
 use self::progress::Bars;
 
@@ -29,6 +34,9 @@ pub struct Cli {
     /// No progress bars (for logs); notes and results still print.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// The run database (default: <results>/posterlab.sqlite).
+    #[arg(long, global = true, value_name = "FILE")]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,8 +53,36 @@ enum Command {
     /// Inspect experiment specs.
     #[command(subcommand)]
     Spec(SpecCommand),
+    /// One line per run: id, name, status, epochs, best validation loss, test micro-F1, duration.
+    Runs(SelectArgs),
+    /// A run's spec, its per-epoch table and its per-genre test table.
+    Show {
+        /// Run id, name or spec-hash prefix.
+        run: String,
+    },
+    /// Every epoch (train, val) and the test row of the selected runs, as CSV or JSON.
+    Export(ExportArgs),
     /// Training and evaluation throughput of a model on random inputs (Adam, BCE with logits).
     Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct SelectArgs {
+    /// Run ids, names, experiments, tags, statuses, spec-hash prefixes or
+    /// field=value (model.arch=cnn); none means every run.
+    #[arg(value_name = "SELECTOR")]
+    selectors: Vec<String>,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+    format: String,
+    /// Write here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 #[derive(Args)]
@@ -83,6 +119,12 @@ struct RunArgs {
     /// List the runs (name, hash, swept values) without training.
     #[arg(long)]
     dry_run: bool,
+    /// Retrain runs that already finished or diverged (as new runs; the old ones stay).
+    #[arg(long)]
+    force: bool,
+    /// fast (custom CPU ops) or portable (dfdx ops only; slow, the reference).
+    #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
+    kernels: String,
 }
 
 #[derive(Args)]
@@ -136,8 +178,20 @@ enum SpecCommand {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let ws = Workspace::new(&cli.results);
     let bars = Bars::new(cli.quiet);
+    let db = cli
+        .db
+        .clone()
+        .unwrap_or_else(|| cli.results.join("posterlab.sqlite"));
     match cli.command {
-        Command::Run(args) => run(&args, &ws),
+        Command::Run(args) => run(&args, &ws, &db, &bars),
+        Command::Runs(args) => runs::list(&db, &args.selectors),
+        Command::Show { run } => runs::show(&db, &run),
+        Command::Export(args) => runs::export(
+            &db,
+            &args.select.selectors,
+            args.format == "json",
+            args.out.as_deref(),
+        ),
         Command::Synth(args) => synth(&args, &bars),
         Command::Data(DataCommand::Stats(args)) => data_stats(&args, &ws, &bars),
         Command::Spec(SpecCommand::Defaults) => {
@@ -153,16 +207,66 @@ fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>> {
     spec::load_paths(paths).map_err(|errors| anyhow::anyhow!("{errors}"))
 }
 
-fn run(args: &RunArgs, ws: &Workspace) -> Result<ExitCode> {
+fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCode> {
     let specs = load_specs(&args.specs)?;
-    if !args.dry_run {
+    if args.dry_run {
+        print_runs(&specs, ws);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Every data set must be there before a night's sweep starts.
+    let missing: std::collections::BTreeSet<String> = specs
+        .iter()
+        .filter_map(|s| match &s.data.dataset {
+            DatasetRef::Path(p) => data::find_csv(p).err().map(|e| e.to_string()),
+            DatasetRef::Synthetic => None,
+        })
+        .collect();
+    if !missing.is_empty() {
         bail!(
-            "training is not part of this build yet: the models and the training loop are still to come \
-             (posterlab issues 3 and 4).\n  help: `posterlab run --dry-run` lists the runs these specs expand to"
+            "{}\n  help: fix `data.dataset` in the spec; `posterlab run --dry-run` lists what each run reads",
+            missing.into_iter().collect::<Vec<_>>().join("\n")
         );
     }
-    print_runs(&specs, ws);
-    Ok(ExitCode::SUCCESS)
+    let mut store = Store::open(db)?;
+    signals::install();
+    let options = runner::Options {
+        force: args.force,
+        kernels: if args.kernels == "fast" {
+            Kernels::Fast
+        } else {
+            Kernels::Portable
+        },
+    };
+    let started = Instant::now();
+    let summary = runner::run_specs(&specs, &mut store, ws, bars, signals::stop_flag(), options);
+    let mut parts = vec![format!("{} finished", summary.finished)];
+    for (n, what) in [
+        (summary.skipped, "skipped"),
+        (summary.diverged, "diverged"),
+        (summary.failed, "failed"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    println!(
+        "{}{} in {}; results in {}",
+        parts.join(", "),
+        if summary.interrupted {
+            ", interrupted"
+        } else {
+            ""
+        },
+        runs::duration(started.elapsed().as_secs_f64()),
+        db.display()
+    );
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.failed + summary.diverged > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The dry-run table: one line per run, then where the data comes from.
@@ -334,7 +438,6 @@ fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
 }
 
 fn bench(args: &BenchArgs) -> Result<ExitCode> {
-    use posterlab::model::Kernels;
     use posterlab::train::bench::{self, BenchConfig};
     let text = format!("[model]\narch = {:?}\n", args.arch);
     let model = spec::load_str(Path::new("<bench>"), &text)

@@ -25,9 +25,9 @@ impl Progress for Bars {
         if self.quiet {
             return;
         }
-        let bar = ProgressBar::new(total).with_message(what.to_string());
+        let bar = ProgressBar::new(total).with_prefix(what.to_string());
         bar.set_style(
-            ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
@@ -43,6 +43,31 @@ impl Progress for Bars {
     fn end(&self) {
         if let Some(bar) = self.bar.lock().expect("progress lock").take() {
             bar.finish_and_clear();
+        }
+    }
+
+    /// Replaces the rate with the status (a training bar: batches, then
+    /// the running loss and images/s).
+    fn status(&self, message: &str) {
+        if let Some(bar) = &*self.bar.lock().expect("progress lock") {
+            if bar.message().is_empty() {
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>18} [{bar:30}] {pos}/{len} {msg} eta {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+            }
+            bar.set_message(message.to_string());
+        }
+    }
+
+    /// Result lines go to standard output, above any bar.
+    fn line(&self, message: &str) {
+        match &*self.bar.lock().expect("progress lock") {
+            Some(bar) => bar.suspend(|| println!("{message}")),
+            None => println!("{message}"),
         }
     }
 

@@ -13,7 +13,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::{write_atomic, Dataset, LoadReport};
+use super::{Dataset, LoadReport};
+use crate::files::write_atomic;
 use crate::spec::Fit;
 
 const MAGIC: &[u8; 8] = b"PLTCACHE";

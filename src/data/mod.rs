@@ -15,7 +15,7 @@ mod split;
 pub mod stats;
 pub mod synth;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -306,40 +306,4 @@ fn decode_all(
             from_cache: false,
         },
     }
-}
-
-/// Writes a file atomically: `write` fills a temporary file in the same
-/// folder, which is then renamed over `path`. `durable` syncs the file before
-/// the rename, so that after a power loss `path` holds the old or the new
-/// bytes; without it the new file may be torn (fine where a checksum catches
-/// that).
-pub(crate) fn write_atomic(
-    path: &Path,
-    durable: bool,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        write(&mut out)?;
-        out.flush()?;
-        if durable {
-            out.get_ref().sync_all()?;
-        }
-        drop(out);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -7,6 +7,8 @@
 //! from a seed, hands the optimizer its tensors by index, and converts to and
 //! from safetensors bytes under the names of [`super::Architecture::tensors`].
 
+use std::collections::HashMap;
+
 use ::safetensors::tensor::{Dtype as SafeDtype, SafeTensors, TensorView};
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -79,22 +81,37 @@ impl<D: Device<f32>> Params<D> {
 
     /// Every tensor as safetensors bytes (f32, little-endian, shaped).
     pub fn to_safetensors(&self) -> Result<Vec<u8>, String> {
-        let bytes: Vec<Vec<u8>> = self
-            .tensors
-            .iter()
-            .map(|t| t.as_vec().iter().flat_map(|v| v.to_le_bytes()).collect())
-            .collect();
-        let views = self
+        self.to_safetensors_with(&[], HashMap::new())
+    }
+
+    /// Every tensor, plus `extra` flat tensors (say, optimizer state) and
+    /// string `metadata`, as safetensors bytes.
+    pub fn to_safetensors_with(
+        &self,
+        extra: &[(String, Vec<f32>)],
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<u8>, String> {
+        let le =
+            |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        let mut entries: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .specs
             .iter()
-            .zip(&bytes)
-            .map(|(spec, b)| {
-                TensorView::new(SafeDtype::F32, spec.shape.clone(), b)
-                    .map(|view| (spec.name.clone(), view))
-                    .map_err(|e| format!("{}: {e:?}", spec.name))
+            .zip(&self.tensors)
+            .map(|(spec, t)| (spec.name.clone(), spec.shape.clone(), le(&t.as_vec())))
+            .collect();
+        for (name, values) in extra {
+            entries.push((name.clone(), vec![values.len()], le(values)));
+        }
+        let views = entries
+            .iter()
+            .map(|(name, shape, b)| {
+                TensorView::new(SafeDtype::F32, shape.clone(), b)
+                    .map(|view| (name.clone(), view))
+                    .map_err(|e| format!("{name}: {e:?}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        ::safetensors::tensor::serialize(views, &None)
+        let metadata = (!metadata.is_empty()).then_some(metadata);
+        ::safetensors::tensor::serialize(views, &metadata)
             .map_err(|e| format!("cannot serialise weights: {e:?}"))
     }
 
@@ -103,10 +120,20 @@ impl<D: Device<f32>> Params<D> {
     pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), String> {
         let file = SafeTensors::deserialize(bytes)
             .map_err(|e| format!("not a safetensors file: {e:?}"))?;
+        self.load_from(&file, |_| false)
+    }
+
+    /// Like [`Params::load_safetensors`] on a parsed file, ignoring the
+    /// tensors whose names `other` accepts (say, optimizer state).
+    pub fn load_from(
+        &mut self,
+        file: &SafeTensors,
+        other: impl Fn(&str) -> bool,
+    ) -> Result<(), String> {
         let mut extra: Vec<String> = file
             .names()
             .into_iter()
-            .filter(|n| self.index(n).is_none())
+            .filter(|n| self.index(n).is_none() && !other(n))
             .cloned()
             .collect();
         if !extra.is_empty() {
@@ -129,15 +156,18 @@ impl<D: Device<f32>> Params<D> {
                     spec.shape
                 ));
             }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect();
-            tensor.copy_from(&values);
+            tensor.copy_from(&f32s(view.data()));
         }
         Ok(())
     }
+}
+
+/// Little-endian f32 bytes as values.
+pub fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,29 @@
+//! Ctrl-C and SIGTERM during `run`: the first asks training to stop after
+//! the current batch (the run is marked interrupted and resumes later); a
+//! second one ends the process at once, as usual.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+    // SAFETY: signal() is async-signal-safe; the next one gets the default
+    // action (terminate).
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+    }
+}
+
+pub fn install() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores an atomic and resets the disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+pub fn stop_flag() -> &'static AtomicBool {
+    &STOP
+}

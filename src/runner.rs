@@ -1,0 +1,383 @@
+//! Running specs: for each resolved spec, decide between skipping, resuming
+//! and starting; load its data (once per distinct data settings); record the
+//! run in the store; train; record how it ended. One run failing or
+//! diverging never stops the others; an interrupt stops them all.
+//!
+//! Two processes may run the same specs against one database: each run is
+//! claimed with an exclusive lock on `<results>/runs/<hash>.lock` (released
+//! by the OS when a process dies, even by kill -9), so a run is trained by
+//! one process at a time, and a run left `running` by a dead process is
+//! resumed by the next one that claims it.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use dfdx::prelude::*;
+
+use crate::data::{self, Dataset, Split, Workspace};
+use crate::model::{Architecture, Kernels};
+use crate::progress::Progress;
+use crate::spec::{Device as SpecDevice, Spec};
+use crate::store::{NewRun, Status, Store};
+use crate::train::metrics::Decision;
+use crate::train::run::{self, Context, Outcome};
+
+/// What the command line chose.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Retrain runs that finished or diverged.
+    pub force: bool,
+    pub kernels: Kernels,
+}
+
+/// How each run of a call ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub finished: usize,
+    pub skipped: usize,
+    pub diverged: usize,
+    pub failed: usize,
+    /// A run was interrupted (and the rest were not started).
+    pub interrupted: bool,
+}
+
+/// An exclusive claim on a spec hash, held while its run trains.
+struct Claim {
+    _file: File,
+}
+
+impl Claim {
+    /// `Ok(None)` when another process holds it.
+    fn try_take(path: &Path) -> std::io::Result<Option<Claim>> {
+        use std::os::fd::AsRawFd;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(Some(Claim { _file: file }));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// Trains every run of `specs` (duplicates by hash run once).
+pub fn run_specs(
+    specs: &[Spec],
+    store: &mut Store,
+    ws: &Workspace,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+    options: Options,
+) -> Summary {
+    let mut summary = Summary::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut datasets: HashMap<String, Arc<Dataset>> = HashMap::new();
+    let host = hostname();
+    let git = git_commit();
+    for spec in specs {
+        let hash = spec.hash();
+        if !seen.insert(hash.clone()) {
+            continue;
+        }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            summary.interrupted = true;
+            break;
+        }
+        match run_one(
+            spec,
+            store,
+            ws,
+            progress,
+            stop,
+            options,
+            &mut datasets,
+            &host,
+            &git,
+        ) {
+            Ok(Ended::Finished) => summary.finished += 1,
+            Ok(Ended::Skipped) => summary.skipped += 1,
+            Ok(Ended::Diverged) => summary.diverged += 1,
+            Ok(Ended::Interrupted) => {
+                summary.interrupted = true;
+                break;
+            }
+            Err(e) => {
+                progress.line(&format!("{}: FAILED: {e}", spec.name));
+                summary.failed += 1;
+            }
+        }
+    }
+    summary
+}
+
+enum Ended {
+    Finished,
+    Skipped,
+    Diverged,
+    Interrupted,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    spec: &Spec,
+    store: &mut Store,
+    ws: &Workspace,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+    options: Options,
+    datasets: &mut HashMap<String, Arc<Dataset>>,
+    host: &str,
+    git: &Option<String>,
+) -> Result<Ended, run::Error> {
+    let hash = spec.hash();
+    let short = &hash[..12];
+    let runs_dir = ws.results.join("runs");
+    let Some(_claim) = Claim::try_take(&runs_dir.join(format!("{short}.lock")))
+        .map_err(|e| format!("cannot lock {}: {e}", runs_dir.display()))?
+    else {
+        progress.line(&format!(
+            "{}: skipped, another posterlab process is training it",
+            spec.name
+        ));
+        return Ok(Ended::Skipped);
+    };
+    let latest = store.latest_run(&hash)?;
+    let resume = match &latest {
+        Some(r) if !options.force && r.status == Status::Finished => {
+            progress.line(&format!(
+                "{}: skipped, finished as run {} ({} epochs; --force retrains)",
+                spec.name, r.id, r.epochs_done
+            ));
+            return Ok(Ended::Skipped);
+        }
+        Some(r) if !options.force && r.status == Status::Diverged => {
+            progress.line(&format!(
+                "{}: skipped, diverged in epoch {} as run {} (--force retrains)",
+                spec.name,
+                r.status_epoch.unwrap_or(0),
+                r.id
+            ));
+            return Ok(Ended::Skipped);
+        }
+        Some(r) if !options.force => Some(r.clone()),
+        _ => None,
+    };
+
+    // The data: loaded once per distinct data settings in this call.
+    let key = format!("{:?}", spec.data);
+    let dataset = match datasets.get(&key) {
+        Some(d) => d.clone(),
+        None => {
+            let d = Arc::new(data::load(&spec.data, ws, progress)?);
+            datasets.insert(key, d.clone());
+            d
+        }
+    };
+    let dataset = dataset.as_ref();
+    let split = Split::new(
+        &dataset.ids,
+        spec.data.test_fraction,
+        spec.data.val_fraction,
+        spec.data.split_seed,
+    );
+    if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
+        return Err(format!(
+            "{} posters split into {} train / {} val / {} test: every split needs at least one",
+            dataset.len(),
+            split.train.len(),
+            split.val.len(),
+            split.test.len()
+        )
+        .into());
+    }
+    let arch = Architecture::new(
+        &spec.model,
+        dataset.resolution as usize,
+        dataset.genres.len(),
+    )?;
+    let device = spec.train.device.to_string();
+
+    let (id, dir) = match resume {
+        Some(r) => {
+            store.resume_run(r.id, &device, host)?;
+            (r.id, r.checkpoint_dir.clone())
+        }
+        None => {
+            let uid = uid(&hash);
+            let dir = runs_dir.join(format!("{short}-{}", &uid[..8]));
+            let new = NewRun {
+                name: spec.name.clone(),
+                experiment: spec.experiment.clone(),
+                tags: spec.tags.clone(),
+                spec_hash: hash.clone(),
+                spec_toml: spec.resolved_toml(),
+                spec_file: spec.file.display().to_string(),
+                swept: spec.swept.clone(),
+                epochs_planned: spec.train.epochs,
+                monitor: spec.train.monitor.to_string(),
+                decision: Decision::for_loss(spec.train.loss, spec.train.threshold)
+                    .as_str()
+                    .to_string(),
+                threshold: spec.train.threshold,
+                genres: dataset.genres.clone(),
+                dataset: spec.data.dataset.to_string(),
+                dataset_csv: dataset.csv.display().to_string(),
+                dataset_hash: dataset.content_hash.clone(),
+                split_sizes: [split.train.len(), split.val.len(), split.test.len()],
+                params: arch.num_params(),
+                device: device.clone(),
+                host: host.to_string(),
+                git_commit: git.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                checkpoint_dir: dir.display().to_string(),
+            };
+            (store.create_run(&new, &uid)?, dir)
+        }
+    };
+    progress.line(&format!(
+        "{}: run {id} ({short}), {} train / {} val / {} test posters at {} px, {} parameters, {device}",
+        spec.name,
+        split.train.len(),
+        split.val.len(),
+        split.test.len(),
+        dataset.resolution,
+        arch.num_params()
+    ));
+
+    let cx = Context {
+        spec,
+        data: dataset,
+        split: &split,
+        dir: &dir,
+        progress,
+        stop,
+        kernels: options.kernels,
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_on_device(spec.train.device, &cx, store, id)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".to_string());
+        Err(format!("internal error (panic): {what}").into())
+    });
+    match outcome {
+        Ok(Outcome::Finished {
+            epochs,
+            best_epoch,
+            test,
+            stopped_early,
+        }) => {
+            progress.line(&format!(
+                "{}: finished after {epochs} epochs{}; best epoch {best_epoch}: test loss {:.4}, micro-F1 {:.3}, macro-F1 {:.3}, micro mAP {:.3}",
+                spec.name,
+                if stopped_early { " (early stop)" } else { "" },
+                test.loss,
+                test.metrics.micro_f1,
+                test.metrics.macro_f1,
+                test.metrics.micro_ap
+            ));
+            Ok(Ended::Finished)
+        }
+        Ok(Outcome::Diverged { epoch, reason }) => {
+            store.set_status(id, Status::Diverged, Some(epoch), Some(&reason))?;
+            progress.line(&format!("{}: DIVERGED: {reason}", spec.name));
+            Ok(Ended::Diverged)
+        }
+        Ok(Outcome::Interrupted { epochs }) => {
+            store.set_status(id, Status::Interrupted, Some(epochs), None)?;
+            progress.line(&format!(
+                "{}: interrupted after {epochs} completed epochs; run the same command again to resume",
+                spec.name
+            ));
+            Ok(Ended::Interrupted)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            store.set_status(id, Status::Failed, None, Some(&message))?;
+            Err(message.into())
+        }
+    }
+}
+
+fn train_on_device(
+    device: SpecDevice,
+    cx: &Context,
+    store: &mut Store,
+    id: i64,
+) -> Result<Outcome, run::Error> {
+    match device {
+        SpecDevice::Cpu => run::train(&Cpu::default(), cx, &mut store.tracker(id)),
+        SpecDevice::Cuda(_) => Err(
+            "this posterlab was built without CUDA support\n  help: build with `cargo build --release --features cuda`, or set train.device = \"cpu\""
+                .into(),
+        ),
+    }
+}
+
+/// A fresh id for a run: the hash, the time, the process.
+fn uid(hash: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(hash.as_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.update(&now.as_nanos().to_le_bytes());
+    h.finalize().to_hex()[..32].to_string()
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer outlives the call and its length is passed.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The working directory's git commit, `-dirty` when it has changes.
+fn git_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
+}
+
+/// The checkpoint folder root for a workspace (for docs and tests).
+pub fn runs_dir(ws: &Workspace) -> PathBuf {
+    ws.results.join("runs")
+}
