@@ -219,7 +219,9 @@ fn run_one(
         }
         None => {
             let uid = uid(&hash);
-            let dir = runs_dir.join(format!("{short}-{}", &uid[..8]));
+            // Absolute, so that the run resumes from any working directory.
+            let dir = std::path::absolute(runs_dir.join(format!("{short}-{}", &uid[..8])))
+                .map_err(|e| format!("cannot resolve {}: {e}", runs_dir.display()))?;
             let new = NewRun {
                 name: spec.name.clone(),
                 experiment: spec.experiment.clone(),

@@ -107,15 +107,6 @@ fn bad_specs_fail_with_every_location() {
 }
 
 #[test]
-fn run_without_dry_run_says_training_is_not_built_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.toml"), "").unwrap();
-    let out = posterlab(dir.path(), &["run", "a.toml"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--dry-run"), "{}", stderr(&out));
-}
-
-#[test]
 fn data_stats_with_a_spec_shows_the_split() {
     let dir = tempfile::tempdir().unwrap();
     assert!(posterlab(

@@ -271,6 +271,9 @@ pub fn train<D: Layers>(
             for &i in indices {
                 targets.extend_from_slice(cx.data.label_row(i));
             }
+            if b == 1 {
+                crash_point("batch", epoch + 1);
+            }
             cx.progress.advance(1);
             let seen = (b * t.batch_size + n) as f64;
             cx.progress.status(&format!(
@@ -314,6 +317,7 @@ pub fn train<D: Layers>(
         if best == epoch + 1 {
             checkpoint::save_best(cx.dir, &model, best, &hash)?;
         }
+        crash_point("saved", epoch + 1);
         let record = EpochRecord {
             epoch: epoch + 1,
             lr,
@@ -324,12 +328,14 @@ pub fn train<D: Layers>(
             best_epoch: best,
         };
         tracker.record_epoch(&record, &path)?;
+        crash_point("recorded", epoch + 1);
         checkpoint::tidy(cx.dir, &[&path, &best_path])
             .map_err(|e| format!("cannot tidy {}: {e}", cx.dir.display()))?;
         cx.progress.line(&epoch_line(spec, &record));
     }
 
     // Test the best checkpoint.
+    crash_point("test", history.len());
     let best = keep_best(&history).ok_or("no epoch completed")?;
     checkpoint::load_best(&checkpoint::best_path(cx.dir, best), &hash, &mut model)?;
     let (result, scores) =
@@ -360,6 +366,21 @@ pub fn train<D: Layers>(
         test: result,
         stopped_early,
     })
+}
+
+/// Testing hook: with `POSTERLAB_CRASH=<point>@<epoch>` in the environment
+/// the process aborts — as `kill -9` or a power cut would end it — at a named
+/// point of that (1-based) epoch: `batch` (after its second training batch),
+/// `saved` (its checkpoint written, the epoch not yet recorded), `recorded`
+/// (recorded, superseded checkpoints not yet removed) or `test` (after the
+/// last epoch, before the test). The resume tests use it.
+fn crash_point(point: &str, epoch: usize) {
+    if let Ok(want) = std::env::var("POSTERLAB_CRASH") {
+        if want == format!("{point}@{epoch}") {
+            eprintln!("POSTERLAB_CRASH: aborting at {want}");
+            std::process::abort();
+        }
+    }
 }
 
 /// The monitored value of each epoch.

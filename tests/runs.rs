@@ -1,0 +1,468 @@
+//! `posterlab run` end to end through the real binary, on a tiny synthetic
+//! data set: what it records, skipping and forcing, exact resume after a
+//! crash at each point of an epoch and after signals, several processes on
+//! one database, divergence and failures inside a sweep.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{posterlab, stderr, stdout};
+use rusqlite::Connection;
+
+/// A 150-poster synthetic set, made once per test binary run.
+fn tiny_set() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("posterlab-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = posterlab(
+            &dir,
+            &["synth", "--out", "posters", "--count", "150", "--seed", "3"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir.join("posters")
+    })
+    .clone()
+}
+
+/// A spec for the tiny set: 16 px, a two-block CNN.
+fn spec(extra_train: &str) -> String {
+    format!(
+        "[data]\ndataset = {:?}\nresolution = 16\n\n[model]\nchannels = [4, 8]\ndense = [16]\n\n\
+         [train]\nbatch_size = 16\nschedule = {{ kind = \"plateau\", factor = 0.5, patience = 1 }}\n{extra_train}\n",
+        tiny_set().display().to_string()
+    )
+}
+
+/// A temporary project folder holding the given spec files.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn db(dir: &Path) -> Connection {
+    Connection::open(dir.join("results/posterlab.sqlite")).unwrap()
+}
+
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Everything a run recorded that must not depend on timing or on
+/// interruptions: every metric of every epoch and split, per-genre counts,
+/// learning rates, and the test predictions.
+fn results_of(dir: &Path) -> Vec<String> {
+    let conn = db(dir);
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT epoch, split, posters, loss, micro_precision, micro_recall, micro_f1, macro_f1, \
+         samples_f1, subset_accuracy, binary_accuracy, micro_ap, macro_ap FROM metrics ORDER BY split, epoch",
+        "SELECT epoch, lr, is_best FROM epochs ORDER BY epoch",
+        "SELECT epoch, split, genre, tp, fp, fn, tn FROM genre_metrics ORDER BY split, epoch, genre",
+        "SELECT poster, genre, truth, probability, predicted FROM predictions ORDER BY poster, genre",
+        "SELECT status, epochs_done, best_epoch, stopped_early FROM runs",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+fn checkpoints(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for run in std::fs::read_dir(dir.join("results/runs")).unwrap() {
+        let run = run.unwrap().path();
+        if run.is_dir() {
+            for f in std::fs::read_dir(&run).unwrap() {
+                names.push(f.unwrap().file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn a_run_records_everything_and_is_not_repeated() {
+    let p = project(&[("tiny.toml", &spec("epochs = 3"))]);
+    let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("tiny epoch   3/3"), "{out}");
+    assert!(out.contains("tiny: finished after 3 epochs"), "{out}");
+
+    let conn = db(p.path());
+    let (status, n_train, n_val, n_test, genres, hash, toml): (
+        String,
+        i64,
+        i64,
+        i64,
+        String,
+        String,
+        String,
+    ) = conn
+        .query_row(
+            "SELECT status, n_train, n_val, n_test, genres, spec_hash, spec_toml FROM runs",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(status, "finished");
+    assert_eq!((n_train, n_val, n_test), (105, 15, 30));
+    assert_eq!(
+        serde_json::from_str::<Vec<String>>(&genres).unwrap().len(),
+        25
+    );
+    assert_eq!(hash.len(), 64);
+    assert!(toml.contains("resolution = 16"), "{toml}");
+    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 3);
+    assert_eq!(count(&conn, "SELECT count(*) FROM metrics"), 3 * 2 + 1);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM genre_metrics"),
+        (3 * 2 + 1) * 25
+    );
+    assert_eq!(count(&conn, "SELECT count(*) FROM predictions"), 30 * 25);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM genre_metrics WHERE tp + fp + fn + tn != posters_of(split)"
+            .replace("posters_of(split)", "(SELECT posters FROM metrics m WHERE m.run_id = genre_metrics.run_id AND m.split = genre_metrics.split AND m.epoch = genre_metrics.epoch)")
+            .as_str()),
+        0,
+        "every genre's counts add up to the split's posters"
+    );
+    // The stored test micro-F1 is the one the predictions give.
+    let tp = count(
+        &conn,
+        "SELECT count(*) FROM predictions WHERE truth = 1 AND predicted = 1",
+    );
+    let fp = count(
+        &conn,
+        "SELECT count(*) FROM predictions WHERE truth = 0 AND predicted = 1",
+    );
+    let fn_ = count(
+        &conn,
+        "SELECT count(*) FROM predictions WHERE truth = 1 AND predicted = 0",
+    );
+    let f1: f64 = conn
+        .query_row(
+            "SELECT micro_f1 FROM metrics WHERE split = 'test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!((f1 - 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64).abs() < 1e-12);
+    assert_eq!(
+        checkpoints(p.path()).len(),
+        2,
+        "{:?}",
+        checkpoints(p.path())
+    );
+
+    // runs / show / export read it back.
+    let o = posterlab(p.path(), &["runs"]);
+    assert!(
+        stdout(&o).contains("finished") && stdout(&o).contains("3/3"),
+        "{}",
+        stdout(&o)
+    );
+    let o = posterlab(p.path(), &["show", "tiny"]);
+    let shown = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for want in ["[model]", "TRAIN LOSS", "GENRE", "Drama", "test (epoch"] {
+        assert!(shown.contains(want), "show lacks {want}:\n{shown}");
+    }
+    let o = posterlab(p.path(), &["export", "--format", "csv"]);
+    let csv = stdout(&o);
+    assert_eq!(csv.lines().count(), 1 + 7, "{csv}");
+    assert!(csv.starts_with("run_id,run,epoch,split,lr"), "{csv}");
+    let o = posterlab(p.path(), &["export", "--format", "json", "tiny"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(rows.len(), 7);
+    let o = posterlab(p.path(), &["export", "nosuchrun"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no run matches `nosuchrun`"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Running again skips; --force trains a new run beside the old one.
+    let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("skipped, finished as run 1"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 3);
+    let o = posterlab(p.path(), &["-q", "run", "--force", "tiny.toml"]);
+    assert!(o.status.success());
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished'"),
+        2
+    );
+}
+
+#[test]
+fn resuming_after_a_crash_at_any_point_gives_the_uninterrupted_numbers() {
+    let text = spec("epochs = 3\nmonitor = \"val_micro_f1\"");
+    let reference = project(&[("r.toml", &text)]);
+    let o = posterlab(reference.path(), &["-q", "run", "r.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = results_of(reference.path());
+    assert!(want.len() > 100);
+
+    for point in [
+        "batch@1",
+        "batch@2",
+        "saved@2",
+        "recorded@2",
+        "saved@3",
+        "test@3",
+    ] {
+        let p = project(&[("r.toml", &text)]);
+        let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
+            .current_dir(p.path())
+            .args(["-q", "run", "r.toml"])
+            .env("POSTERLAB_CRASH", point)
+            .output()
+            .unwrap();
+        assert!(
+            !crashed.status.success(),
+            "{point}: the crash hook did not fire"
+        );
+        let conn = db(p.path());
+        let status: String = conn
+            .query_row("SELECT status FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            status, "running",
+            "{point}: a killed run cannot mark itself"
+        );
+        let o = posterlab(p.path(), &["-q", "run", "r.toml"]);
+        assert!(o.status.success(), "{point}: {}{}", stdout(&o), stderr(&o));
+        if point != "batch@1" {
+            assert!(
+                stderr(&o).contains("resuming after epoch"),
+                "{point}: {}",
+                stderr(&o)
+            );
+        }
+        assert_eq!(results_of(p.path()), want, "{point}: resumed run differs");
+        assert_eq!(
+            checkpoints(p.path()).len(),
+            2,
+            "{point}: {:?}",
+            checkpoints(p.path())
+        );
+    }
+}
+
+/// Waits until the run in `dir` has recorded `epochs` epochs.
+fn wait_for_epochs(dir: &Path, epochs: i64, child: &mut std::process::Child) {
+    let started = Instant::now();
+    loop {
+        if let Ok(conn) = Connection::open(dir.join("results/posterlab.sqlite")) {
+            let done: Option<i64> = conn
+                .query_row("SELECT max(epochs_done) FROM runs", [], |r| r.get(0))
+                .ok()
+                .flatten();
+            if done.unwrap_or(0) >= epochs {
+                return;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be interrupted"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no epoch recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn signals_stop_a_run_and_the_same_command_resumes_it_exactly() {
+    // Enough epochs that the run is still going when the signal arrives.
+    let text = spec("epochs = 100");
+    let reference = project(&[("s.toml", &text)]);
+    assert!(posterlab(reference.path(), &["-q", "run", "s.toml"])
+        .status
+        .success());
+    let want = results_of(reference.path());
+
+    for (signal, code) in [
+        (libc::SIGINT, Some(130)),
+        (libc::SIGTERM, Some(130)),
+        (libc::SIGKILL, None),
+    ] {
+        let p = project(&[("s.toml", &text)]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_posterlab"))
+            .current_dir(p.path())
+            .args(["-q", "run", "s.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_epochs(p.path(), 2, &mut child);
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), code, "signal {signal}");
+        let (state, done): (String, i64) = db(p.path())
+            .query_row("SELECT status, epochs_done FROM runs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            state,
+            if code.is_some() {
+                "interrupted"
+            } else {
+                "running"
+            }
+        );
+        assert!((2..100).contains(&done), "{done} epochs");
+        let o = posterlab(p.path(), &["-q", "run", "s.toml"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            results_of(p.path()),
+            want,
+            "signal {signal}: resumed run differs"
+        );
+    }
+}
+
+#[test]
+fn several_processes_share_one_database() {
+    let sweep = format!(
+        "{}\n[sweep.grid]\n\"train.seed\" = [1, 2, 3, 4, 5, 6]\n",
+        spec("epochs = 2")
+    );
+    let p = project(&[("sweep.toml", &sweep)]);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_posterlab"))
+                .current_dir(p.path())
+                .args(["-q", "run", "sweep.toml"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut outputs = String::new();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        outputs += &stdout(&o);
+        outputs += &stderr(&o);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+    assert!(!outputs.contains("locked"), "{outputs}");
+    let conn = db(p.path());
+    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 6, "{outputs}");
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished'"),
+        6
+    );
+    assert_eq!(
+        count(&conn, "SELECT count(DISTINCT spec_hash) FROM runs"),
+        6
+    );
+    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 12);
+}
+
+#[test]
+fn divergence_and_failure_end_their_runs_not_the_sweep() {
+    let p = project(&[
+        (
+            "sweep/a-diverges.toml",
+            &spec("epochs = 2\nlr = 1e30\noptimizer = { kind = \"sgd\", momentum = 0.0 }"),
+        ),
+        ("sweep/b-fails.toml", &spec("epochs = 2\ndevice = \"cuda\"")),
+        ("sweep/c-trains.toml", &spec("epochs = 2")),
+    ]);
+    let o = posterlab(p.path(), &["-q", "run", "sweep"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("a-diverges: DIVERGED: the training loss became"),
+        "{out}"
+    );
+    assert!(
+        out.contains("b-fails: FAILED: this posterlab was built without CUDA"),
+        "{out}"
+    );
+    assert!(out.contains("c-trains: finished after 2 epochs"), "{out}");
+    assert!(out.contains("1 finished, 1 diverged, 1 failed"), "{out}");
+    let conn = db(p.path());
+    let rows: Vec<(String, String, Option<i64>, Option<String>)> = conn
+        .prepare("SELECT name, status, status_epoch, error FROM runs ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows[0].1, "diverged");
+    assert_eq!(rows[0].2, Some(1));
+    assert!(
+        rows[0].3.as_deref().unwrap().contains("NaN")
+            || rows[0].3.as_deref().unwrap().contains("inf")
+    );
+    assert_eq!(rows[1].1, "failed");
+    assert!(rows[1].3.as_deref().unwrap().contains("--features cuda"));
+    assert_eq!(rows[2].1, "finished");
+
+    // Again: the diverged and finished runs are final, the failed one is retried.
+    let o = posterlab(p.path(), &["-q", "run", "sweep"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("a-diverges: skipped, diverged in epoch 1"),
+        "{out}"
+    );
+    assert!(out.contains("c-trains: skipped, finished"), "{out}");
+    assert!(out.contains("b-fails: FAILED"), "{out}");
+    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 3);
+}
+
+#[test]
+fn a_missing_data_set_stops_before_any_training() {
+    let p = project(&[(
+        "lost.toml",
+        "[data]\ndataset = \"no/such/folder\"\n[train]\nepochs = 1\n",
+    )]);
+    let o = posterlab(p.path(), &["run", "lost.toml"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("no/such/folder"), "{err}");
+    assert!(!p.path().join("results/posterlab.sqlite").exists());
+}
