@@ -466,3 +466,40 @@ fn a_missing_data_set_stops_before_any_training() {
     assert!(err.contains("no/such/folder"), "{err}");
     assert!(!p.path().join("results/posterlab.sqlite").exists());
 }
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
+    let p = project(&[("tiny.toml", &spec("epochs = 1")), ("notes.txt", "not sqlite at all, but long enough to have a header...................................................................................")]);
+    let o = posterlab(p.path(), &["run", "--db", "notes.txt", "tiny.toml"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("notes.txt") && err.contains("--db"), "{err}");
+    let o = posterlab(p.path(), &["runs"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no run database at"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_lost_checkpoint_fails_the_run_with_a_way_out() {
+    let p = project(&[("tiny.toml", &spec("epochs = 3"))]);
+    let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
+        .current_dir(p.path())
+        .args(["-q", "run", "tiny.toml"])
+        .env("POSTERLAB_CRASH", "recorded@2")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    for run in std::fs::read_dir(p.path().join("results/runs")).unwrap() {
+        let run = run.unwrap().path();
+        if run.is_dir() {
+            std::fs::remove_dir_all(run).unwrap();
+        }
+    }
+    let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("cannot resume after epoch 2"), "{out}");
+    assert!(out.contains("--force"), "{out}");
+    let o = posterlab(p.path(), &["-q", "run", "--force", "tiny.toml"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+}

@@ -108,7 +108,9 @@ pub const FIELDS: &[Field] = &[
     field("train", "monitor", r#""val_loss""#,
         "Validation metric that picks the best checkpoint (the one tested at the end). Loss-like \
          metrics are minimised, the others maximised."),
-    field("train", "threshold", "0.5", "Probability above which a genre counts as predicted, in (0, 1)."),
+    field("train", "threshold", "0.5",
+        "Probability above which a genre counts as predicted, in (0, 1). For categorical_ce \
+         (softmax) it is relative: a genre is predicted above threshold x the poster's top score."),
 
     field("sweep", "grid", "{}",
         "Dotted field names mapped to lists of values; runs are the cartesian product, the axes in \

@@ -139,4 +139,19 @@ mod tests {
     fn every_migration_is_listed_once() {
         assert_eq!(MIGRATIONS.len() as i64, VERSION);
     }
+
+    #[test]
+    fn migrating_twice_is_a_no_op_and_a_newer_file_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap().unwrap();
+        migrate(&mut conn).unwrap().unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, VERSION);
+        conn.pragma_update(None, "user_version", VERSION + 1)
+            .unwrap();
+        let e = migrate(&mut conn).unwrap().unwrap_err();
+        assert!(e.contains("made by a newer posterlab"), "{e}");
+    }
 }

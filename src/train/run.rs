@@ -164,7 +164,11 @@ pub fn train<D: Layers>(
     if done > 0 {
         let path = checkpoint::epoch_path(cx.dir, done);
         let state = checkpoint::load(&path, &hash, &mut model, &mut optimizer)
-            .map_err(|e| format!("cannot resume after epoch {done}: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "cannot resume after epoch {done}: {e}\n  help: `posterlab run --force` retrains the run from the start"
+                )
+            })?;
         if state.epoch != done || state.history.len() != done {
             return Err(format!(
                 "{}: holds epoch {} with {} epochs of history, the store recorded {done}",
