@@ -381,9 +381,17 @@ fn shipped_experiments_are_valid() {
     let specs = spec::load_paths(&[dir]).unwrap_or_else(|e| panic!("{e}"));
     for name in ["quickstart", "seed1-cnn", "seed2-cnn-rnn"] {
         assert!(
-            specs.iter().any(|s| s.name == name),
+            specs.iter().any(|s| s.experiment == name),
             "experiments/{name}.toml is missing"
         );
+    }
+    for seed in ["seed1-cnn", "seed2-cnn-rnn"] {
+        let seeds: Vec<u64> = specs
+            .iter()
+            .filter(|s| s.experiment == seed)
+            .map(|s| s.train.seed)
+            .collect();
+        assert_eq!(seeds, [1, 2, 3], "{seed} runs three training seeds");
     }
     let ablation: Vec<&Spec> = specs
         .iter()
