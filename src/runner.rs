@@ -213,6 +213,17 @@ fn run_one(
     let device = spec.train.device.to_string();
 
     let (id, dir) = match resume {
+        Some(r) if r.dataset_hash != dataset.content_hash => {
+            return Err(format!(
+                "run {} was trained on other data: {} has changed since (content hash {} then, {} now)\n  \
+                 help: `posterlab run --force` retrains it on the data as it is now",
+                r.id,
+                spec.data.dataset,
+                &r.dataset_hash[..12],
+                &dataset.content_hash[..12]
+            )
+            .into())
+        }
         Some(r) => {
             store.resume_run(r.id, &device, host)?;
             (r.id, r.checkpoint_dir.clone())

@@ -503,3 +503,37 @@ fn a_lost_checkpoint_fails_the_run_with_a_way_out() {
     let o = posterlab(p.path(), &["-q", "run", "--force", "tiny.toml"]);
     assert!(o.status.success(), "{}", stdout(&o));
 }
+
+#[test]
+fn a_run_does_not_resume_on_changed_data() {
+    let p = project(&[]);
+    let data = p.path().join("posters");
+    std::fs::create_dir_all(data.join("Images")).unwrap();
+    for entry in std::fs::read_dir(tiny_set().join("Images")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, data.join("Images").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(tiny_set().join("train.csv"), data.join("train.csv")).unwrap();
+    let text = spec("epochs = 3").replace(&tiny_set().display().to_string(), "posters");
+    std::fs::write(p.path().join("c.toml"), text).unwrap();
+    let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
+        .current_dir(p.path())
+        .args(["-q", "run", "c.toml"])
+        .env("POSTERLAB_CRASH", "recorded@1")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    // One poster repainted.
+    let first = std::fs::read_dir(data.join("Images"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&first, common::jpeg(180, 268, [10, 200, 10])).unwrap();
+    let o = posterlab(p.path(), &["-q", "run", "c.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("was trained on other data"), "{out}");
+    assert!(out.contains("--force"), "{out}");
+}

@@ -127,6 +127,7 @@ pub struct RunRow {
     pub stopped_early: bool,
     pub genres: Vec<String>,
     pub dataset: String,
+    pub dataset_hash: String,
     pub checkpoint_dir: PathBuf,
     pub train_seconds: f64,
     pub created_at: String,
@@ -139,7 +140,7 @@ pub struct RunRow {
 const RUN_COLUMNS: &str = "r.id, r.uid, r.name, r.experiment, r.tags, r.spec_hash, r.spec_toml, \
     r.status, r.status_epoch, r.error, r.epochs_planned, r.epochs_done, r.best_epoch, \
     r.stopped_early, r.genres, r.dataset, r.checkpoint_dir, r.train_seconds, r.created_at, \
-    r.finished_at, \
+    r.finished_at, r.dataset_hash, \
     (SELECT min(loss) FROM metrics m WHERE m.run_id = r.id AND m.split = 'val'), \
     (SELECT micro_f1 FROM metrics m WHERE m.run_id = r.id AND m.split = 'test')";
 
@@ -170,8 +171,9 @@ fn run_row(row: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         train_seconds: row.get(17)?,
         created_at: row.get(18)?,
         finished_at: row.get(19)?,
-        best_val_loss: row.get(20)?,
-        test_micro_f1: row.get(21)?,
+        dataset_hash: row.get(20)?,
+        best_val_loss: row.get(21)?,
+        test_micro_f1: row.get(22)?,
     })
 }
 
