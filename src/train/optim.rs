@@ -132,15 +132,14 @@ impl<D: Device<f32>> Optimizer<D> {
         }
         self.step += 1;
         for &i in &trained {
-            let p = &mut params.tensors[i];
-            let g = grads.get_or_alloc_mut(p)?.clone();
-            let m = self.moment1.get_or_alloc_mut(p)?;
+            let g = grads.get_or_alloc_mut(&params.tensors[i])?;
+            let m = self.moment1.get_or_alloc_mut(&params.tensors[i])?;
             match &self.kind {
                 Kind::Adam(config) => {
-                    let v = self.moment2.get_or_alloc_mut(p)?;
-                    config.try_update(self.step, p, m, v, &g)?;
+                    let v = self.moment2.get_or_alloc_mut(&params.tensors[i])?;
+                    config.try_update(self.step, &mut params.tensors[i], m, v, g)?;
                 }
-                Kind::Sgd(config) => config.try_update(p, m, &g)?,
+                Kind::Sgd(config) => config.try_update(&mut params.tensors[i], m, g)?,
             }
         }
         Ok(stats)

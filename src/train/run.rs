@@ -182,10 +182,10 @@ pub fn train<D: Layers>(
         cx.progress
             .note(&format!("{}: resuming after epoch {done}", spec.name));
     }
-    let keep_best = |history: &[SplitResult]| {
+    let best_of = |history: &[SplitResult]| {
         best_epoch(&monitored(history, t.monitor), t.monitor.minimise()).map(|b| b + 1)
     };
-    let best_now = keep_best(&history);
+    let best_now = best_of(&history);
     let keep: Vec<_> = [
         (done > 0).then(|| checkpoint::epoch_path(cx.dir, done)),
         best_now.map(|b| checkpoint::best_path(cx.dir, b)),
@@ -307,7 +307,7 @@ pub fn train<D: Layers>(
             });
         }
         history.push(val.clone());
-        let best = keep_best(&history).expect("a finite validation loss gives a best epoch");
+        let best = best_of(&history).expect("a finite validation loss gives a best epoch");
 
         // Checkpoint, then record.
         let state = State {
@@ -340,7 +340,7 @@ pub fn train<D: Layers>(
 
     // Test the best checkpoint.
     crash_point("test", history.len());
-    let best = keep_best(&history).ok_or("no epoch completed")?;
+    let best = best_of(&history).ok_or("no epoch completed")?;
     checkpoint::load_best(&checkpoint::best_path(cx.dir, best), &hash, &mut model)?;
     let (result, scores) =
         evaluate_split(&mut model, dev, cx, &cx.split.test, pos_weight.as_ref())?;
