@@ -125,6 +125,10 @@ struct RunArgs {
     /// fast (custom CPU ops) or portable (dfdx ops only; slow, the reference).
     #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
     kernels: String,
+    /// CPU threads (default: all cores); give each of several processes
+    /// sharing a machine its share.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -238,7 +242,16 @@ fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCod
         },
     };
     let started = Instant::now();
-    let summary = runner::run_specs(&specs, &mut store, ws, bars, signals::stop_flag(), options);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        pool = pool.num_threads(threads);
+    }
+    let pool = pool.build().context("cannot start the worker threads")?;
+    let summary = pool
+        .install(|| runner::run_specs(&specs, &mut store, ws, bars, signals::stop_flag(), options));
     let mut parts = vec![format!("{} finished", summary.finished)];
     for (n, what) in [
         (summary.skipped, "skipped"),
