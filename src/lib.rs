@@ -9,6 +9,7 @@ pub mod data;
 pub mod files;
 pub mod model;
 pub mod progress;
+pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod store;

@@ -42,6 +42,8 @@ pub struct Summary {
     pub failed: usize,
     /// A run was interrupted (and the rest were not started).
     pub interrupted: bool,
+    /// Every run this call trained or skipped, in spec order.
+    pub runs: Vec<i64>,
 }
 
 /// An exclusive claim on a spec hash, held while its run trains.
@@ -98,7 +100,7 @@ pub fn run_specs(
             summary.interrupted = true;
             break;
         }
-        match run_one(
+        let ended = run_one(
             spec,
             store,
             ws,
@@ -108,7 +110,11 @@ pub fn run_specs(
             &mut datasets,
             &host,
             &git,
-        ) {
+        );
+        if let Ok(Some(run)) = store.latest_run(&hash) {
+            summary.runs.push(run.id);
+        }
+        match ended {
             Ok(Ended::Finished) => summary.finished += 1,
             Ok(Ended::Skipped) => summary.skipped += 1,
             Ok(Ended::Diverged) => summary.diverged += 1,

@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use posterlab::data::{self, stats::DataStats, Split, Workspace};
 use posterlab::model::Kernels;
 use posterlab::progress::Progress;
+use posterlab::report;
 use posterlab::runner;
 use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
 use posterlab::store::Store;
@@ -62,6 +63,8 @@ enum Command {
     },
     /// Every epoch (train, val) and the test row of the selected runs, as CSV or JSON.
     Export(ExportArgs),
+    /// SVG figures, results tables (Markdown, CSV, LaTeX) and index.html for the selected runs (default: every finished run).
+    Report(ReportArgs),
     /// Training and evaluation throughput of a model on random inputs (Adam, BCE with logits).
     Bench(BenchArgs),
 }
@@ -72,6 +75,19 @@ struct SelectArgs {
     /// field=value (model.arch=cnn); none means every run.
     #[arg(value_name = "SELECTOR")]
     selectors: Vec<String>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Output folder.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    out: PathBuf,
+    /// Spec fields that define a configuration (repeatable), e.g. model.arch;
+    /// default: the experiment and every swept field but train.seed.
+    #[arg(long, value_name = "KEY")]
+    group_by: Vec<String>,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 #[derive(Args)]
@@ -129,6 +145,12 @@ struct RunArgs {
     /// sharing a machine its share.
     #[arg(long)]
     threads: Option<usize>,
+    /// Do not render the runs' figures into --reports when training ends.
+    #[arg(long)]
+    no_report: bool,
+    /// Where the figures go when training ends.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    reports: PathBuf,
 }
 
 #[derive(Args)]
@@ -190,6 +212,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(&args, &ws, &db, &bars),
         Command::Runs(args) => runs::list(&db, &args.selectors),
         Command::Show { run } => runs::show(&db, &run),
+        Command::Report(args) => {
+            runs::report(&db, &args.select.selectors, &args.out, &args.group_by)
+        }
         Command::Export(args) => runs::export(
             &db,
             &args.select.selectors,
@@ -252,6 +277,22 @@ fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCod
     let pool = pool.build().context("cannot start the worker threads")?;
     let summary = pool
         .install(|| runner::run_specs(&specs, &mut store, ws, bars, signals::stop_flag(), options));
+    if !args.no_report && !summary.runs.is_empty() {
+        // The figures of this call's runs; a failure here loses no training.
+        let runs: Vec<_> = store
+            .runs()?
+            .into_iter()
+            .filter(|r| summary.runs.contains(&r.id))
+            .collect();
+        let options = report::Options {
+            out: args.reports.clone(),
+            group_by: Vec::new(),
+        };
+        match report::render(&store, &runs, &options) {
+            Ok(w) => println!("figures for {} runs: {}", w.runs, w.index.display()),
+            Err(e) => eprintln!("warning: no figures: {e}"),
+        }
+    }
     let mut parts = vec![format!("{} finished", summary.finished)];
     for (n, what) in [
         (summary.skipped, "skipped"),

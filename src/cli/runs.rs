@@ -199,6 +199,30 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn report(
+    db: &Path,
+    selectors: &[String],
+    out: &Path,
+    group_by: &[String],
+) -> Result<ExitCode> {
+    let store = open_existing(db)?;
+    let runs = posterlab::report::select(&store, selectors).map_err(anyhow::Error::msg)?;
+    let started = std::time::Instant::now();
+    let options = posterlab::report::Options {
+        out: out.to_path_buf(),
+        group_by: group_by.to_vec(),
+    };
+    let written = posterlab::report::render(&store, &runs, &options).map_err(anyhow::Error::msg)?;
+    println!(
+        "{} files for {} runs in {:.1} s: open {}",
+        written.files,
+        written.runs,
+        started.elapsed().as_secs_f64(),
+        written.index.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -> Result<ExitCode> {
     let store = open_existing(db)?;
     let mut rows = Vec::new();

@@ -128,6 +128,9 @@ pub struct RunRow {
     pub genres: Vec<String>,
     pub dataset: String,
     pub dataset_hash: String,
+    pub dataset_csv: String,
+    /// Swept field → value.
+    pub swept: Vec<(String, String)>,
     pub checkpoint_dir: PathBuf,
     pub train_seconds: f64,
     pub created_at: String,
@@ -140,7 +143,7 @@ pub struct RunRow {
 const RUN_COLUMNS: &str = "r.id, r.uid, r.name, r.experiment, r.tags, r.spec_hash, r.spec_toml, \
     r.status, r.status_epoch, r.error, r.epochs_planned, r.epochs_done, r.best_epoch, \
     r.stopped_early, r.genres, r.dataset, r.checkpoint_dir, r.train_seconds, r.created_at, \
-    r.finished_at, r.dataset_hash, \
+    r.finished_at, r.dataset_hash, r.dataset_csv, r.swept, \
     (SELECT min(loss) FROM metrics m WHERE m.run_id = r.id AND m.split = 'val'), \
     (SELECT micro_f1 FROM metrics m WHERE m.run_id = r.id AND m.split = 'test')";
 
@@ -172,8 +175,17 @@ fn run_row(row: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         created_at: row.get(18)?,
         finished_at: row.get(19)?,
         dataset_hash: row.get(20)?,
-        best_val_loss: row.get(21)?,
-        test_micro_f1: row.get(22)?,
+        dataset_csv: row.get(21)?,
+        swept: {
+            let text: String = row.get(22)?;
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        },
+        best_val_loss: row.get(23)?,
+        test_micro_f1: row.get(24)?,
     })
 }
 
@@ -201,6 +213,15 @@ pub struct EpochRow {
     pub hamming_loss: f64,
     pub micro_ap: f64,
     pub macro_ap: f64,
+}
+
+/// One test poster's truth, scores and predictions, per genre.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PosterPrediction {
+    pub poster: String,
+    pub truth: Vec<bool>,
+    pub probability: Vec<f64>,
+    pub predicted: Vec<bool>,
 }
 
 /// One genre's test counts.
@@ -552,6 +573,49 @@ impl Store {
         Ok(rows)
     }
 
+    /// The test predictions of run `id`, poster by poster (in poster id
+    /// order), each with one entry per genre in the run's genre order.
+    pub fn predictions(&self, id: i64) -> Result<Vec<PosterPrediction>> {
+        let genres = self.genres(id)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT poster, genre, truth, probability, predicted FROM predictions \
+                 WHERE run_id = ?1 ORDER BY poster",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<PosterPrediction> = Vec::new();
+        for (poster, genre, truth, probability, predicted) in rows {
+            if out.last().is_none_or(|p| p.poster != poster) {
+                out.push(PosterPrediction {
+                    poster,
+                    truth: vec![false; genres.len()],
+                    probability: vec![0.0; genres.len()],
+                    predicted: vec![false; genres.len()],
+                });
+            }
+            let p = out.last_mut().expect("pushed above");
+            if let Some(g) = genres.iter().position(|x| *x == genre) {
+                p.truth[g] = truth;
+                p.probability[g] = probability;
+                p.predicted[g] = predicted;
+            }
+        }
+        Ok(out)
+    }
+
     /// A tracker for run `id`.
     pub fn tracker(&mut self, id: i64) -> RunTracker<'_> {
         RunTracker { store: self, id }
@@ -708,7 +772,7 @@ fn matches(run: &RunRow, selector: &str) -> bool {
 }
 
 /// A dotted field of a resolved spec, as text (strings without quotes).
-fn spec_value(spec_toml: &str, key: &str) -> Option<String> {
+pub fn spec_value(spec_toml: &str, key: &str) -> Option<String> {
     let table: toml::Table = spec_toml.parse().ok()?;
     let mut parts = key.split('.');
     let mut value = table.get(parts.next()?)?;

@@ -1,0 +1,197 @@
+//! The prediction gallery: test posters in a grid, each with its true genres
+//! and the genres the model predicted, with probabilities; hits and misses
+//! marked. Written as SVG by hand, posters embedded as small JPEGs, so the
+//! file stands alone.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use image::imageops::FilterType;
+
+use super::style::{self, hex, FONT};
+
+/// One poster of the gallery.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub poster: String,
+    /// The thumbnail as base64 JPEG, or `None` (drawn as a grey box saying why).
+    pub thumbnail: Result<String, String>,
+    /// (genre, predicted?) of each true genre.
+    pub truth: Vec<(String, bool)>,
+    /// (genre, probability, true?) of each predicted genre, most probable first.
+    pub predicted: Vec<(String, f64, bool)>,
+}
+
+const COLS: usize = 4;
+const CELL_W: usize = 300;
+const CELL_H: usize = 200;
+const THUMB_W: u32 = 110;
+const THUMB_H: u32 = 163;
+
+/// A poster file as a base64 JPEG thumbnail (deterministic bytes).
+pub fn thumbnail(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let img = crate::data::image::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let small = img
+        .resize_exact(THUMB_W, THUMB_H, FilterType::Triangle)
+        .to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&small)
+        .map_err(|e| e.to_string())?;
+    Ok(base64(&out))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Escapes text for SVG/HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
+    let rows = items.len().div_ceil(COLS).max(1);
+    let (w, h) = (COLS * CELL_W + 20, rows * CELL_H + 110);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r##"<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">
+<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>
+<text x="{}" y="28" text-anchor="middle" font-family="{FONT}" font-size="{}" fill="{}">{}</text>
+"##,
+        w / 2,
+        style::TITLE,
+        hex(style::TEXT),
+        escape(title)
+    );
+    let (hit, miss, grey, ink) = (
+        hex(style::HIT),
+        hex(style::MISS),
+        hex(style::GREY),
+        hex(style::TEXT),
+    );
+    for (k, item) in items.iter().enumerate() {
+        let (x, y) = (10 + (k % COLS) * CELL_W, 50 + (k / COLS) * CELL_H);
+        match &item.thumbnail {
+            Ok(b64) => {
+                let _ = writeln!(
+                    s,
+                    r#"<image x="{x}" y="{y}" width="{THUMB_W}" height="{THUMB_H}" xlink:href="data:image/jpeg;base64,{b64}"/>"#
+                );
+            }
+            Err(why) => {
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{x}" y="{y}" width="{THUMB_W}" height="{THUMB_H}" fill="{}"/><text x="{}" y="{}" text-anchor="middle" font-family="{FONT}" font-size="{}" fill="{grey}"><title>{}</title>no image</text>"#,
+                    hex(style::LIGHT_GREY),
+                    x + THUMB_W as usize / 2,
+                    y + THUMB_H as usize / 2,
+                    style::SMALL,
+                    escape(why)
+                );
+            }
+        }
+        let tx = x + THUMB_W as usize + 10;
+        let line = |s: &mut String, dy: usize, colour: &str, size: u32, text: &str| {
+            let _ = writeln!(
+                s,
+                r#"<text x="{tx}" y="{}" font-family="{FONT}" font-size="{size}" fill="{colour}">{}</text>"#,
+                y + dy,
+                escape(text)
+            );
+        };
+        line(&mut s, 12, &grey, style::SMALL, &item.poster);
+        line(&mut s, 32, &ink, style::TICK, "true");
+        let mut dy = 48;
+        for (genre, found) in &item.truth {
+            let (colour, text) = if *found {
+                (&hit, format!("✓ {genre}"))
+            } else {
+                (&miss, format!("✗ {genre} (missed)"))
+            };
+            line(&mut s, dy, colour, style::TICK, &text);
+            dy += 15;
+        }
+        dy += 6;
+        line(&mut s, dy, &ink, style::TICK, "predicted");
+        dy += 16;
+        if item.predicted.is_empty() {
+            line(&mut s, dy, &grey, style::TICK, "(nothing)");
+        }
+        for (genre, p, right) in item.predicted.iter().take(5) {
+            let (colour, mark) = if *right {
+                (&hit, "✓")
+            } else {
+                (&miss, "✗")
+            };
+            line(
+                &mut s,
+                dy,
+                colour,
+                style::TICK,
+                &format!("{mark} {genre} {p:.2}"),
+            );
+            dy += 15;
+        }
+        if item.predicted.len() > 5 {
+            line(
+                &mut s,
+                dy,
+                &grey,
+                style::SMALL,
+                &format!("+{} more", item.predicted.len() - 5),
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="{}" font-family="{FONT}" font-size="{}" fill="{grey}">{}</text>"#,
+        h - 34,
+        style::TICK,
+        escape(&format!("✓ blue: right (a true genre predicted); ✗ vermillion: wrong (a true genre missed, or a genre predicted that is not true). {note}"))
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_examples() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+}

@@ -1,0 +1,942 @@
+//! Stored runs turned into what goes into a write-up: per-run figures
+//! (learning curves, per-genre test metrics, confusion counts, the genre ×
+//! genre view, predicted versus true genre frequency, a prediction gallery),
+//! comparisons across runs (overlaid curves, configurations aggregated over
+//! seeds as mean ± standard deviation), the results table (Markdown, CSV,
+//! LaTeX) and `index.html` linking them all.
+//!
+//! Everything is read from the store first, then drawn (in parallel); the
+//! output depends only on the database (and the poster files the gallery
+//! embeds), so the same database gives the same bytes.
+
+pub mod figures;
+pub mod gallery;
+pub mod style;
+pub mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series};
+use self::gallery::escape;
+use crate::files::write_atomic;
+use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+
+/// Where and how to report.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The output folder (`reports/`).
+    pub out: PathBuf,
+    /// Spec fields that define a configuration (e.g. `model.arch`); empty:
+    /// the experiment plus every swept field except `train.seed`.
+    pub group_by: Vec<String>,
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub runs: usize,
+    pub files: usize,
+    pub index: PathBuf,
+}
+
+/// Posters in a run's gallery.
+const GALLERY: usize = 12;
+
+type Band = Vec<(f64, f64, f64)>;
+
+/// Everything one run's figures need, read from the store.
+struct RunData {
+    run: RunRow,
+    epochs: Vec<EpochRow>,
+    test: Option<EpochRow>,
+    genre_counts: Vec<GenreRow>,
+    predictions: Vec<PosterPrediction>,
+    /// The configuration this run belongs to.
+    group: String,
+}
+
+impl RunData {
+    fn folder(&self) -> String {
+        format!("runs/{}-{}", self.run.id, slug(&self.run.name))
+    }
+}
+
+fn slug(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    s.trim_matches('-').chars().take(60).collect()
+}
+
+/// The runs a report shows: those `selectors` pick, or every finished run.
+pub fn select(store: &Store, selectors: &[String]) -> Result<Vec<RunRow>, String> {
+    let all = store.runs().map_err(|e| e.to_string())?;
+    if selectors.is_empty() {
+        let finished: Vec<RunRow> = all
+            .into_iter()
+            .filter(|r| r.status == Status::Finished)
+            .collect();
+        if finished.is_empty() {
+            return Err(format!(
+                "no finished runs in {}\n  help: `posterlab runs` lists what is there; name runs (or a status such as `running`) to report on them",
+                store.path().display()
+            ));
+        }
+        return Ok(finished);
+    }
+    store::select(&all, selectors)
+}
+
+/// A run's configuration label.
+fn group_of(run: &RunRow, group_by: &[String]) -> String {
+    if group_by.is_empty() {
+        let swept: Vec<String> = run
+            .swept
+            .iter()
+            .filter(|(k, _)| k != "train.seed")
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    k.rsplit('.').next().unwrap_or(k),
+                    v.trim_matches('"')
+                )
+            })
+            .collect();
+        if swept.is_empty() {
+            run.experiment.clone()
+        } else {
+            format!("{} {}", run.experiment, swept.join(" "))
+        }
+    } else {
+        group_by
+            .iter()
+            .map(|k| {
+                let v = store::spec_value(&run.spec_toml, k).unwrap_or_else(|| "?".to_string());
+                format!("{}={v}", k.rsplit('.').next().unwrap_or(k))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Renders the report for `runs` into `options.out`.
+pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Written, String> {
+    if runs.is_empty() {
+        return Err("no runs selected: nothing to report".to_string());
+    }
+    for key in &options.group_by {
+        if runs
+            .iter()
+            .all(|r| store::spec_value(&r.spec_toml, key).is_none())
+        {
+            return Err(format!(
+                "--group-by {key}: no selected run's spec has that field\n  help: use a dotted spec field such as model.arch or train.loss (see `posterlab spec defaults`)"
+            ));
+        }
+    }
+    let err = |e: store::StoreError| e.to_string();
+    let mut data = Vec::with_capacity(runs.len());
+    for run in runs {
+        let rows = store.epochs(run.id).map_err(err)?;
+        let test = rows.iter().find(|r| r.split == "test").cloned();
+        let (genre_counts, predictions) = match &test {
+            Some(t) => (
+                store.genre_counts(run.id, "test", t.epoch).map_err(err)?,
+                store.predictions(run.id).map_err(err)?,
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        data.push(RunData {
+            group: group_of(run, &options.group_by),
+            run: run.clone(),
+            epochs: rows.into_iter().filter(|r| r.split != "test").collect(),
+            test,
+            genre_counts,
+            predictions,
+        });
+    }
+
+    let posters = PosterFiles::default();
+    let mut files: Vec<(String, String)> = data
+        .par_iter()
+        .map(|d| run_figures(d, &posters))
+        .collect::<Result<Vec<_>, String>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    files.extend(comparisons(&data)?);
+    let index = index_html(store.path(), &data, &files);
+    files.push(("index.html".to_string(), index));
+
+    for (name, text) in &files {
+        let path = options.out.join(name);
+        write_atomic(&path, false, |out| {
+            std::io::Write::write_all(out, text.as_bytes())
+        })
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(Written {
+        runs: data.len(),
+        files: files.len(),
+        index: options.out.join("index.html"),
+    })
+}
+
+fn metric(row: &EpochRow, name: &str) -> f64 {
+    match name {
+        "loss" => row.loss.unwrap_or(f64::NAN),
+        "micro_precision" => row.micro_precision,
+        "micro_recall" => row.micro_recall,
+        "micro_f1" => row.micro_f1,
+        "macro_f1" => row.macro_f1,
+        "micro_ap" => row.micro_ap,
+        "macro_ap" => row.macro_ap,
+        "samples_f1" => row.samples_f1,
+        "lr" => row.lr.unwrap_or(f64::NAN),
+        other => unreachable!("no metric {other}"),
+    }
+}
+
+fn curve(epochs: &[EpochRow], split: &str, name: &str) -> Vec<(f64, f64)> {
+    epochs
+        .iter()
+        .filter(|r| r.split == split)
+        .map(|r| (r.epoch as f64, metric(r, name)))
+        .collect()
+}
+
+/// The vertical marks of a run: best epoch, early stop, divergence.
+fn marks(run: &RunRow) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    if let Some(b) = run.best_epoch {
+        marks.push(Mark {
+            x: b as f64,
+            label: format!("best epoch ({b}, by {})", monitor_of(run)),
+            colour: style::GREY,
+        });
+    }
+    if run.stopped_early {
+        marks.push(Mark {
+            x: run.epochs_done as f64,
+            label: format!("early stop after epoch {}", run.epochs_done),
+            colour: style::PALETTE[3],
+        });
+    }
+    if run.status == Status::Diverged {
+        let e = run.status_epoch.unwrap_or(run.epochs_done + 1);
+        marks.push(Mark {
+            x: e as f64,
+            label: format!("diverged in epoch {e}"),
+            colour: style::MISS,
+        });
+    }
+    marks
+}
+
+fn status_line(run: &RunRow) -> String {
+    match run.status {
+        Status::Finished => format!(
+            "finished: {} of {} epochs{}",
+            run.epochs_done,
+            run.epochs_planned,
+            if run.stopped_early {
+                ", stopped early"
+            } else {
+                ""
+            }
+        ),
+        Status::Diverged => format!(
+            "diverged in epoch {}",
+            run.status_epoch.unwrap_or(run.epochs_done + 1)
+        ),
+        other => format!(
+            "{other}: {} of {} epochs",
+            run.epochs_done, run.epochs_planned
+        ),
+    }
+}
+
+/// One run's figures: (file name under the output folder, SVG text).
+fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String)>, String> {
+    let dir = d.folder();
+    let run = &d.run;
+    let title = format!("run {} {} ({})", run.id, run.name, status_line(run));
+    let mut out = Vec::new();
+
+    // Learning curves.
+    let marks = marks(run);
+    let lines = |name: &str| {
+        vec![
+            Series {
+                label: "training".into(),
+                colour: style::TRAIN,
+                dashed: false,
+                points: curve(&d.epochs, "train", name),
+                band: Vec::new(),
+            },
+            Series {
+                label: "validation".into(),
+                colour: style::VAL,
+                dashed: true,
+                points: curve(&d.epochs, "val", name),
+                band: Vec::new(),
+            },
+        ]
+    };
+    let panel = |title: &str, y: &str, name: &str| Panel {
+        title: title.into(),
+        y_desc: y.into(),
+        series: lines(name),
+        marks: marks.clone(),
+    };
+    let mut panels = vec![
+        panel("loss", "mean loss", "loss"),
+        panel("micro precision", "precision", "micro_precision"),
+        panel("micro recall", "recall", "micro_recall"),
+        panel("micro F1", "F1", "micro_f1"),
+        panel("micro average precision", "AP", "micro_ap"),
+    ];
+    panels.push(Panel {
+        title: "learning rate".into(),
+        y_desc: "learning rate".into(),
+        series: vec![Series {
+            label: "learning rate".into(),
+            colour: style::PALETTE[2],
+            dashed: false,
+            points: curve(&d.epochs, "val", "lr"),
+            band: Vec::new(),
+        }],
+        marks: marks.clone(),
+    });
+    let mut keys = vec![
+        (
+            "training (dropout on, as Keras reports)".to_string(),
+            Key::Line {
+                colour: style::TRAIN,
+                dashed: false,
+            },
+        ),
+        (
+            "validation".to_string(),
+            Key::Line {
+                colour: style::VAL,
+                dashed: true,
+            },
+        ),
+        (
+            "learning rate".to_string(),
+            Key::Line {
+                colour: style::PALETTE[2],
+                dashed: false,
+            },
+        ),
+    ];
+    for m in &marks {
+        keys.push((m.label.clone(), Key::Mark { colour: m.colour }));
+    }
+    out.push((
+        format!("{dir}/curves.svg"),
+        figures::panels(&title, &panels, 3, &keys)?,
+    ));
+
+    let Some(test) = &d.test else {
+        return Ok(out);
+    };
+    let genres = &run.genres;
+    // Genres by test support, most frequent first (ties by name).
+    let mut order: Vec<usize> = (0..d.genre_counts.len()).collect();
+    order.sort_by(|&a, &b| {
+        d.genre_counts[b]
+            .counts
+            .support()
+            .cmp(&d.genre_counts[a].counts.support())
+            .then_with(|| d.genre_counts[a].genre.cmp(&d.genre_counts[b].genre))
+    });
+    let counts: Vec<&GenreRow> = order.iter().map(|&i| &d.genre_counts[i]).collect();
+    let labelled: Vec<String> = counts
+        .iter()
+        .map(|g| format!("{} ({})", g.genre, g.counts.support()))
+        .collect();
+    let n_test = test.posters;
+    let weights = format!("epoch {} weights, {} test posters", test.epoch, n_test);
+
+    out.push((
+        format!("{dir}/genres.svg"),
+        figures::bars(&Bars {
+            title: format!(
+                "run {} {}: per-genre test metrics ({weights})",
+                run.id, run.name
+            ),
+            x_desc: "score (genre label: test posters of the genre)".into(),
+            categories: labelled.clone(),
+            series: vec![
+                bar(
+                    "precision",
+                    0,
+                    counts.iter().map(|g| g.counts.precision()).collect(),
+                ),
+                bar(
+                    "recall",
+                    1,
+                    counts.iter().map(|g| g.counts.recall()).collect(),
+                ),
+                bar("F1", 2, counts.iter().map(|g| g.counts.f1()).collect()),
+            ],
+            max: Some(1.0),
+        })?,
+    ));
+
+    out.push((
+        format!("{dir}/frequency.svg"),
+        figures::bars(&Bars {
+            title: format!(
+                "run {} {}: predicted vs true genre frequency ({weights})",
+                run.id, run.name
+            ),
+            x_desc: "test posters".into(),
+            categories: counts.iter().map(|g| g.genre.clone()).collect(),
+            series: vec![
+                bar(
+                    "true: posters of the genre",
+                    0,
+                    counts.iter().map(|g| g.counts.support() as f64).collect(),
+                ),
+                bar(
+                    "predicted: posters given the genre",
+                    1,
+                    counts
+                        .iter()
+                        .map(|g| (g.counts.tp + g.counts.fp) as f64)
+                        .collect(),
+                ),
+            ],
+            max: None,
+        })?,
+    ));
+
+    let columns = ["TP", "FP", "FN", "TN"];
+    let values: Vec<[u64; 4]> = counts
+        .iter()
+        .map(|g| [g.counts.tp, g.counts.fp, g.counts.fn_, g.counts.tn])
+        .collect();
+    let col_max: Vec<f64> = (0..4)
+        .map(|j| values.iter().map(|v| v[j]).max().unwrap_or(0).max(1) as f64)
+        .collect();
+    out.push((
+        format!("{dir}/confusion.svg"),
+        figures::heatmap(&Heatmap {
+            title: format!(
+                "run {} {}: confusion counts per genre ({weights})",
+                run.id, run.name
+            ),
+            rows: labelled.clone(),
+            cols: columns.iter().map(|c| c.to_string()).collect(),
+            text: values
+                .iter()
+                .map(|v| v.iter().map(|c| c.to_string()).collect())
+                .collect(),
+            shade: values
+                .iter()
+                .map(|v| (0..4).map(|j| v[j] as f64 / col_max[j]).collect())
+                .collect(),
+            row_desc: "genres (test posters of the genre)".into(),
+            col_desc: "true/false positives, false/true negatives (posters)".into(),
+            note: "shade: the count relative to the largest in its column".into(),
+            vertical_cols: false,
+        })?,
+    ));
+
+    // Genre × genre: of the posters truly of genre i, the share given genre j.
+    let index_of: HashMap<&str, usize> = genres
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.as_str(), i))
+        .collect();
+    let ordered: Vec<usize> = counts
+        .iter()
+        .map(|g| index_of.get(g.genre.as_str()).copied().unwrap_or(0))
+        .collect();
+    let mut share = vec![vec![0.0f64; genres.len()]; genres.len()];
+    let mut of_genre = vec![0usize; genres.len()];
+    for p in &d.predictions {
+        for i in 0..genres.len() {
+            if p.truth[i] {
+                of_genre[i] += 1;
+                for (cell, &predicted) in share[i].iter_mut().zip(&p.predicted) {
+                    *cell += f64::from(u8::from(predicted));
+                }
+            }
+        }
+    }
+    out.push((
+        format!("{dir}/genre-by-genre.svg"),
+        figures::heatmap(&Heatmap {
+            title: format!(
+                "run {} {}: what each genre is predicted as ({weights})",
+                run.id, run.name
+            ),
+            rows: ordered
+                .iter()
+                .map(|&i| format!("{} ({})", genres[i], of_genre[i]))
+                .collect(),
+            cols: ordered.iter().map(|&j| genres[j].clone()).collect(),
+            text: ordered
+                .iter()
+                .map(|&i| {
+                    ordered
+                        .iter()
+                        .map(|&j| {
+                            if of_genre[i] == 0 {
+                                String::new()
+                            } else {
+                                format!("{:.0}", 100.0 * share[i][j] / of_genre[i] as f64)
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
+            shade: ordered
+                .iter()
+                .map(|&i| {
+                    ordered
+                        .iter()
+                        .map(|&j| {
+                            if of_genre[i] == 0 {
+                                f64::NAN
+                            } else {
+                                share[i][j] / of_genre[i] as f64
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
+            row_desc: "true genre (test posters)".into(),
+            col_desc:
+                "predicted genre; cell: % of the row's posters given that genre (diagonal = recall)"
+                    .into(),
+            note: "grey rows: no test poster of the genre".into(),
+            vertical_cols: true,
+        })?,
+    ));
+
+    // Gallery: GALLERY test posters spread over the id order.
+    let n = d.predictions.len();
+    let picks: Vec<usize> = if n <= GALLERY {
+        (0..n).collect()
+    } else {
+        (0..GALLERY).map(|k| k * n / GALLERY).collect()
+    };
+    let paths = posters.paths(run);
+    let items: Vec<gallery::Item> = picks
+        .iter()
+        .map(|&k| {
+            let p = &d.predictions[k];
+            let mut predicted: Vec<(String, f64, bool)> = (0..genres.len())
+                .filter(|&g| p.predicted[g])
+                .map(|g| (genres[g].clone(), p.probability[g], p.truth[g]))
+                .collect();
+            predicted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            gallery::Item {
+                poster: p.poster.clone(),
+                thumbnail: match &paths {
+                    Ok(map) => match map.get(&p.poster) {
+                        Some(path) => posters.thumbnail(path),
+                        None => Err(format!("poster {} is not in {}", p.poster, run.dataset_csv)),
+                    },
+                    Err(why) => Err(why.clone()),
+                },
+                truth: (0..genres.len())
+                    .filter(|&g| p.truth[g])
+                    .map(|g| (genres[g].clone(), p.predicted[g]))
+                    .collect(),
+                predicted,
+            }
+        })
+        .collect();
+    out.push((
+        format!("{dir}/gallery.svg"),
+        gallery::gallery(
+            &format!("run {} {}: test predictions ({weights})", run.id, run.name),
+            &items,
+            &format!("Rule: {}.", decision_text(run)),
+        ),
+    ));
+    Ok(out)
+}
+
+fn bar(label: &str, colour: usize, values: Vec<f64>) -> BarSeries {
+    BarSeries {
+        label: label.to_string(),
+        colour: style::colour(colour),
+        values,
+        errors: None,
+    }
+}
+
+fn monitor_of(run: &RunRow) -> String {
+    store::spec_value(&run.spec_toml, "train.monitor").unwrap_or_else(|| "val_loss".into())
+}
+
+fn decision_text(run: &RunRow) -> String {
+    let threshold = store::spec_value(&run.spec_toml, "train.threshold").unwrap_or_default();
+    if store::spec_value(&run.spec_toml, "train.loss").as_deref() == Some("categorical_ce") {
+        format!("softmax probability above {threshold} x the poster's top one")
+    } else {
+        format!("probability above {threshold}")
+    }
+}
+
+/// A data set's poster files by id, or why they cannot be found.
+type PosterIndex = Result<HashMap<String, PathBuf>, String>;
+
+/// Poster files of each data set (read once), and thumbnails (made once).
+#[derive(Default)]
+struct PosterFiles {
+    indexes: Mutex<HashMap<String, PosterIndex>>,
+    thumbnails: Mutex<HashMap<PathBuf, Result<String, String>>>,
+}
+
+impl PosterFiles {
+    fn paths(&self, run: &RunRow) -> PosterIndex {
+        let spec = crate::spec::load_str(Path::new("<stored spec>"), &run.spec_toml)
+            .map_err(|_| "the stored spec no longer parses".to_string())?
+            .remove(0);
+        let key = format!(
+            "{}|{:?}|{:?}",
+            run.dataset_csv, spec.data.format, spec.data.images
+        );
+        if let Some(found) = self.indexes.lock().expect("index cache").get(&key) {
+            return found.clone();
+        }
+        let found = crate::data::read_index(
+            Path::new(&run.dataset_csv),
+            spec.data.format,
+            spec.data.images.as_deref(),
+        )
+        .map(|index| index.posters.into_iter().map(|p| (p.id, p.image)).collect())
+        .map_err(|e| format!("cannot read {}: {}", run.dataset_csv, e.message));
+        self.indexes
+            .lock()
+            .expect("index cache")
+            .insert(key, found.clone());
+        found
+    }
+
+    fn thumbnail(&self, path: &Path) -> Result<String, String> {
+        if let Some(t) = self.thumbnails.lock().expect("thumbnail cache").get(path) {
+            return t.clone();
+        }
+        let t = gallery::thumbnail(path);
+        self.thumbnails
+            .lock()
+            .expect("thumbnail cache")
+            .insert(path.to_path_buf(), t.clone());
+        t
+    }
+}
+
+/// Per configuration: the mean of a curve over its runs, epoch by epoch,
+/// and a (epoch, mean − std, mean + std) band where 2+ runs reached it.
+fn aggregate(runs: &[&RunData], split: &str, name: &str) -> (Vec<(f64, f64)>, Band) {
+    let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for d in runs {
+        for (x, y) in curve(&d.epochs, split, name) {
+            if y.is_finite() {
+                by_epoch.entry(x as usize).or_default().push(y);
+            }
+        }
+    }
+    let mut mean = Vec::new();
+    let mut band = Vec::new();
+    for (epoch, ys) in by_epoch {
+        let (m, s) = tables::mean_std(&ys);
+        mean.push((epoch as f64, m));
+        if ys.len() > 1 {
+            band.push((epoch as f64, m - s, m + s));
+        }
+    }
+    (mean, band)
+}
+
+fn groups(data: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
+    let mut groups: Vec<(String, Vec<&RunData>)> = Vec::new();
+    for d in data {
+        match groups.iter_mut().find(|(g, _)| *g == d.group) {
+            Some((_, members)) => members.push(d),
+            None => groups.push((d.group.clone(), vec![d])),
+        }
+    }
+    groups
+}
+
+fn comparisons(data: &[RunData]) -> Result<Vec<(String, String)>, String> {
+    let groups = groups(data);
+    let mut out = Vec::new();
+    // Curves: one line per configuration, a ±1 std band where it has 2+ runs.
+    let series = |split: &str, name: &str| -> Vec<Series> {
+        groups
+            .iter()
+            .enumerate()
+            .map(|(i, (label, members))| {
+                let (points, band) = aggregate(members, split, name);
+                Series {
+                    label: label.clone(),
+                    colour: style::colour(i),
+                    dashed: (i / style::PALETTE.len()) % 2 == 1,
+                    points,
+                    band,
+                }
+            })
+            .collect()
+    };
+    let panels = vec![
+        Panel {
+            title: "validation loss".into(),
+            y_desc: "mean loss".into(),
+            series: series("val", "loss"),
+            marks: Vec::new(),
+        },
+        Panel {
+            title: "validation micro F1".into(),
+            y_desc: "F1".into(),
+            series: series("val", "micro_f1"),
+            marks: Vec::new(),
+        },
+        Panel {
+            title: "validation micro AP".into(),
+            y_desc: "AP".into(),
+            series: series("val", "micro_ap"),
+            marks: Vec::new(),
+        },
+        Panel {
+            title: "training loss".into(),
+            y_desc: "mean loss".into(),
+            series: series("train", "loss"),
+            marks: Vec::new(),
+        },
+        Panel {
+            title: "validation macro F1".into(),
+            y_desc: "F1".into(),
+            series: series("val", "macro_f1"),
+            marks: Vec::new(),
+        },
+        Panel {
+            title: "validation macro AP".into(),
+            y_desc: "AP".into(),
+            series: series("val", "macro_ap"),
+            marks: Vec::new(),
+        },
+    ];
+    let mut keys: Vec<(String, Key)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (label, members))| {
+            (
+                format!("{label} (n={})", members.len()),
+                Key::Line {
+                    colour: style::colour(i),
+                    dashed: (i / style::PALETTE.len()) % 2 == 1,
+                },
+            )
+        })
+        .collect();
+    if groups.iter().any(|(_, m)| m.len() > 1) {
+        keys.push((
+            "band: mean ± 1 std over the runs".into(),
+            Key::Band {
+                colour: style::GREY,
+            },
+        ));
+    }
+    out.push((
+        "compare/curves.svg".to_string(),
+        figures::panels(
+            &format!(
+                "{} runs in {} configurations: mean per epoch",
+                data.len(),
+                groups.len()
+            ),
+            &panels,
+            3,
+            &keys,
+        )?,
+    ));
+
+    // Test metrics per configuration.
+    let rows = table_rows(&groups);
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let pick = |key: &str| {
+        tables::METRICS
+            .iter()
+            .position(|(_, k)| *k == key)
+            .expect("a table metric")
+    };
+    let bar_series = ["micro_f1", "macro_f1", "micro_ap", "macro_ap"]
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let m = pick(key);
+            let stats: Vec<(f64, f64)> = rows
+                .iter()
+                .map(|r| tables::mean_std(&r.values[m]))
+                .collect();
+            BarSeries {
+                label: format!("test {}", tables::METRICS[m].0),
+                colour: style::colour(i),
+                values: stats.iter().map(|s| s.0).collect(),
+                errors: Some(stats.iter().map(|s| s.1).collect()),
+            }
+        })
+        .collect();
+    out.push((
+        "compare/test-metrics.svg".to_string(),
+        figures::bars(&Bars {
+            title: "test metrics per configuration (mean ± std over runs)".into(),
+            x_desc: "score".into(),
+            categories: rows
+                .iter()
+                .map(|r| format!("{} (n={})", r.config, r.n()))
+                .collect(),
+            series: bar_series,
+            max: Some(1.0),
+        })?,
+    ));
+    out.push(("results.md".to_string(), tables::markdown(&rows)));
+    out.push(("results.csv".to_string(), tables::csv(&rows)));
+    out.push(("results.tex".to_string(), tables::latex(&rows)));
+    Ok(out)
+}
+
+/// Table rows: one per configuration with at least one tested run.
+fn table_rows(groups: &[(String, Vec<&RunData>)]) -> Vec<tables::Row> {
+    groups
+        .iter()
+        .filter_map(|(label, members)| {
+            let tested: Vec<&EpochRow> = members.iter().filter_map(|d| d.test.as_ref()).collect();
+            if tested.is_empty() {
+                return None;
+            }
+            Some(tables::Row {
+                config: label.clone(),
+                values: tables::METRICS
+                    .iter()
+                    .map(|(_, key)| tested.iter().map(|t| metric(t, key)).collect())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn index_html(db: &Path, data: &[RunData], files: &[(String, String)]) -> String {
+    let has = |name: &str| files.iter().any(|(f, _)| f == name);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>posterlab report</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em auto; max-width: 1500px; color: #141414; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ max-width: 100%; display: block; margin: 1em 0; }}
+.facts {{ color: #555; }}
+</style>
+</head>
+<body>
+<h1>posterlab report</h1>
+<p class="facts">{} runs from {}</p>
+"#,
+        data.len(),
+        escape(&db.display().to_string())
+    );
+    if let Some((_, md)) = files.iter().find(|(f, _)| f == "results.md") {
+        let groups = groups(data);
+        let _ = write!(
+            s,
+            "<h2>Results</h2>\n{}<p class=\"facts\">{} Also as <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, <a href=\"results.tex\">LaTeX</a>.</p>\n",
+            tables::html(&table_rows(&groups)),
+            escape(md.lines().last().unwrap_or_default().trim_matches('*'))
+        );
+    }
+    s.push_str("<h2>Comparisons</h2>\n");
+    for f in ["compare/curves.svg", "compare/test-metrics.svg"] {
+        if has(f) {
+            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{f}\">");
+        }
+    }
+    s.push_str("<h2>Runs</h2>\n<ul>\n");
+    for d in data {
+        let _ = writeln!(
+            s,
+            "<li><a href=\"#run-{}\">{} {}</a>: {}</li>",
+            d.run.id,
+            d.run.id,
+            escape(&d.run.name),
+            escape(&status_line(&d.run))
+        );
+    }
+    s.push_str("</ul>\n");
+    for d in data {
+        let r = &d.run;
+        let _ = write!(
+            s,
+            "<h3 id=\"run-{}\">{} {}</h3>\n<p class=\"facts\">{}; configuration {}; spec hash {}; data {}",
+            r.id,
+            r.id,
+            escape(&r.name),
+            escape(&status_line(r)),
+            escape(&d.group),
+            &r.spec_hash[..12],
+            escape(&r.dataset)
+        );
+        if let Some(t) = &d.test {
+            let _ = write!(
+                s,
+                "; test (epoch {}): micro-F1 {:.3}, macro-F1 {:.3}, micro mAP {:.3}",
+                t.epoch, t.micro_f1, t.macro_f1, t.micro_ap
+            );
+        } else {
+            s.push_str("; no test results");
+        }
+        if let Some(e) = &r.error {
+            let _ = write!(s, "; {}", escape(e));
+        }
+        s.push_str("</p>\n");
+        for f in [
+            "curves",
+            "genres",
+            "frequency",
+            "confusion",
+            "genre-by-genre",
+            "gallery",
+        ] {
+            let name = format!("{}/{f}.svg", d.folder());
+            if has(&name) {
+                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{f}\">");
+            }
+        }
+    }
+    s.push_str("</body>\n</html>\n");
+    s
+}
