@@ -162,12 +162,13 @@ fn integer_label(x: &f64) -> String {
     }
 }
 
-/// A tick label with three significant digits (scientific when tiny or huge).
+/// A tick label with three significant digits (scientific below 0.01, as
+/// learning rates are, and when huge).
 fn y_label(y: &f64) -> String {
     let a = y.abs();
     if a < 1e-12 {
         "0".to_string()
-    } else if !(1e-3..1e5).contains(&a) {
+    } else if !(1e-2..1e5).contains(&a) {
         format!("{y:.1e}")
     } else {
         let digits = (2 - a.log10().floor() as i32).max(0) as usize;
@@ -582,8 +583,8 @@ mod tests {
         assert_eq!(nice_ticks(1.0), (0.2, 5));
         assert_eq!(nice_ticks(1274.0), (500.0, 3));
         assert_eq!(nice_ticks(722.0), (200.0, 4));
-        assert_eq!(y_label(&0.0015), "0.00150");
-        assert_eq!(y_label(&0.002), "0.00200");
+        assert_eq!(y_label(&0.0015), "1.5e-3");
+        assert_eq!(y_label(&0.012), "0.0120");
         assert_eq!(y_label(&2.4), "2.40");
         assert_eq!(y_label(&0.45), "0.450");
         assert_eq!(y_label(&0.0), "0");

@@ -278,7 +278,18 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
     let title = format!("run {} {} ({})", run.id, run.name, status_line(run));
     let mut out = Vec::new();
 
-    // Learning curves.
+    // Learning curves (or, before the first epoch ends, why there are none).
+    if d.epochs.is_empty() {
+        let why = match &run.error {
+            Some(e) => format!("no epoch completed: {e}"),
+            None => "no epoch completed yet".to_string(),
+        };
+        out.push((
+            format!("{dir}/curves.svg"),
+            figures::placeholder(&title, &why)?,
+        ));
+        return Ok(out);
+    }
     let marks = marks(run);
     let lines = |name: &str| {
         vec![
