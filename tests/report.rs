@@ -30,6 +30,10 @@ fn trained() -> &'static Path {
             ),
             ("one.toml", format!("{base}[train]\nepochs = 1\nseed = 9\n")),
             (
+                "odd.toml",
+                format!("[experiment]\nname = \"R&D <odd> \\\"quoted\\\" 50%\"\n{base}[train]\nepochs = 2\nseed = 3\n"),
+            ),
+            (
                 "diverges.toml",
                 format!("{base}[train]\nepochs = 2\nlr = 1e30\noptimizer = {{ kind = \"sgd\", momentum = 0.0 }}\n"),
             ),
@@ -37,7 +41,7 @@ fn trained() -> &'static Path {
         for (name, text) in &files {
             std::fs::write(dir.join(name), text).unwrap();
         }
-        let o = posterlab(&dir, &["-q", "run", "--no-report", "sweep.toml", "one.toml", "diverges.toml"]);
+        let o = posterlab(&dir, &["-q", "run", "--no-report", "sweep.toml", "one.toml", "odd.toml", "diverges.toml"]);
         assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
         // A run left in progress (killed after its first epoch).
         std::fs::write(dir.join("busy.toml"), format!("{base}[train]\nepochs = 4\nseed = 11\n")).unwrap();
@@ -94,15 +98,25 @@ fn every_run_gets_valid_deterministic_figures_and_an_index_that_links_them() {
         let doc = roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(doc.root_element().tag_name().name(), "svg", "{name}");
     }
-    // Seven runs: four of the sweep, the one-epoch run, the diverged one, the busy one.
+    // Eight runs: four of the sweep, the one-epoch run, the oddly named one,
+    // the diverged one, the busy one.
     let curves = svgs
         .iter()
         .filter(|k| k.ends_with("curves.svg") && k.starts_with("runs"))
         .count();
-    assert_eq!(curves, 7, "{svgs:?}");
+    assert_eq!(curves, 8, "{svgs:?}");
     // Finished runs have test figures; the diverged and the busy run do not.
     let galleries = svgs.iter().filter(|k| k.ends_with("gallery.svg")).count();
-    assert_eq!(galleries, 5);
+    assert_eq!(galleries, 6);
+    // 24 test posters leave some genres without any: they are shown, at 0.
+    let genres = first
+        .iter()
+        .find(|(k, _)| k.ends_with("genres.svg"))
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(genres.1).contains(" (0)"),
+        "a genre with no test posters"
+    );
     for name in [
         "index.html",
         "results.md",
@@ -139,12 +153,19 @@ fn every_run_gets_valid_deterministic_figures_and_an_index_that_links_them() {
     assert!(md.contains("| sweep loss=bce | 2 |"), "{md}");
     assert!(md.contains("| sweep loss=categorical_ce | 2 |"), "{md}");
     assert!(md.contains("| one | 1 |"), "{md}");
+    assert!(md.contains("| R&D <odd> \"quoted\" 50% | 1 |"), "{md}");
+    let tex = String::from_utf8(first["results.tex"].clone()).unwrap();
+    assert!(tex.contains("R\\&D <odd> \"quoted\" 50\\%"), "{tex}");
+    assert!(
+        index.contains("R&amp;D &lt;odd&gt;"),
+        "names are escaped in HTML"
+    );
     assert!(
         md.contains("**"),
         "the best value of each column is marked: {md}"
     );
     let csv = String::from_utf8(first["results.csv"].clone()).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
 
     // A one-epoch run's curves still show its single point per series.
     let one = first

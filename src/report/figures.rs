@@ -52,8 +52,8 @@ pub enum Key {
     Box { colour: RGBColor },
 }
 
-const PANEL_W: u32 = 390;
-const PANEL_H: u32 = 300;
+const PANEL_W: u32 = 420;
+const PANEL_H: u32 = 320;
 const TITLE_H: u32 = 44;
 
 fn text_style(size: u32, colour: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
@@ -216,8 +216,8 @@ fn draw_panel(area: &Area, panel: &Panel, max_x: f64) -> Result<()> {
             (FONT, style::CAPTION).into_font().color(&style::TEXT),
         )
         .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(62)
+        .x_label_area_size(50)
+        .y_label_area_size(82)
         .build_cartesian_2d(x_range, y0..y1)
         .map_err(e)?;
     chart
@@ -335,7 +335,7 @@ pub fn bars(b: &Bars) -> Result<String> {
     let n = b.categories.len().max(1);
     let k = b.series.len().max(1);
     let row_h = (10 * k as u32 + 8).max(22);
-    let (left, top, plot_w) = (190i32, 20i32, 620i32);
+    let (left, top, plot_w) = (200i32, 20i32, 620i32);
     let plot_h = row_h as i32 * n as i32;
     let size = (
         left as u32 + plot_w as u32 + 30 + LEGEND_WIDTH,
@@ -458,13 +458,13 @@ pub fn heatmap(h: &Heatmap) -> Result<String> {
     let cell_w: i32 = if h.vertical_cols { 30 } else { 84 };
     let cell_h: i32 = 22;
     let head: i32 = if h.vertical_cols { 110 } else { 34 };
-    let left: i32 = 150;
+    let left: i32 = 175;
     let (w, hgt) = (
         left + cell_w * h.cols.len() as i32 + 30,
         head + cell_h * h.rows.len() as i32 + 70,
     );
-    // Wide enough for the title (about 9 px a character at its size).
-    let title_w = 9 * h.title.chars().count() as i32 + 40;
+    // Wide enough for the title (about 12 px a character at its size).
+    let title_w = 12 * h.title.chars().count() as i32 + 40;
     let size = (w.max(520).max(title_w) as u32, hgt as u32 + TITLE_H);
     let mut svg = String::new();
     {
@@ -541,13 +541,13 @@ pub fn heatmap(h: &Heatmap) -> Result<String> {
         let bottom = head + cell_h * h.rows.len() as i32;
         body.draw(&Text::new(
             format!("rows: {}; columns: {}", h.row_desc, h.col_desc),
-            (10, bottom + 18),
+            (10, bottom + 24),
             text_style(TICK, style::TEXT, HPos::Left, VPos::Center),
         ))
         .map_err(e)?;
         body.draw(&Text::new(
             h.note.clone(),
-            (10, bottom + 38),
+            (10, bottom + 46),
             text_style(TICK, style::GREY, HPos::Left, VPos::Center),
         ))
         .map_err(e)?;

@@ -82,7 +82,7 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
 <text x="{}" y="28" text-anchor="middle" font-family="{FONT}" font-size="{}" fill="{}">{}</text>
 "##,
         w / 2,
-        style::TITLE,
+        style::GALLERY_TITLE,
         hex(style::TEXT),
         escape(title)
     );
@@ -108,7 +108,7 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
                     hex(style::LIGHT_GREY),
                     x + THUMB_W as usize / 2,
                     y + THUMB_H as usize / 2,
-                    style::SMALL,
+                    style::GALLERY_SMALL,
                     escape(why)
                 );
             }
@@ -122,8 +122,8 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
                 escape(text)
             );
         };
-        line(&mut s, 12, &grey, style::SMALL, &item.poster);
-        line(&mut s, 32, &ink, style::TICK, "true");
+        line(&mut s, 12, &grey, style::GALLERY_SMALL, &item.poster);
+        line(&mut s, 32, &ink, style::GALLERY_TEXT, "true");
         let mut dy = 48;
         for (genre, found) in &item.truth {
             let (colour, text) = if *found {
@@ -131,14 +131,14 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
             } else {
                 (&miss, format!("✗ {genre} (missed)"))
             };
-            line(&mut s, dy, colour, style::TICK, &text);
+            line(&mut s, dy, colour, style::GALLERY_TEXT, &text);
             dy += 15;
         }
         dy += 6;
-        line(&mut s, dy, &ink, style::TICK, "predicted");
+        line(&mut s, dy, &ink, style::GALLERY_TEXT, "predicted");
         dy += 16;
         if item.predicted.is_empty() {
-            line(&mut s, dy, &grey, style::TICK, "(nothing)");
+            line(&mut s, dy, &grey, style::GALLERY_TEXT, "(nothing)");
         }
         for (genre, p, right) in item.predicted.iter().take(5) {
             let (colour, mark) = if *right {
@@ -150,7 +150,7 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
                 &mut s,
                 dy,
                 colour,
-                style::TICK,
+                style::GALLERY_TEXT,
                 &format!("{mark} {genre} {p:.2}"),
             );
             dy += 15;
@@ -160,7 +160,7 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
                 &mut s,
                 dy,
                 &grey,
-                style::SMALL,
+                style::GALLERY_SMALL,
                 &format!("+{} more", item.predicted.len() - 5),
             );
         }
@@ -169,7 +169,7 @@ pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
         s,
         r#"<text x="10" y="{}" font-family="{FONT}" font-size="{}" fill="{grey}">{}</text>"#,
         h - 34,
-        style::TICK,
+        style::GALLERY_TEXT,
         escape(&format!("✓ blue: right (a true genre predicted); ✗ vermillion: wrong (a true genre missed, or a genre predicted that is not true). {note}"))
     );
     s.push_str("</svg>\n");

@@ -5,11 +5,16 @@
 use plotters::style::RGBColor;
 
 pub const FONT: &str = "sans-serif";
-pub const TITLE: u32 = 18;
-pub const CAPTION: u32 = 15;
-pub const LABEL: u32 = 13;
-pub const TICK: u32 = 12;
-pub const SMALL: u32 = 10;
+// plotters sizes (a line's height: the SVG font-size is about 0.65 of it).
+pub const TITLE: u32 = 24;
+pub const CAPTION: u32 = 20;
+pub const LABEL: u32 = 18;
+pub const TICK: u32 = 16;
+pub const SMALL: u32 = 14;
+// Font sizes in the hand-written gallery, in pixels.
+pub const GALLERY_TITLE: u32 = 16;
+pub const GALLERY_TEXT: u32 = 12;
+pub const GALLERY_SMALL: u32 = 10;
 
 /// Width of the legend column drawn beside a chart (never over the data).
 pub const LEGEND_WIDTH: u32 = 230;
