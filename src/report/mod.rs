@@ -881,13 +881,14 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         data.len(),
         escape(&db.display().to_string())
     );
-    if let Some((_, md)) = files.iter().find(|(f, _)| f == "results.md") {
-        let groups = groups(data);
+    if has("results.md") {
         let _ = write!(
             s,
-            "<h2>Results</h2>\n{}<p class=\"facts\">{} Also as <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, <a href=\"results.tex\">LaTeX</a>.</p>\n",
-            tables::html(&table_rows(&groups)),
-            escape(md.lines().last().unwrap_or_default().trim_matches('*'))
+            "<h2>Results</h2>\n{}<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
+             standard deviation over n runs; bold: the best mean of each column. Also as \
+             <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
+             <a href=\"results.tex\">LaTeX</a>.</p>\n",
+            tables::html(&table_rows(&groups(data)))
         );
     }
     s.push_str("<h2>Comparisons</h2>\n");
