@@ -184,54 +184,36 @@ fn run_one(
         _ => None,
     };
 
-    // The data: loaded once per distinct data settings in this call.
-    let key = format!("{:?}", spec.data);
-    let dataset = match datasets.get(&key) {
-        Some(d) => d.clone(),
-        None => {
-            let d = Arc::new(data::load(&spec.data, ws, progress)?);
-            datasets.insert(key, d.clone());
-            d
-        }
-    };
-    let dataset = dataset.as_ref();
-    let split = Split::new(
-        &dataset.ids,
-        spec.data.test_fraction,
-        spec.data.val_fraction,
-        spec.data.split_seed,
-    );
-    if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
-        return Err(format!(
-            "{} posters split into {} train / {} val / {} test: every split needs at least one",
-            dataset.len(),
-            split.train.len(),
-            split.val.len(),
-            split.test.len()
-        )
-        .into());
-    }
-    let arch = Architecture::new(
-        &spec.model,
-        dataset.resolution as usize,
-        dataset.genres.len(),
-    )?;
+    // The data: loaded once per distinct data settings in this call. A data
+    // set that cannot be loaded fails this run (recorded), not the others.
+    let loaded = load_data(spec, ws, progress, datasets);
     let device = spec.train.device.to_string();
-
+    let facts = loaded
+        .as_ref()
+        .ok()
+        .map(|(d, split, arch)| (d.as_ref(), split, arch));
     let (id, dir) = match resume {
-        Some(r) if r.dataset_hash != dataset.content_hash => {
-            return Err(format!(
-                "run {} was trained on other data: {} has changed since (content hash {} then, {} now)\n  \
-                 help: `posterlab run --force` retrains it on the data as it is now",
-                r.id,
-                spec.data.dataset,
-                &r.dataset_hash[..12],
-                &dataset.content_hash[..12]
-            )
-            .into())
+        Some(r) if r.epochs_done > 0 => {
+            if let Some((dataset, ..)) = facts {
+                if r.dataset_hash != dataset.content_hash {
+                    return Err(format!(
+                        "run {} was trained on other data: {} has changed since (content hash {} then, {} now)\n  \
+                         help: `posterlab run --force` retrains it on the data as it is now",
+                        r.id,
+                        spec.data.dataset,
+                        &r.dataset_hash[..12.min(r.dataset_hash.len())],
+                        &dataset.content_hash[..12]
+                    )
+                    .into());
+                }
+            }
+            store.resume_run(r.id, &device, host)?;
+            (r.id, r.checkpoint_dir.clone())
         }
         Some(r) => {
-            store.resume_run(r.id, &device, host)?;
+            // Nothing trained yet: start again, with the data as it is now.
+            let new = new_run(spec, facts, &device, host, git, &r.checkpoint_dir);
+            store.restart_run(r.id, &new)?;
             (r.id, r.checkpoint_dir.clone())
         }
         None => {
@@ -239,35 +221,18 @@ fn run_one(
             // Absolute, so that the run resumes from any working directory.
             let dir = std::path::absolute(runs_dir.join(format!("{short}-{}", &uid[..8])))
                 .map_err(|e| format!("cannot resolve {}: {e}", runs_dir.display()))?;
-            let new = NewRun {
-                name: spec.name.clone(),
-                experiment: spec.experiment.clone(),
-                tags: spec.tags.clone(),
-                spec_hash: hash.clone(),
-                spec_toml: spec.resolved_toml(),
-                spec_file: spec.file.display().to_string(),
-                swept: spec.swept.clone(),
-                epochs_planned: spec.train.epochs,
-                monitor: spec.train.monitor.to_string(),
-                decision: Decision::for_loss(spec.train.loss, spec.train.threshold)
-                    .as_str()
-                    .to_string(),
-                threshold: spec.train.threshold,
-                genres: dataset.genres.clone(),
-                dataset: spec.data.dataset.to_string(),
-                dataset_csv: dataset.csv.display().to_string(),
-                dataset_hash: dataset.content_hash.clone(),
-                split_sizes: [split.train.len(), split.val.len(), split.test.len()],
-                params: arch.num_params(),
-                device: device.clone(),
-                host: host.to_string(),
-                git_commit: git.clone(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                checkpoint_dir: dir.display().to_string(),
-            };
+            let new = new_run(spec, facts, &device, host, git, &dir);
             (store.create_run(&new, &uid)?, dir)
         }
     };
+    let (dataset, split, arch) = match loaded {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            store.set_status(id, Status::Failed, None, Some(&message))?;
+            return Err(message.into());
+        }
+    };
+    let dataset = dataset.as_ref();
     progress.line(&format!(
         "{}: run {id} ({short}), {} train / {} val / {} test posters at {} px, {} parameters, {device}",
         spec.name,
@@ -345,10 +310,139 @@ fn train_on_device(
 ) -> Result<Outcome, run::Error> {
     match device {
         SpecDevice::Cpu => run::train(&Cpu::default(), cx, &mut store.tracker(id)),
-        SpecDevice::Cuda(_) => Err(
-            "this posterlab was built without CUDA support\n  help: build with `cargo build --release --features cuda`, or set train.device = \"cpu\""
-                .into(),
-        ),
+        #[cfg(feature = "cuda")]
+        SpecDevice::Cuda(ordinal) => {
+            let dev = Cuda::try_build(ordinal, cx.spec.train.seed)
+                .map_err(|e| format!("cannot open cuda:{ordinal}: {e:?}"))?;
+            run::train(&dev, cx, &mut store.tracker(id))
+        }
+        #[cfg(not(feature = "cuda"))]
+        SpecDevice::Cuda(_) => Err(NO_CUDA.into()),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+const NO_CUDA: &str = "this posterlab was built without CUDA support\n  help: build it with \
+    `cargo build --release --features cuda` (scripts/build-cuda.sh does that on a machine without \
+    a CUDA install), or set train.device = \"cpu\"";
+
+/// Checks, before anything trains, that every device the specs name can be
+/// used here: a build without CUDA refuses CUDA runs, a build with it opens
+/// each GPU once.
+pub fn check_devices(specs: &[Spec]) -> Result<(), String> {
+    let mut cuda: Vec<(usize, &str)> = specs
+        .iter()
+        .filter_map(|s| match s.train.device {
+            SpecDevice::Cuda(i) => Some((i, s.name.as_str())),
+            SpecDevice::Cpu => None,
+        })
+        .collect();
+    if cuda.is_empty() {
+        return Ok(());
+    }
+    cuda.sort();
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(format!(
+            "{} run{} ask{} for CUDA (first: {} on cuda:{}), but {NO_CUDA}",
+            cuda.len(),
+            if cuda.len() == 1 { "" } else { "s" },
+            if cuda.len() == 1 { "s" } else { "" },
+            cuda[0].1,
+            cuda[0].0
+        ))
+    }
+    #[cfg(feature = "cuda")]
+    {
+        cuda.dedup_by_key(|c| c.0);
+        for (ordinal, name) in cuda {
+            Cuda::try_build(ordinal, 0).map_err(|e| {
+                format!(
+                    "{name} asks for cuda:{ordinal}, which cannot be opened: {e:?}\n  help: `nvidia-smi` \
+                     lists this machine's GPUs; the driver and the CUDA libraries this build links \
+                     (README, \"GPU\") must be installed; or set train.device = \"cpu\""
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The data set of a spec (cached per data settings), its split and the
+/// model sized for it; or why they cannot be had.
+fn load_data(
+    spec: &Spec,
+    ws: &Workspace,
+    progress: &dyn Progress,
+    datasets: &mut HashMap<String, Arc<Dataset>>,
+) -> Result<(Arc<Dataset>, Split, Architecture), String> {
+    let key = format!("{:?}", spec.data);
+    let dataset = match datasets.get(&key) {
+        Some(d) => d.clone(),
+        None => {
+            let d = Arc::new(data::load(&spec.data, ws, progress).map_err(|e| e.to_string())?);
+            datasets.insert(key, d.clone());
+            d
+        }
+    };
+    let split = Split::new(
+        &dataset.ids,
+        spec.data.test_fraction,
+        spec.data.val_fraction,
+        spec.data.split_seed,
+    );
+    if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
+        return Err(format!(
+            "{} posters split into {} train / {} val / {} test: every split needs at least one",
+            dataset.len(),
+            split.train.len(),
+            split.val.len(),
+            split.test.len()
+        ));
+    }
+    let arch = Architecture::new(
+        &spec.model,
+        dataset.resolution as usize,
+        dataset.genres.len(),
+    )?;
+    Ok((dataset, split, arch))
+}
+
+/// What the store records about a run before its first epoch; the data
+/// facts are empty when the data could not be loaded.
+fn new_run(
+    spec: &Spec,
+    facts: Option<(&Dataset, &Split, &Architecture)>,
+    device: &str,
+    host: &str,
+    git: &Option<String>,
+    dir: &Path,
+) -> NewRun {
+    NewRun {
+        name: spec.name.clone(),
+        experiment: spec.experiment.clone(),
+        tags: spec.tags.clone(),
+        spec_hash: spec.hash(),
+        spec_toml: spec.resolved_toml(),
+        spec_file: spec.file.display().to_string(),
+        swept: spec.swept.clone(),
+        epochs_planned: spec.train.epochs,
+        monitor: spec.train.monitor.to_string(),
+        decision: Decision::for_loss(spec.train.loss, spec.train.threshold)
+            .as_str()
+            .to_string(),
+        threshold: spec.train.threshold,
+        genres: facts.map_or_else(Vec::new, |f| f.0.genres.clone()),
+        dataset: spec.data.dataset.to_string(),
+        dataset_csv: facts.map_or_else(String::new, |f| f.0.csv.display().to_string()),
+        dataset_hash: facts.map_or_else(String::new, |f| f.0.content_hash.clone()),
+        split_sizes: facts.map_or([0; 3], |f| [f.1.train.len(), f.1.val.len(), f.1.test.len()]),
+        params: facts.map_or(0, |f| f.2.num_params()),
+        device: device.to_string(),
+        host: host.to_string(),
+        git_commit: git.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        checkpoint_dir: dir.display().to_string(),
     }
 }
 

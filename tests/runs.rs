@@ -401,16 +401,38 @@ fn several_processes_share_one_database() {
     assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 12);
 }
 
+/// A copy of the tiny set in `dir/name`, returning its first poster's path.
+fn copy_of_tiny_set(dir: &Path, name: &str) -> PathBuf {
+    let data = dir.join(name);
+    std::fs::create_dir_all(data.join("Images")).unwrap();
+    let mut images: Vec<PathBuf> = std::fs::read_dir(tiny_set().join("Images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    images.sort();
+    for path in &images {
+        std::fs::copy(path, data.join("Images").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(tiny_set().join("train.csv"), data.join("train.csv")).unwrap();
+    data.join("Images").join(images[0].file_name().unwrap())
+}
+
 #[test]
 fn divergence_and_failure_end_their_runs_not_the_sweep() {
+    let broken = spec("epochs = 2").replace(&tiny_set().display().to_string(), "broken") + "\n"; // same spec, the copy with a cut-short poster, bad_images = "error"
+    let broken = broken.replace("resolution = 16", "resolution = 16\nbad_images = \"error\"");
     let p = project(&[
         (
             "sweep/a-diverges.toml",
             &spec("epochs = 2\nlr = 1e30\noptimizer = { kind = \"sgd\", momentum = 0.0 }"),
         ),
-        ("sweep/b-fails.toml", &spec("epochs = 2\ndevice = \"cuda\"")),
+        ("sweep/b-fails.toml", &broken),
         ("sweep/c-trains.toml", &spec("epochs = 2")),
     ]);
+    let poster = copy_of_tiny_set(p.path(), "broken");
+    let whole = std::fs::read(&poster).unwrap();
+    std::fs::write(&poster, &whole[..whole.len() / 2]).unwrap();
+
     let o = posterlab(p.path(), &["-q", "run", "sweep"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
@@ -418,9 +440,11 @@ fn divergence_and_failure_end_their_runs_not_the_sweep() {
         out.contains("a-diverges: DIVERGED: the training loss became"),
         "{out}"
     );
+    let name = poster.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(out.contains("b-fails: FAILED: "), "{out}");
     assert!(
-        out.contains("b-fails: FAILED: this posterlab was built without CUDA"),
-        "{out}"
+        out.contains(&name),
+        "the message names the bad poster: {out}"
     );
     assert!(out.contains("c-trains: finished after 2 epochs"), "{out}");
     assert!(out.contains("1 finished, 1 diverged, 1 failed"), "{out}");
@@ -439,19 +463,51 @@ fn divergence_and_failure_end_their_runs_not_the_sweep() {
             || rows[0].3.as_deref().unwrap().contains("inf")
     );
     assert_eq!(rows[1].1, "failed");
-    assert!(rows[1].3.as_deref().unwrap().contains("--features cuda"));
+    assert!(rows[1].3.as_deref().unwrap().contains(&name), "{rows:?}");
     assert_eq!(rows[2].1, "finished");
 
-    // Again: the diverged and finished runs are final, the failed one is retried.
+    // Again: the diverged and finished runs are final, the failed one is
+    // retried — and, its poster repaired, trains in the same run.
+    std::fs::write(&poster, &whole).unwrap();
     let o = posterlab(p.path(), &["-q", "run", "sweep"]);
     let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
     assert!(
         out.contains("a-diverges: skipped, diverged in epoch 1"),
         "{out}"
     );
     assert!(out.contains("c-trains: skipped, finished"), "{out}");
-    assert!(out.contains("b-fails: FAILED"), "{out}");
+    assert!(out.contains("b-fails: finished after 2 epochs"), "{out}");
     assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 3);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished' AND n_train > 0 AND dataset_hash != ''"),
+        2
+    );
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_cuda_spec_is_refused_at_once_by_a_cpu_build() {
+    let p = project(&[
+        ("a.toml", &spec("epochs = 1")),
+        ("b.toml", &spec("epochs = 1\ndevice = \"cuda:1\"")),
+    ]);
+    let o = posterlab(p.path(), &["run", "a.toml", "b.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("1 run asks for CUDA (first: b on cuda:1)"),
+        "{err}"
+    );
+    assert!(err.contains("--features cuda"), "{err}");
+    assert!(
+        !p.path().join("results/posterlab.sqlite").exists(),
+        "nothing trained"
+    );
+    let o = posterlab(p.path(), &["run", "--device", "cuda", "a.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = posterlab(p.path(), &["bench", "--device", "cuda", "--steps", "1"]);
+    assert!(stderr(&o).contains("built without CUDA"), "{}", stderr(&o));
 }
 
 #[test]
@@ -507,13 +563,7 @@ fn a_lost_checkpoint_fails_the_run_with_a_way_out() {
 #[test]
 fn a_run_does_not_resume_on_changed_data() {
     let p = project(&[]);
-    let data = p.path().join("posters");
-    std::fs::create_dir_all(data.join("Images")).unwrap();
-    for entry in std::fs::read_dir(tiny_set().join("Images")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, data.join("Images").join(path.file_name().unwrap())).unwrap();
-    }
-    std::fs::copy(tiny_set().join("train.csv"), data.join("train.csv")).unwrap();
+    let first = copy_of_tiny_set(p.path(), "posters");
     let text = spec("epochs = 3").replace(&tiny_set().display().to_string(), "posters");
     std::fs::write(p.path().join("c.toml"), text).unwrap();
     let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
@@ -524,12 +574,6 @@ fn a_run_does_not_resume_on_changed_data() {
         .unwrap();
     assert!(!crashed.status.success());
     // One poster repainted.
-    let first = std::fs::read_dir(data.join("Images"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     std::fs::write(&first, common::jpeg(180, 268, [10, 200, 10])).unwrap();
     let o = posterlab(p.path(), &["-q", "run", "c.toml"]);
     assert_eq!(o.status.code(), Some(1));

@@ -125,6 +125,9 @@ struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    device: spec::Device,
 }
 
 #[derive(Args)]
@@ -145,6 +148,10 @@ struct RunArgs {
     /// sharing a machine its share.
     #[arg(long)]
     threads: Option<usize>,
+    /// Train every run on this device (cpu, cuda, cuda:N) instead of the
+    /// specs' `train.device` (part of each run's identity, like any field).
+    #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
+    device: Option<spec::Device>,
     /// Do not render the runs' figures into --reports when training ends.
     #[arg(long)]
     no_report: bool,
@@ -236,8 +243,17 @@ fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>> {
     spec::load_paths(paths).map_err(|errors| anyhow::anyhow!("{errors}"))
 }
 
+fn parse_device(text: &str) -> std::result::Result<spec::Device, String> {
+    spec::Device::parse(text).ok_or_else(|| format!("`{text}` is not cpu, cuda or cuda:N"))
+}
+
 fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCode> {
-    let specs = load_specs(&args.specs)?;
+    let mut specs = load_specs(&args.specs)?;
+    if let Some(device) = args.device {
+        for s in &mut specs {
+            s.train.device = device;
+        }
+    }
     if args.dry_run {
         print_runs(&specs, ws);
         return Ok(ExitCode::SUCCESS);
@@ -256,6 +272,7 @@ fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCod
             missing.into_iter().collect::<Vec<_>>().join("\n")
         );
     }
+    runner::check_devices(&specs).map_err(anyhow::Error::msg)?;
     let mut store = Store::open(db)?;
     signals::install();
     let options = runner::Options {
@@ -525,8 +542,8 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
             Kernels::Portable
         },
     };
-    let report =
-        bench::run(&model, data::synth::GENRES.len(), &config).map_err(anyhow::Error::msg)?;
+    let report = bench::run(&model, data::synth::GENRES.len(), &config, args.device)
+        .map_err(anyhow::Error::msg)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -373,6 +373,36 @@ impl Store {
         })
     }
 
+    /// Starts a run that completed no epoch again, with what is known now
+    /// (the data set may have been repaired since it failed).
+    pub fn restart_run(&mut self, id: i64, run: &NewRun) -> Result<()> {
+        self.write(|tx| {
+            let at = now(tx)?;
+            tx.execute(
+                "UPDATE runs SET status = 'running', status_epoch = NULL, error = NULL, genres = ?2, \
+                 dataset_csv = ?3, dataset_hash = ?4, n_train = ?5, n_val = ?6, n_test = ?7, params = ?8, \
+                 device = ?9, host = ?10, git_commit = ?11, version = ?12, updated_at = ?13 \
+                 WHERE id = ?1 AND epochs_done = 0",
+                params![
+                    id,
+                    json_list(&run.genres),
+                    run.dataset_csv,
+                    run.dataset_hash,
+                    run.split_sizes[0] as i64,
+                    run.split_sizes[1] as i64,
+                    run.split_sizes[2] as i64,
+                    run.params as i64,
+                    run.device,
+                    run.host,
+                    run.git_commit,
+                    run.version,
+                    at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Ends a run as failed, interrupted or diverged (at `epoch`, 1-based).
     pub fn set_status(
         &mut self,

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::optim::{leaf_ids, Optimizer};
 use super::step::train_step;
-use crate::model::{Architecture, Kernels, Mode, Model};
-use crate::spec::{Loss, ModelSpec};
+use crate::model::{Architecture, Kernels, Layers, Mode, Model};
+use crate::spec::{Device, Loss, ModelSpec};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -35,6 +35,7 @@ pub struct BenchReport {
     pub batch: usize,
     pub steps: usize,
     pub threads: usize,
+    pub device: String,
     pub kernels: String,
     pub params: usize,
     pub forward_mflop_per_image: f64,
@@ -65,24 +66,47 @@ pub fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Runs the benchmark on the CPU with `config.threads` threads.
-pub fn run(spec: &ModelSpec, genres: usize, config: &BenchConfig) -> Result<BenchReport, String> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
-        .build()
-        .map_err(|e| e.to_string())?;
-    pool.install(|| run_on_pool(spec, genres, config))
-}
-
-fn run_on_pool(
+/// Runs the benchmark on `device`: the CPU with `config.threads` threads,
+/// or a GPU (a build with the `cuda` feature).
+pub fn run(
     spec: &ModelSpec,
     genres: usize,
     config: &BenchConfig,
+    device: Device,
 ) -> Result<BenchReport, String> {
-    let err = |e: CpuError| format!("{e:?}");
+    match device {
+        Device::Cpu => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(config.threads)
+                .build()
+                .map_err(|e| e.to_string())?;
+            pool.install(|| run_on(&Cpu::seed_from_u64(0), spec, genres, config, device))
+        }
+        #[cfg(feature = "cuda")]
+        Device::Cuda(ordinal) => {
+            let dev = Cuda::try_build(ordinal, 0)
+                .map_err(|e| format!("cannot open cuda:{ordinal}: {e:?}"))?;
+            run_on(&dev, spec, genres, config, device)
+        }
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda(_) => Err(
+            "this posterlab was built without CUDA support: build it with `--features cuda` \
+             (scripts/build-cuda.sh)"
+                .to_string(),
+        ),
+    }
+}
+
+fn run_on<D: Layers>(
+    dev: &D,
+    spec: &ModelSpec,
+    genres: usize,
+    config: &BenchConfig,
+    device: Device,
+) -> Result<BenchReport, String> {
+    let err = |e: D::Err| format!("{e:?}");
     let arch = Architecture::new(spec, config.resolution, genres)?;
-    let dev = Cpu::seed_from_u64(0);
-    let mut model = Model::new(arch.clone(), 0, &dev);
+    let mut model = Model::new(arch.clone(), 0, dev);
     model.kernels = config.kernels;
     let mut adam = Optimizer::adam(1e-3);
     let leaves = leaf_ids(&model.params);
@@ -134,6 +158,7 @@ fn run_on_pool(
         batch: b,
         steps: config.steps,
         threads: config.threads,
+        device: device.to_string(),
         kernels: format!("{:?}", config.kernels).to_lowercase(),
         params: arch.num_params(),
         forward_mflop_per_image: flops / 1e6,
@@ -150,10 +175,11 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} at {} px, batch {}, {} thread{}, {} kernels: {} parameters, {:.1} MFLOP/image forward",
+            "{} at {} px, batch {}, {} ({} thread{}), {} kernels: {} parameters, {:.1} MFLOP/image forward",
             self.arch,
             self.resolution,
             self.batch,
+            self.device,
             self.threads,
             if self.threads == 1 { "" } else { "s" },
             self.kernels,
