@@ -63,16 +63,21 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    device = torch.device(a.device)
+    # posterlab reads each step's loss (or logits) back, which waits for the
+    # GPU; so does this script, so that both time whole steps.
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = (Cnn if a.arch == "cnn" else CnnRnn)(a.res)
+    model = (Cnn if a.arch == "cnn" else CnnRnn)(a.res).to(device)
     params = sum(t.numel() for t in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.BCEWithLogitsLoss()
-    x = torch.rand(a.batch, 3, a.res, a.res)
-    y = (torch.rand(a.batch, 25) < 2.33 / 25).float()
+    x = torch.rand(a.batch, 3, a.res, a.res).to(device)
+    y = (torch.rand(a.batch, 25) < 2.33 / 25).float().to(device)
 
     model.train()
     train = []
@@ -82,6 +87,8 @@ def main():
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
+        loss.item()
+        sync()
         if step >= a.warmup:
             train.append(time.perf_counter() - t)
     model.eval()
@@ -89,7 +96,8 @@ def main():
     with torch.no_grad():
         for step in range(a.warmup + a.steps):
             t = time.perf_counter()
-            model(x)
+            model(x).cpu()
+            sync()
             if step >= a.warmup:
                 evals.append(time.perf_counter() - t)
     report = {
@@ -98,6 +106,7 @@ def main():
         "resolution": a.res,
         "batch": a.batch,
         "threads": a.threads,
+        "device": a.device,
         "params": params,
         "train_images_per_sec": a.batch / statistics.median(train),
         "eval_images_per_sec": a.batch / statistics.median(evals),
@@ -105,7 +114,7 @@ def main():
     if a.json:
         print(json.dumps(report))
     else:
-        print(f"pytorch {torch.__version__} {a.arch} at {a.res} px, batch {a.batch}, {a.threads} threads: {params:,} parameters")
+        print(f"pytorch {torch.__version__} {a.arch} at {a.res} px, batch {a.batch}, {a.device} ({a.threads} threads): {params:,} parameters")
         print(f"train {report['train_images_per_sec']:8.1f} images/s")
         print(f"eval  {report['eval_images_per_sec']:8.1f} images/s")
 
