@@ -108,6 +108,8 @@ fn every_run_gets_valid_deterministic_figures_and_an_index_that_links_them() {
     // Finished runs have test figures; the diverged and the busy run do not.
     let galleries = svgs.iter().filter(|k| k.ends_with("gallery.svg")).count();
     assert_eq!(galleries, 6);
+    let thresholds = svgs.iter().filter(|k| k.ends_with("threshold.svg")).count();
+    assert_eq!(thresholds, 6, "F1 by threshold for every tested run");
     // 24 test posters leave some genres without any: they are shown, at 0.
     let genres = first
         .iter()

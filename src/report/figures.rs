@@ -41,6 +41,14 @@ pub struct Panel {
     pub y_desc: String,
     pub series: Vec<Series>,
     pub marks: Vec<Mark>,
+    /// Epochs (1, 2, ...) or a threshold in [0, 1].
+    pub x: XAxis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    Epoch,
+    Threshold,
 }
 
 /// What a legend row shows.
@@ -154,6 +162,10 @@ fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
+fn tenths(x: &f64) -> String {
+    format!("{x:.1}")
+}
+
 fn integer_label(x: &f64) -> String {
     if (x - x.round()).abs() < 1e-9 {
         format!("{:.0}", x)
@@ -209,7 +221,14 @@ fn draw_panel(area: &Area, panel: &Panel, max_x: f64) -> Result<()> {
         .map_err(e)?;
         return Ok(());
     };
-    let x_range = 0.5..max_x.max(1.0) + 0.5;
+    let (x_range, x_desc, x_labels) = match panel.x {
+        XAxis::Epoch => (
+            0.5..max_x.max(1.0) + 0.5,
+            "epoch",
+            (max_x as usize).clamp(1, 10) + 1,
+        ),
+        XAxis::Threshold => (0.0..1.0, "threshold", 11),
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(
             &panel.title,
@@ -222,11 +241,15 @@ fn draw_panel(area: &Area, panel: &Panel, max_x: f64) -> Result<()> {
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_desc("epoch")
+        .x_desc(x_desc)
         .y_desc(panel.y_desc.as_str())
-        .x_labels((max_x as usize).clamp(1, 10) + 1)
+        .x_labels(x_labels)
         .y_labels(6)
-        .x_label_formatter(&integer_label)
+        .x_label_formatter(if panel.x == XAxis::Epoch {
+            &integer_label
+        } else {
+            &tenths
+        })
         .y_label_formatter(&y_label)
         .label_style((FONT, TICK).into_font().color(&style::TEXT))
         .axis_desc_style((FONT, LABEL).into_font().color(&style::TEXT))
@@ -290,8 +313,9 @@ pub fn panels(
     keys: &[(String, Key)],
 ) -> Result<String> {
     let rows = panels.len().div_ceil(cols).max(1);
+    // Wide enough for the title (about 12 px a character at its size).
     let size = (
-        cols as u32 * PANEL_W + LEGEND_WIDTH,
+        (cols as u32 * PANEL_W + LEGEND_WIDTH).max(12 * title.chars().count() as u32 + 40),
         rows as u32 * PANEL_H + TITLE_H,
     );
     let max_x = panels

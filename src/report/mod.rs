@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series};
+use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series, XAxis};
 use self::gallery::escape;
 use crate::files::write_atomic;
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
@@ -310,6 +310,7 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
         ]
     };
     let panel = |title: &str, y: &str, name: &str| Panel {
+        x: XAxis::Epoch,
         title: title.into(),
         y_desc: y.into(),
         series: lines(name),
@@ -323,6 +324,7 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
         panel("micro average precision", "AP", "micro_ap"),
     ];
     panels.push(Panel {
+        x: XAxis::Epoch,
         title: "learning rate".into(),
         y_desc: "learning rate".into(),
         series: vec![Series {
@@ -438,6 +440,66 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
             ],
             max: None,
         })?,
+    ));
+
+    // F1 against the threshold: what the spec's threshold costs or gains.
+    let relative =
+        store::spec_value(&run.spec_toml, "train.loss").as_deref() == Some("categorical_ce");
+    let spec_threshold: f64 = store::spec_value(&run.spec_toml, "train.threshold")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0.5);
+    let (micro, macro_): (Vec<_>, Vec<_>) = (1..20)
+        .map(|k| {
+            let t = k as f64 * 0.05;
+            let (f1_micro, f1_macro) = f1_at(&d.predictions, genres.len(), t, relative);
+            ((t, f1_micro), (t, f1_macro))
+        })
+        .unzip();
+    let panel = Panel {
+        x: XAxis::Threshold,
+        title: if relative {
+            "F1 by threshold x top score".into()
+        } else {
+            "F1 by threshold".into()
+        },
+        y_desc: "F1".into(),
+        series: vec![
+            Series {
+                label: "micro F1".into(),
+                colour: style::PALETTE[0],
+                dashed: false,
+                points: micro,
+                band: Vec::new(),
+            },
+            Series {
+                label: "macro F1".into(),
+                colour: style::PALETTE[1],
+                dashed: true,
+                points: macro_,
+                band: Vec::new(),
+            },
+        ],
+        marks: vec![Mark {
+            x: spec_threshold,
+            label: String::new(),
+            colour: style::GREY,
+        }],
+    };
+    out.push((
+        format!("{dir}/threshold.svg"),
+        figures::panels(
+            &format!("run {} {}: test F1 by threshold ({weights})", run.id, run.name),
+            &[panel],
+            1,
+            &[
+                ("micro F1".into(), Key::Line { colour: style::PALETTE[0], dashed: false }),
+                ("macro F1".into(), Key::Line { colour: style::PALETTE[1], dashed: true }),
+                (
+                    format!("the spec's threshold ({spec_threshold}); others are chosen on the test split here, so read them as optimistic"),
+                    Key::Mark { colour: style::GREY },
+                ),
+            ],
+        )?,
     ));
 
     let columns = ["TP", "FP", "FN", "TN"];
@@ -590,6 +652,41 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
     Ok(out)
 }
 
+/// Micro and macro F1 of the test predictions when genres are predicted
+/// above `t` (or above `t` × the poster's top score, for softmax scores).
+fn f1_at(predictions: &[PosterPrediction], genres: usize, t: f64, relative: bool) -> (f64, f64) {
+    let mut counts = vec![crate::train::metrics::GenreCounts::default(); genres];
+    for p in predictions {
+        let cut = if relative {
+            t * p
+                .probability
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            t
+        };
+        for (g, c) in counts.iter_mut().enumerate() {
+            match (p.truth[g], p.probability[g] > cut) {
+                (true, true) => c.tp += 1,
+                (false, true) => c.fp += 1,
+                (true, false) => c.fn_ += 1,
+                (false, false) => c.tn += 1,
+            }
+        }
+    }
+    let (tp, fp, fn_) = counts
+        .iter()
+        .fold((0, 0, 0), |a, c| (a.0 + c.tp, a.1 + c.fp, a.2 + c.fn_));
+    let micro = if tp + fp + fn_ == 0 {
+        0.0
+    } else {
+        2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
+    };
+    let macro_ = counts.iter().map(|c| c.f1()).sum::<f64>() / genres.max(1) as f64;
+    (micro, macro_)
+}
+
 fn bar(label: &str, colour: usize, values: Vec<f64>) -> BarSeries {
     BarSeries {
         label: label.to_string(),
@@ -717,36 +814,42 @@ fn comparisons(data: &[RunData]) -> Result<Vec<(String, String)>, String> {
     };
     let panels = vec![
         Panel {
+            x: XAxis::Epoch,
             title: "validation loss".into(),
             y_desc: "mean loss".into(),
             series: series("val", "loss"),
             marks: Vec::new(),
         },
         Panel {
+            x: XAxis::Epoch,
             title: "validation micro F1".into(),
             y_desc: "F1".into(),
             series: series("val", "micro_f1"),
             marks: Vec::new(),
         },
         Panel {
+            x: XAxis::Epoch,
             title: "validation micro AP".into(),
             y_desc: "AP".into(),
             series: series("val", "micro_ap"),
             marks: Vec::new(),
         },
         Panel {
+            x: XAxis::Epoch,
             title: "training loss".into(),
             y_desc: "mean loss".into(),
             series: series("train", "loss"),
             marks: Vec::new(),
         },
         Panel {
+            x: XAxis::Epoch,
             title: "validation macro F1".into(),
             y_desc: "F1".into(),
             series: series("val", "macro_f1"),
             marks: Vec::new(),
         },
         Panel {
+            x: XAxis::Epoch,
             title: "validation macro AP".into(),
             y_desc: "AP".into(),
             series: series("val", "macro_ap"),
@@ -939,6 +1042,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
             "curves",
             "genres",
             "frequency",
+            "threshold",
             "confusion",
             "genre-by-genre",
             "gallery",
@@ -951,4 +1055,32 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     }
     s.push_str("</body>\n</html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::metrics::{evaluate, Decision};
+
+    #[test]
+    fn f1_by_threshold_agrees_with_the_metrics() {
+        let scores = [0.9f32, 0.2, 0.6, 0.4, 0.55, 0.05, 0.3, 0.8, 0.1];
+        let truth = [1u8, 0, 1, 1, 0, 0, 0, 1, 1];
+        let predictions: Vec<PosterPrediction> = (0..3)
+            .map(|p| PosterPrediction {
+                poster: p.to_string(),
+                truth: truth[p * 3..p * 3 + 3].iter().map(|&t| t == 1).collect(),
+                probability: scores[p * 3..p * 3 + 3].iter().map(|&s| s as f64).collect(),
+                predicted: vec![false; 3],
+            })
+            .collect();
+        for t in [0.25, 0.5, 0.7] {
+            let m = evaluate(&truth, &scores, 3, Decision::Threshold(t));
+            let (micro, macro_) = f1_at(&predictions, 3, t, false);
+            assert!((micro - m.micro_f1).abs() < 1e-12 && (macro_ - m.macro_f1).abs() < 1e-12);
+            let m = evaluate(&truth, &scores, 3, Decision::RelativeToTop(t));
+            let (micro, macro_) = f1_at(&predictions, 3, t, true);
+            assert!((micro - m.micro_f1).abs() < 1e-12 && (macro_ - m.macro_f1).abs() < 1e-12);
+        }
+    }
 }
