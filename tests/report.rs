@@ -257,6 +257,6 @@ fn run_renders_its_runs_figures_when_it_ends() {
     let dir = trained();
     let o = posterlab(dir, &["-q", "run", "--reports", "auto", "one.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("figures for 1 runs"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("figures for 1 run:"), "{}", stdout(&o));
     assert!(dir.join("auto/index.html").is_file());
 }

@@ -306,7 +306,12 @@ fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCod
             group_by: Vec::new(),
         };
         match report::render(&store, &runs, &options) {
-            Ok(w) => println!("figures for {} runs: {}", w.runs, w.index.display()),
+            Ok(w) => println!(
+                "figures for {} run{}: {}",
+                w.runs,
+                if w.runs == 1 { "" } else { "s" },
+                w.index.display()
+            ),
             Err(e) => eprintln!("warning: no figures: {e}"),
         }
     }
