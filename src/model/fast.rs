@@ -599,7 +599,7 @@ pub fn batch_norm_relu_eval(
 }
 
 /// Inverted dropout: zeroes each element with probability `p` and scales the
-/// rest by 1/(1 − p), with the mask of [`super::dropout::keeps`] for `seed`:
+/// rest by 1/(1 − p), with the mask of [`super::dropout::Mask`] for `seed`:
 /// every thread computes the same mask, the portable layer the same one, and
 /// the backward recomputes it rather than storing it.
 pub fn dropout<S: Shape, T: Tape<f32, Cpu>>(
