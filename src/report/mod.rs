@@ -25,6 +25,7 @@ use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series, XAxis};
 use self::gallery::escape;
 use crate::files::write_atomic;
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+use crate::train::metrics::{Decision, GenreCounts};
 
 /// Where and how to report.
 #[derive(Debug, Clone)]
@@ -451,7 +452,12 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
     let (micro, macro_): (Vec<_>, Vec<_>) = (1..20)
         .map(|k| {
             let t = k as f64 * 0.05;
-            let (f1_micro, f1_macro) = f1_at(&d.predictions, genres.len(), t, relative);
+            let decision = if relative {
+                Decision::RelativeToTop(t)
+            } else {
+                Decision::Threshold(t)
+            };
+            let (f1_micro, f1_macro) = f1_at(&d.predictions, genres.len(), decision);
             ((t, f1_micro), (t, f1_macro))
         })
         .unzip();
@@ -556,6 +562,16 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
             }
         }
     }
+    // In display order; `None` for a genre without test posters.
+    let rates: Vec<Vec<Option<f64>>> = ordered
+        .iter()
+        .map(|&i| {
+            ordered
+                .iter()
+                .map(|&j| (of_genre[i] > 0).then(|| share[i][j] / of_genre[i] as f64))
+                .collect()
+        })
+        .collect();
     out.push((
         format!("{dir}/genre-by-genre.svg"),
         figures::heatmap(&Heatmap {
@@ -568,35 +584,17 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
                 .map(|&i| format!("{} ({})", genres[i], of_genre[i]))
                 .collect(),
             cols: ordered.iter().map(|&j| genres[j].clone()).collect(),
-            text: ordered
+            text: rates
                 .iter()
-                .map(|&i| {
-                    ordered
-                        .iter()
-                        .map(|&j| {
-                            if of_genre[i] == 0 {
-                                String::new()
-                            } else {
-                                format!("{:.0}", 100.0 * share[i][j] / of_genre[i] as f64)
-                            }
-                        })
+                .map(|row| {
+                    row.iter()
+                        .map(|r| r.map_or(String::new(), |r| format!("{:.0}", 100.0 * r)))
                         .collect()
                 })
                 .collect(),
-            shade: ordered
+            shade: rates
                 .iter()
-                .map(|&i| {
-                    ordered
-                        .iter()
-                        .map(|&j| {
-                            if of_genre[i] == 0 {
-                                f64::NAN
-                            } else {
-                                share[i][j] / of_genre[i] as f64
-                            }
-                        })
-                        .collect()
-                })
+                .map(|row| row.iter().map(|r| r.unwrap_or(f64::NAN)).collect())
                 .collect(),
             row_desc: "true genre (test posters)".into(),
             col_desc:
@@ -621,7 +619,7 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
             let p = &d.predictions[k];
             let mut predicted: Vec<(String, f64, bool)> = (0..genres.len())
                 .filter(|&g| p.predicted[g])
-                .map(|g| (genres[g].clone(), p.probability[g], p.truth[g]))
+                .map(|g| (genres[g].clone(), p.probability[g] as f64, p.truth[g]))
                 .collect();
             predicted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             gallery::Item {
@@ -652,39 +650,18 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
     Ok(out)
 }
 
-/// Micro and macro F1 of the test predictions when genres are predicted
-/// above `t` (or above `t` × the poster's top score, for softmax scores).
-fn f1_at(predictions: &[PosterPrediction], genres: usize, t: f64, relative: bool) -> (f64, f64) {
-    let mut counts = vec![crate::train::metrics::GenreCounts::default(); genres];
+/// Micro and macro F1 of the test predictions under `decision` (the run's
+/// rule at another threshold), counted as the metrics count them.
+fn f1_at(predictions: &[PosterPrediction], genres: usize, decision: Decision) -> (f64, f64) {
+    let mut counts = vec![GenreCounts::default(); genres];
     for p in predictions {
-        let cut = if relative {
-            t * p
-                .probability
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max)
-        } else {
-            t
-        };
+        let cut = decision.cut(&p.probability);
         for (g, c) in counts.iter_mut().enumerate() {
-            match (p.truth[g], p.probability[g] > cut) {
-                (true, true) => c.tp += 1,
-                (false, true) => c.fp += 1,
-                (true, false) => c.fn_ += 1,
-                (false, false) => c.tn += 1,
-            }
+            c.record(p.truth[g], p.probability[g] as f64 > cut);
         }
     }
-    let (tp, fp, fn_) = counts
-        .iter()
-        .fold((0, 0, 0), |a, c| (a.0 + c.tp, a.1 + c.fp, a.2 + c.fn_));
-    let micro = if tp + fp + fn_ == 0 {
-        0.0
-    } else {
-        2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
-    };
-    let macro_ = counts.iter().map(|c| c.f1()).sum::<f64>() / genres.max(1) as f64;
-    (micro, macro_)
+    let macro_ = counts.iter().map(GenreCounts::f1).sum::<f64>() / genres.max(1) as f64;
+    (GenreCounts::total(&counts).f1(), macro_)
 }
 
 fn bar(label: &str, colour: usize, values: Vec<f64>) -> BarSeries {
@@ -1060,7 +1037,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::metrics::{evaluate, Decision};
+    use crate::train::metrics::evaluate;
 
     #[test]
     fn f1_by_threshold_agrees_with_the_metrics() {
@@ -1070,16 +1047,16 @@ mod tests {
             .map(|p| PosterPrediction {
                 poster: p.to_string(),
                 truth: truth[p * 3..p * 3 + 3].iter().map(|&t| t == 1).collect(),
-                probability: scores[p * 3..p * 3 + 3].iter().map(|&s| s as f64).collect(),
+                probability: scores[p * 3..p * 3 + 3].to_vec(),
                 predicted: vec![false; 3],
             })
             .collect();
         for t in [0.25, 0.5, 0.7] {
             let m = evaluate(&truth, &scores, 3, Decision::Threshold(t));
-            let (micro, macro_) = f1_at(&predictions, 3, t, false);
+            let (micro, macro_) = f1_at(&predictions, 3, Decision::Threshold(t));
             assert!((micro - m.micro_f1).abs() < 1e-12 && (macro_ - m.macro_f1).abs() < 1e-12);
             let m = evaluate(&truth, &scores, 3, Decision::RelativeToTop(t));
-            let (micro, macro_) = f1_at(&predictions, 3, t, true);
+            let (micro, macro_) = f1_at(&predictions, 3, Decision::RelativeToTop(t));
             assert!((micro - m.micro_f1).abs() < 1e-12 && (macro_ - m.macro_f1).abs() < 1e-12);
         }
     }

@@ -220,7 +220,8 @@ pub struct EpochRow {
 pub struct PosterPrediction {
     pub poster: String,
     pub truth: Vec<bool>,
-    pub probability: Vec<f64>,
+    /// The model's scores, as computed (f32, stored exactly as REAL).
+    pub probability: Vec<f32>,
     pub predicted: Vec<bool>,
 }
 
@@ -639,7 +640,7 @@ impl Store {
             let p = out.last_mut().expect("pushed above");
             if let Some(g) = genres.iter().position(|x| *x == genre) {
                 p.truth[g] = truth;
-                p.probability[g] = probability;
+                p.probability[g] = probability as f32;
                 p.predicted[g] = predicted;
             }
         }

@@ -36,6 +36,28 @@ pub struct GenreCounts {
 }
 
 impl GenreCounts {
+    /// Counts one (poster, genre) pair.
+    pub fn record(&mut self, truth: bool, guess: bool) {
+        match (truth, guess) {
+            (true, true) => self.tp += 1,
+            (false, true) => self.fp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    /// The sum over genres: the micro-averaged counts.
+    pub fn total(counts: &[GenreCounts]) -> GenreCounts {
+        counts
+            .iter()
+            .fold(GenreCounts::default(), |a, c| GenreCounts {
+                tp: a.tp + c.tp,
+                fp: a.fp + c.fp,
+                fn_: a.fn_ + c.fn_,
+                tn: a.tn + c.tn,
+            })
+    }
+
     /// Posters truly of the genre.
     pub fn support(&self) -> u64 {
         self.tp + self.fn_
@@ -139,12 +161,7 @@ pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: Decisio
         let cut = decision.cut(s_row);
         for ((&t, &s), counts) in t_row.iter().zip(s_row).zip(per_genre.iter_mut()) {
             let (truth, guess) = (t == 1, s as f64 > cut);
-            match (truth, guess) {
-                (true, true) => counts.tp += 1,
-                (false, true) => counts.fp += 1,
-                (true, false) => counts.fn_ += 1,
-                (false, false) => counts.tn += 1,
-            }
+            counts.record(truth, guess);
             hits += u64::from(truth && guess);
             truths += u64::from(truth);
             guesses += u64::from(guess);
@@ -154,14 +171,7 @@ pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: Decisio
         exact += u64::from(all_right);
     }
 
-    let total = per_genre
-        .iter()
-        .fold(GenreCounts::default(), |a, c| GenreCounts {
-            tp: a.tp + c.tp,
-            fp: a.fp + c.fp,
-            fn_: a.fn_ + c.fn_,
-            tn: a.tn + c.tn,
-        });
+    let total = GenreCounts::total(&per_genre);
     let mean = |f: fn(&GenreCounts) -> f64| per_genre.iter().map(f).sum::<f64>() / genres as f64;
     let binary_accuracy = ratio(total.tp + total.tn, (n * genres) as u64);
 
