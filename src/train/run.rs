@@ -295,7 +295,7 @@ pub fn train<D: Layers>(
         };
 
         // Validate.
-        let (val, _) = evaluate_split(&mut model, dev, cx, &cx.split.val, pos_weight.as_ref())?;
+        let val = evaluate_split(&mut model, dev, cx, &cx.split.val, pos_weight.as_ref())?.result;
         if !val.loss.is_finite() {
             return Ok(Outcome::Diverged {
                 epoch: epoch + 1,
@@ -342,8 +342,8 @@ pub fn train<D: Layers>(
     crash_point("test", history.len());
     let best = best_of(&history).ok_or("no epoch completed")?;
     checkpoint::load_best(&checkpoint::best_path(cx.dir, best), &hash, &mut model)?;
-    let (result, scores) =
-        evaluate_split(&mut model, dev, cx, &cx.split.test, pos_weight.as_ref())?;
+    let test = evaluate_split(&mut model, dev, cx, &cx.split.test, pos_weight.as_ref())?;
+    let result = test.result;
     let record = TestRecord {
         epoch: best,
         result: result.clone(),
@@ -353,13 +353,8 @@ pub fn train<D: Layers>(
             .iter()
             .map(|&i| cx.data.ids[i].clone())
             .collect(),
-        targets: cx
-            .split
-            .test
-            .iter()
-            .flat_map(|&i| cx.data.label_row(i).iter().copied())
-            .collect(),
-        scores,
+        targets: test.targets,
+        scores: test.scores,
         decision,
         stopped_early,
     };
@@ -409,14 +404,22 @@ pub fn to_scores(loss: Loss, logits: &[f32], genres: usize) -> Vec<f32> {
     }
 }
 
-/// Loss, metrics and scores of the model (evaluation mode) on `indices`.
+/// A split evaluated: its loss and metrics, and the targets and scores
+/// (`posters × genres`, in split order) they were computed from.
+struct Evaluation {
+    result: SplitResult,
+    targets: Vec<u8>,
+    scores: Vec<f32>,
+}
+
+/// The model (evaluation mode) on the posters `indices`.
 fn evaluate_split<D: Layers>(
     model: &mut Model<D>,
     dev: &D,
     cx: &Context,
     indices: &[usize],
     pos_weight: Option<&T1<D>>,
-) -> Result<(SplitResult, Vec<f32>), Error> {
+) -> Result<Evaluation, Error> {
     let t = &cx.spec.train;
     let genres = cx.data.genres.len();
     let r = cx.data.resolution as usize;
@@ -426,7 +429,9 @@ fn evaluate_split<D: Layers>(
     for chunk in indices.chunks(t.batch_size.max(32)) {
         batch.fill(cx.data, chunk);
         let n = batch.len;
-        targets.extend(batch.targets.iter().map(|&v| v as u8));
+        for &i in chunk {
+            targets.extend_from_slice(cx.data.label_row(i));
+        }
         let images = dev.tensor_from_vec(std::mem::take(&mut batch.images), (n, 3, r, r));
         let y = dev.tensor_from_vec(std::mem::take(&mut batch.targets), (n, genres));
         let logits = model
@@ -447,7 +452,11 @@ fn evaluate_split<D: Layers>(
             Decision::for_loss(t.loss, t.threshold),
         ),
     };
-    Ok((result, scores))
+    Ok(Evaluation {
+        result,
+        targets,
+        scores,
+    })
 }
 
 /// The one-line summary of an epoch.
