@@ -317,14 +317,9 @@ fn train_on_device(
             run::train(&dev, cx, &mut store.tracker(id))
         }
         #[cfg(not(feature = "cuda"))]
-        SpecDevice::Cuda(_) => Err(NO_CUDA.into()),
+        SpecDevice::Cuda(_) => Err(crate::model::NO_CUDA.into()),
     }
 }
-
-#[cfg(not(feature = "cuda"))]
-const NO_CUDA: &str = "this posterlab was built without CUDA support\n  help: build it with \
-    `cargo build --release --features cuda` (scripts/build-cuda.sh does that on a machine without \
-    a CUDA install), or set train.device = \"cpu\"";
 
 /// Checks, before anything trains, that every device the specs name can be
 /// used here: a build without CUDA refuses CUDA runs, a build with it opens
@@ -344,12 +339,13 @@ pub fn check_devices(specs: &[Spec]) -> Result<(), String> {
     #[cfg(not(feature = "cuda"))]
     {
         Err(format!(
-            "{} run{} ask{} for CUDA (first: {} on cuda:{}), but {NO_CUDA}",
+            "{} run{} ask{} for CUDA (first: {} on cuda:{}), but {}",
             cuda.len(),
             if cuda.len() == 1 { "" } else { "s" },
             if cuda.len() == 1 { "s" } else { "" },
             cuda[0].1,
-            cuda[0].0
+            cuda[0].0,
+            crate::model::NO_CUDA
         ))
     }
     #[cfg(feature = "cuda")]

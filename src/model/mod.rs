@@ -12,5 +12,7 @@ pub mod params;
 pub mod portable;
 
 pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};
+#[cfg(not(feature = "cuda"))]
+pub use net::NO_CUDA;
 pub use net::{Kernels, Layers, Mode, Model};
 pub use params::Params;

@@ -129,6 +129,12 @@ impl Layers for Cpu {
 #[cfg(feature = "cuda")]
 impl Layers for Cuda {}
 
+/// What a build without the `cuda` feature says when asked for a GPU.
+#[cfg(not(feature = "cuda"))]
+pub const NO_CUDA: &str = "this posterlab was built without CUDA support\n  help: build it with \
+    `cargo build --release --features cuda` (scripts/build-cuda.sh does that on a machine without \
+    a CUDA install), or train on the CPU (train.device = \"cpu\", --device cpu)";
+
 pub struct Model<D: Device<f32>> {
     pub arch: Architecture,
     pub params: Params<D>,

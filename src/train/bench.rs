@@ -89,11 +89,7 @@ pub fn run(
             run_on(&dev, spec, genres, config, device)
         }
         #[cfg(not(feature = "cuda"))]
-        Device::Cuda(_) => Err(
-            "this posterlab was built without CUDA support: build it with `--features cuda` \
-             (scripts/build-cuda.sh)"
-                .to_string(),
-        ),
+        Device::Cuda(_) => Err(crate::model::NO_CUDA.to_string()),
     }
 }
 
