@@ -57,27 +57,18 @@ pub fn save<D: Layers>(
     optimizer: &Optimizer<D>,
     state: &State,
 ) -> Result<PathBuf, String> {
-    let path = epoch_path(dir, state.epoch);
-    let metadata = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ("spec_hash".to_string(), state.spec_hash.clone()),
-        ("epoch".to_string(), state.epoch.to_string()),
-        (
-            "optimizer_step".to_string(),
-            state.optimizer_step.to_string(),
-        ),
-        (
-            "history".to_string(),
-            serde_json::to_string(&state.history).map_err(|e| e.to_string())?,
-        ),
-    ]);
-    let bytes = model
-        .params
-        .to_safetensors_with(&optimizer.state(&model.params), metadata)?;
-    write_atomic(&path, true, |out| std::io::Write::write_all(out, &bytes))
-        .map_err(|e| io_error(&path, format!("cannot write checkpoint: {e}")))?;
-    Ok(path)
+    let history = serde_json::to_string(&state.history).map_err(|e| e.to_string())?;
+    write(
+        &epoch_path(dir, state.epoch),
+        model,
+        &optimizer.state(&model.params),
+        &state.spec_hash,
+        state.epoch,
+        [
+            ("optimizer_step", state.optimizer_step.to_string()),
+            ("history", history),
+        ],
+    )
 }
 
 /// Writes the weights of epoch `epoch` as the best so far.
@@ -87,17 +78,30 @@ pub fn save_best<D: Layers>(
     epoch: usize,
     spec_hash: &str,
 ) -> Result<PathBuf, String> {
-    let path = best_path(dir, epoch);
-    let metadata = HashMap::from([
+    write(&best_path(dir, epoch), model, &[], spec_hash, epoch, [])
+}
+
+/// Writes the model's tensors and `extra` ones durably to `path`, with the
+/// metadata every checkpoint carries (what [`metadata`] checks) plus `more`.
+fn write<D: Layers, const N: usize>(
+    path: &Path,
+    model: &Model<D>,
+    extra: &[(String, Vec<f32>)],
+    spec_hash: &str,
+    epoch: usize,
+    more: [(&str, String); N],
+) -> Result<PathBuf, String> {
+    let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         ("spec_hash".to_string(), spec_hash.to_string()),
         ("epoch".to_string(), epoch.to_string()),
     ]);
-    let bytes = model.params.to_safetensors_with(&[], metadata)?;
-    write_atomic(&path, true, |out| std::io::Write::write_all(out, &bytes))
-        .map_err(|e| io_error(&path, format!("cannot write checkpoint: {e}")))?;
-    Ok(path)
+    metadata.extend(more.map(|(k, v)| (k.to_string(), v)));
+    let bytes = model.params.to_safetensors_with(extra, metadata)?;
+    write_atomic(path, true, |out| std::io::Write::write_all(out, &bytes))
+        .map_err(|e| io_error(path, format!("cannot write checkpoint: {e}")))?;
+    Ok(path.to_path_buf())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
