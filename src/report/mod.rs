@@ -444,11 +444,11 @@ fn run_figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String
     ));
 
     // F1 against the threshold: what the spec's threshold costs or gains.
-    let relative =
-        store::spec_value(&run.spec_toml, "train.loss").as_deref() == Some("categorical_ce");
-    let spec_threshold: f64 = store::spec_value(&run.spec_toml, "train.threshold")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0.5);
+    let rule = decision_of(run);
+    let (relative, spec_threshold) = match rule {
+        Decision::RelativeToTop(t) => (true, t),
+        Decision::Threshold(t) => (false, t),
+    };
     let (micro, macro_): (Vec<_>, Vec<_>) = (1..20)
         .map(|k| {
             let t = k as f64 * 0.05;
@@ -677,12 +677,24 @@ fn monitor_of(run: &RunRow) -> String {
     store::spec_value(&run.spec_toml, "train.monitor").unwrap_or_else(|| "val_loss".into())
 }
 
-fn decision_text(run: &RunRow) -> String {
-    let threshold = store::spec_value(&run.spec_toml, "train.threshold").unwrap_or_default();
+/// The run's rule for turning scores into genres, from its resolved spec.
+fn decision_of(run: &RunRow) -> Decision {
+    let threshold = store::spec_value(&run.spec_toml, "train.threshold")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0.5);
     if store::spec_value(&run.spec_toml, "train.loss").as_deref() == Some("categorical_ce") {
-        format!("softmax probability above {threshold} x the poster's top one")
+        Decision::RelativeToTop(threshold)
     } else {
-        format!("probability above {threshold}")
+        Decision::Threshold(threshold)
+    }
+}
+
+fn decision_text(run: &RunRow) -> String {
+    match decision_of(run) {
+        Decision::RelativeToTop(t) => {
+            format!("softmax probability above {t} x the poster's top one")
+        }
+        Decision::Threshold(t) => format!("probability above {t}"),
     }
 }
 
