@@ -7,9 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{posterlab, stderr, stdout};
+use common::{posterlab, posterlab_crashing, stderr, stdout};
 
 /// A project with a 120-poster synthetic set and its runs trained once.
 fn trained() -> &'static Path {
@@ -45,12 +44,7 @@ fn trained() -> &'static Path {
         assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
         // A run left in progress (killed after its first epoch).
         std::fs::write(dir.join("busy.toml"), format!("{base}[train]\nepochs = 4\nseed = 11\n")).unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_posterlab"))
-            .current_dir(&dir)
-            .args(["-q", "run", "--no-report", "busy.toml"])
-            .env("POSTERLAB_CRASH", "recorded@1")
-            .output()
-            .unwrap();
+        let o = posterlab_crashing(&dir, &["-q", "run", "--no-report", "busy.toml"], "recorded@1");
         assert!(!o.status.success());
         assert!(!dir.join("reports").exists(), "--no-report draws nothing");
         dir

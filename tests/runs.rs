@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{posterlab, stderr, stdout};
+use common::{posterlab, posterlab_crashing, stderr, stdout};
 use rusqlite::Connection;
 
 /// A 150-poster synthetic set, made once per test binary run.
@@ -248,12 +248,7 @@ fn resuming_after_a_crash_at_any_point_gives_the_uninterrupted_numbers() {
         "test@3",
     ] {
         let p = project(&[("r.toml", &text)]);
-        let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
-            .current_dir(p.path())
-            .args(["-q", "run", "r.toml"])
-            .env("POSTERLAB_CRASH", point)
-            .output()
-            .unwrap();
+        let crashed = posterlab_crashing(p.path(), &["-q", "run", "r.toml"], point);
         assert!(
             !crashed.status.success(),
             "{point}: the crash hook did not fire"
@@ -538,12 +533,7 @@ fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
 #[test]
 fn a_lost_checkpoint_fails_the_run_with_a_way_out() {
     let p = project(&[("tiny.toml", &spec("epochs = 3"))]);
-    let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
-        .current_dir(p.path())
-        .args(["-q", "run", "tiny.toml"])
-        .env("POSTERLAB_CRASH", "recorded@2")
-        .output()
-        .unwrap();
+    let crashed = posterlab_crashing(p.path(), &["-q", "run", "tiny.toml"], "recorded@2");
     assert!(!crashed.status.success());
     for run in std::fs::read_dir(p.path().join("results/runs")).unwrap() {
         let run = run.unwrap().path();
@@ -566,12 +556,7 @@ fn a_run_does_not_resume_on_changed_data() {
     let first = copy_of_tiny_set(p.path(), "posters");
     let text = spec("epochs = 3").replace(&tiny_set().display().to_string(), "posters");
     std::fs::write(p.path().join("c.toml"), text).unwrap();
-    let crashed = Command::new(env!("CARGO_BIN_EXE_posterlab"))
-        .current_dir(p.path())
-        .args(["-q", "run", "c.toml"])
-        .env("POSTERLAB_CRASH", "recorded@1")
-        .output()
-        .unwrap();
+    let crashed = posterlab_crashing(p.path(), &["-q", "run", "c.toml"], "recorded@1");
     assert!(!crashed.status.success());
     // One poster repainted.
     std::fs::write(&first, common::jpeg(180, 268, [10, 200, 10])).unwrap();

@@ -77,6 +77,18 @@ pub fn posterlab(cwd: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the posterlab binary in `cwd` with the crash hook armed: it aborts,
+/// as kill -9 would stop it, at `point` (`recorded@2`: see
+/// `POSTERLAB_CRASH` in src/train/run.rs).
+pub fn posterlab_crashing(cwd: &Path, args: &[&str], point: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_posterlab"))
+        .current_dir(cwd)
+        .args(args)
+        .env("POSTERLAB_CRASH", point)
+        .output()
+        .unwrap()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
