@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -484,9 +484,4 @@ fn git_commit() -> Option<String> {
     } else {
         commit
     })
-}
-
-/// The checkpoint folder root for a workspace (for docs and tests).
-pub fn runs_dir(ws: &Workspace) -> PathBuf {
-    ws.results.join("runs")
 }
