@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use posterlab::spec::{self, load_str, Arch, Diagnostic, Loss, Schedule, Spec};
+use posterlab::spec::{
+    self, load_str, load_str_with, Arch, Diagnostic, LoadOptions, Loss, Schedule, Spec,
+};
 
 fn errors(text: &str) -> Vec<Diagnostic> {
     load_str(Path::new("experiments/a.toml"), text).expect_err("the spec should be rejected")
@@ -432,4 +434,315 @@ fn the_readme_spec_reference_is_what_spec_defaults_prints() {
         spec::fields::defaults_toml(),
         "regenerate with `posterlab spec defaults`"
     );
+}
+
+/// `(line, col)` and text of every error of a spec, in file order.
+fn all_errors(text: &str) -> Vec<((usize, usize), String)> {
+    errors(text)
+        .iter()
+        .map(|d| ((d.line, d.col), d.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_bad_setting_in_a_kind_table_is_reported() {
+    // Regression: `?` after the first setting hid the others.
+    let errs = all_errors("[train]\nloss = { kind = \"focal\", gamma = -1, alpha = 2 }\n");
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_eq!(errs[0].0, (2, 34));
+    assert!(
+        errs[0]
+            .1
+            .contains("`train.loss.gamma` must be >= 0, found -1"),
+        "{errs:#?}"
+    );
+    assert_eq!(errs[1].0, (2, 46));
+    assert!(
+        errs[1]
+            .1
+            .contains("`train.loss.alpha` must be in [0, 1), found 2"),
+        "{errs:#?}"
+    );
+
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[train]\nschedule = { kind = \"step\", step_size = 0, gamma = 2 }\n",
+            &["`train.schedule.step_size` must be between 1", "`train.schedule.gamma` must be strictly between 0 and 1"],
+        ),
+        (
+            "[train]\noptimizer = { kind = \"sgd\", momentum = 2, nesterov = 1 }\n",
+            &["`train.optimizer.momentum` must be in [0, 1)", "`train.optimizer.nesterov` must be true or false"],
+        ),
+        (
+            "[train]\nearly_stopping = { patience = -1, min_delta = -1 }\n",
+            &["`train.early_stopping.patience` must be between 0", "`train.early_stopping.min_delta` must be >= 0"],
+        ),
+        // An unknown setting no longer hides a bad value beside it.
+        (
+            "[train]\nloss = { kind = \"focal\", gama = 2, alpha = 2 }\n",
+            &["unknown setting `gama`", "`train.loss.alpha` must be in [0, 1)"],
+        ),
+        // Sweep values that are kind-tables go through the same checks.
+        (
+            "[sweep.grid]\n\"train.loss\" = [\"bce\", { kind = \"focal\", gamma = -1, alpha = 2 }]\n",
+            &["`train.loss.gamma` must be >= 0", "`train.loss.alpha` must be in [0, 1)"],
+        ),
+    ];
+    for (text, expected) in cases {
+        let errs = all_errors(text);
+        assert_eq!(errs.len(), expected.len(), "{text}: {errs:#?}");
+        for (((line, _), msg), want) in errs.iter().zip(*expected) {
+            assert!(msg.contains(want), "{text}: {msg}");
+            assert_eq!(*line, 2, "{msg}");
+        }
+    }
+    let (_, msg) = &all_errors("[train]\nloss = { kind = \"focal\", gama = 2, alpha = 2 }\n")[0];
+    assert!(msg.contains("help: did you mean `gamma`?"), "{msg}");
+}
+
+#[test]
+fn a_bad_arch_monitor_or_name_does_not_hide_the_next_error() {
+    // Regression: these returned before the fields after them were read.
+    let lines = |text: &str| errors(text).iter().map(|d| d.line).collect::<Vec<_>>();
+    assert_eq!(lines("[model]\narch = \"rnn\"\nkernel = 0\n"), [2, 3]);
+    assert_eq!(
+        lines("[train]\nmonitor = \"val_los\"\nschedule = { kind = \"step\", gamma = 5 }\nearly_stopping = { patience = -1 }\n"),
+        [2, 3, 4]
+    );
+    assert_eq!(lines("[experiment]\nname = \"\"\ntags = [1]\n"), [2, 3]);
+    assert_eq!(lines("[experiment]\ntags = [1, \"a\", 2]\n"), [2, 2]);
+    assert_eq!(lines("[model]\nchannels = [0, 8, -1]\n"), [2, 2]);
+}
+
+#[test]
+fn a_duplicate_key_is_named_with_its_table_and_first_place() {
+    // Regression: the message was "invalid TOML: duplicate key", naming neither.
+    let (at, msg) = one_error("[train]\nlr = 0.1\nepochs = 3\nlr = 0.2\n");
+    assert_eq!(at, (4, 1));
+    assert!(msg.contains("duplicate key `lr` in [train]"), "{msg}");
+    assert!(msg.contains("first written at 2:1"), "{msg}");
+    assert!(msg.contains("help: "), "{msg}");
+
+    let (at, msg) = one_error("[train]\nloss = { kind = \"focal\", kind = \"bce\" }\n");
+    assert_eq!(at, (2, 26));
+    assert!(
+        msg.contains("duplicate key `kind` in [train.loss]"),
+        "{msg}"
+    );
+    assert!(msg.contains("first written at 2:10"), "{msg}");
+
+    let (at, msg) = one_error("lr = 1\nlr = 2\n");
+    assert_eq!(at, (2, 1));
+    assert!(msg.contains("duplicate key `lr` at the top level"), "{msg}");
+
+    let (at, msg) = one_error("[sweep.grid]\n\"train.seed\" = [1]\n'train.seed' = [2]\n");
+    assert_eq!(at, (3, 1));
+    assert!(
+        msg.contains("duplicate key `train.seed` in [sweep.grid]"),
+        "{msg}"
+    );
+
+    let (at, msg) = one_error("[train]\nlr = 0.1\n[model]\nkernel = 3\n[train]\nepochs = 2\n");
+    assert_eq!(at.0, 5);
+    assert!(msg.contains("[train]") && msg.contains("twice"), "{msg}");
+}
+
+/// Every way a control character can reach a spec string.
+const CONTROL_CHARACTER_CASES: &[(&str, &str, &str)] = &[
+    (
+        "[experiment]\nname = \"run\\u001b[31m\"\n",
+        "`experiment.name`",
+        "U+001B",
+    ),
+    (
+        "[experiment]\ntags = [\"ok\", \"a\\u0000\"]\n",
+        "`experiment.tags[1]`",
+        "U+0000",
+    ),
+    (
+        "[data]\ndataset = \"data/\\nx\"\n",
+        "`data.dataset`",
+        "U+000A",
+    ),
+    ("[data]\nimages = \"a\tb\"\n", "`data.images`", "U+0009"),
+    (
+        "[data]\nimages = \"\"\"a\nb\"\"\"\n",
+        "`data.images`",
+        "U+000A",
+    ),
+    (
+        "[data]\nformat = \"auto\\u007f\"\n",
+        "`data.format`",
+        "U+007F",
+    ),
+    (
+        "[train]\ndevice = \"cpu\\u0085\"\n",
+        "`train.device`",
+        "U+0085",
+    ),
+    (
+        "[train]\nloss = { kind = \"bce\\u0007\" }\n",
+        "`train.loss.kind`",
+        "U+0007",
+    ),
+    (
+        "[sweep.grid]\n\"data.dataset\" = [\"synthetic\", \"a\\u001bb\"]\n",
+        "`sweep.grid.\"data.dataset\"[1]`",
+        "U+001B",
+    ),
+    (
+        "[sweep.grid]\n\"train.loss\" = [{ kind = \"focal\\t\" }]\n",
+        "`sweep.grid.\"train.loss\"[0].kind`",
+        "U+0009",
+    ),
+];
+
+#[test]
+fn control_characters_in_strings_are_refused() {
+    // Regression: an ESC in a run name or a path reached terminals and logs raw.
+    for (text, what, code) in CONTROL_CHARACTER_CASES {
+        let errs = errors(text);
+        let d = errs
+            .iter()
+            .find(|d| d.message.contains("control character"))
+            .unwrap_or_else(|| panic!("{text:?}: {errs:#?}"));
+        assert_eq!(d.line, 2, "{text:?}: {d}");
+        let shown = d.to_string();
+        assert!(
+            shown.contains(&format!("{what} contains a control character ({code})")),
+            "{text:?}: {shown}"
+        );
+        assert!(shown.contains("\n  help: "), "{shown}");
+        for d in &errs {
+            let shown = d.to_string().replace("\n  help: ", " ");
+            assert!(
+                !shown.chars().any(char::is_control),
+                "raw control character in {shown:?}"
+            );
+        }
+    }
+    // The names the checks are after stay fine.
+    runs("[experiment]\nname = \"a b é\"\ntags = [\"x-1\"]\n[data]\ndataset = \"synthetic\"\n");
+}
+
+#[test]
+fn a_file_name_with_control_characters_is_refused_as_a_run_name() {
+    // Regression: the default run name is the file stem, taken as it was.
+    let path = Path::new("experiments/evil\u{1b}[2J.toml");
+    let errs = load_str(path, "").expect_err("the stem is not a usable run name");
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let shown = errs[0].to_string();
+    assert!(shown.contains("evil\\u{1b}[2J"), "{shown}");
+    assert!(
+        shown.contains("contains a control character (U+001B)"),
+        "{shown}"
+    );
+    assert!(shown.contains("\n  help: "), "{shown}");
+    assert!(
+        !shown
+            .replace("\n  help: ", " ")
+            .chars()
+            .any(char::is_control),
+        "{shown:?}"
+    );
+    // A name of its own makes the file name irrelevant to the run's name.
+    let named = load_str(path, "[experiment]\nname = \"clean\"\n").unwrap();
+    assert_eq!(named[0].name, "clean");
+}
+
+/// `[sweep.grid]` axes of `sizes[i]` integer values over distinct fields
+/// (not valid values for most: for grids refused before they are resolved).
+fn grid(sizes: &[usize]) -> String {
+    let fields = spec::fields::FIELDS
+        .iter()
+        .filter(|f| ["data", "model", "train"].contains(&f.section));
+    let mut text = String::from("[sweep.grid]\n");
+    for (f, &n) in fields.zip(sizes) {
+        let values: Vec<String> = (1..=n).map(|v| v.to_string()).collect();
+        text.push_str(&format!(
+            "\"{}.{}\" = [{}]\n",
+            f.section,
+            f.key,
+            values.join(", ")
+        ));
+    }
+    text
+}
+
+/// A valid grid of `seeds × epochs` distinct runs.
+fn seeds_by_epochs(seeds: usize, epochs: usize) -> String {
+    let list = |n: usize| {
+        (1..=n)
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "[sweep.grid]\n\"train.seed\" = [{}]\n\"train.epochs\" = [{}]\n",
+        list(seeds),
+        list(epochs)
+    )
+}
+
+#[test]
+fn a_sweep_above_the_limit_is_refused_before_it_is_expanded() {
+    // Regression: a 10^9-point grid aborted on allocation; 10^6 took 1.4 GB.
+    let (at, msg) = one_error(&seeds_by_epochs(101, 100));
+    assert_eq!(at, (1, 8), "points at [sweep.grid]");
+    assert!(
+        msg.contains("train.seed: 101 values × train.epochs: 100 values = 10,100 runs, above the limit of 10,000"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("help: ") && msg.contains("--allow-large-sweep"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_sweep_too_large_to_count_is_refused_even_when_confirmed() {
+    // 10^20 points overflow a 64-bit count: refused at once, limit or not.
+    let text = grid(&[10; 20]);
+    for options in [LoadOptions::default(), LoadOptions { max_runs: None }] {
+        let errs = load_str_with(Path::new("experiments/a.toml"), &text, options)
+            .expect_err("uncountable");
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        let msg = errs[0].to_string();
+        assert!(
+            msg.contains("data.dataset: 10 values × data.format: 10 values × "),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("= more than 18,446,744,073,709,551,615 runs"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn the_sweep_limit_is_the_callers_to_lift() {
+    assert_eq!(LoadOptions::default().max_runs, Some(spec::MAX_SWEEP_RUNS));
+    let text = &seeds_by_epochs(3, 2);
+    let path = Path::new("experiments/a.toml");
+    let errs = load_str_with(path, text, LoadOptions { max_runs: Some(5) }).unwrap_err();
+    assert!(
+        errs[0].message.contains(
+            "train.seed: 3 values × train.epochs: 2 values = 6 runs, above the limit of 5"
+        ),
+        "{errs:#?}"
+    );
+    assert_eq!(
+        load_str_with(path, text, LoadOptions { max_runs: Some(6) })
+            .unwrap()
+            .len(),
+        6
+    );
+    // Confirmed: a grid above the default limit expands in full.
+    let large = seeds_by_epochs(101, 100);
+    assert!(one_error(&large)
+        .1
+        .contains("10,100 runs, above the limit of 10,000"));
+    let specs = load_str_with(path, &large, LoadOptions { max_runs: None })
+        .unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(specs.len(), 101 * 100);
 }

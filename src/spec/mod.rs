@@ -3,7 +3,8 @@
 //!
 //! `fields` holds every default; `resolve` reads one run's tables into a
 //! `Spec`; `sweep` expands `[sweep.grid]`; `canonical` writes the resolved TOML
-//! that the run hash is taken over.
+//! that the run hash is taken over. [`LoadOptions`] carries what a caller may
+//! change about loading: the sweep-size limit.
 
 mod canonical;
 pub mod fields;
@@ -15,8 +16,26 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use canonical::HASH_SCHEME;
-pub use resolve::load_str;
+pub use resolve::{load_str, load_str_with};
+pub use sweep::MAX_SWEEP_RUNS;
 pub use tree::Diagnostic;
+
+/// How specs are loaded. `LoadOptions::default()` is what `load_str`,
+/// `load_file` and `load_paths` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The most runs one file's `[sweep.grid]` may make; `None` lifts the
+    /// limit (the user confirmed a large sweep). Default: [`MAX_SWEEP_RUNS`].
+    pub max_runs: Option<usize>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_runs: Some(MAX_SWEEP_RUNS),
+        }
+    }
+}
 
 /// Declares a string-named enum: its TOML names, parsing and display.
 macro_rules! named_enum {
@@ -324,13 +343,18 @@ impl std::error::Error for SpecErrors {}
 
 /// Reads one spec file and expands it into its runs.
 pub fn load_file(path: &Path) -> Result<Vec<Spec>, SpecErrors> {
+    load_file_with(path, LoadOptions::default())
+}
+
+/// [`load_file`] with options (e.g. a lifted sweep limit).
+pub fn load_file_with(path: &Path, options: LoadOptions) -> Result<Vec<Spec>, SpecErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         SpecErrors(vec![Diagnostic::whole_file(
             path,
             format!("cannot read spec: {e}"),
         )])
     })?;
-    load_str(path, &text).map_err(SpecErrors)
+    load_str_with(path, &text, options).map_err(SpecErrors)
 }
 
 /// The spec files named on a command line: files as given, a directory as its
@@ -377,10 +401,16 @@ pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecErrors> {
 /// Loads every spec named (files or directories) and expands every sweep;
 /// reports the problems of all files together.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Spec>, SpecErrors> {
+    load_paths_with(paths, LoadOptions::default())
+}
+
+/// [`load_paths`] with options (e.g. a lifted sweep limit). The sweep limit
+/// applies to each file's grid on its own.
+pub fn load_paths_with(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Spec>, SpecErrors> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for file in spec_files(paths)? {
-        match load_file(&file) {
+        match load_file_with(&file, options) {
             Ok(runs) => specs.extend(runs),
             Err(SpecErrors(d)) => errors.extend(d),
         }

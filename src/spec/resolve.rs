@@ -2,7 +2,8 @@
 //! expansion, then one typed, range-checked `Spec` per sweep point.
 //!
 //! Problems are collected, not returned at the first one, so that a user sees
-//! every mistake in a file at once; each names `file:line:col`.
+//! every mistake in a file at once; each names `file:line:col`. A field that
+//! cannot be read does not stop the ones after it from being checked.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
@@ -13,22 +14,38 @@ use super::tree::{self, did_you_mean, Diagnostic, Entry, Node, SourceFile, Span,
 use super::*;
 
 /// Parses and resolves one spec file's text into its runs, in sweep order,
-/// with runs that resolve to the same spec (same hash) kept once.
+/// with runs that resolve to the same spec (same hash) kept once. A sweep of
+/// more than [`MAX_SWEEP_RUNS`] points is refused: see [`load_str_with`].
 pub fn load_str(path: &Path, text: &str) -> Result<Vec<Spec>, Vec<Diagnostic>> {
+    load_str_with(path, text, LoadOptions::default())
+}
+
+/// [`load_str`] with options (e.g. a lifted sweep limit).
+pub fn load_str_with(
+    path: &Path,
+    text: &str,
+    options: LoadOptions,
+) -> Result<Vec<Spec>, Vec<Diagnostic>> {
     let src = SourceFile::new(path, text);
     let root = tree::parse(&src).map_err(|d| vec![d])?;
     let mut ctx = Ctx {
         src: &src,
         diags: Vec::new(),
     };
+    ctx.refuse_control_characters(&root);
     let doc = ctx.sections(&root);
-    let axes = match doc.sweep {
-        Some(sweep) => sweep::axes(&mut ctx, sweep),
-        None => Vec::new(),
-    };
+    let grid = doc.sweep.and_then(|sweep| sweep::grid(&mut ctx, sweep));
     // Unknown keys and bad sweep axes do not stop here: resolving still finds
     // the other problems, so the user sees them all at once.
     let experiment = ctx.experiment(&doc, path);
+    // Counted before a single point is made: a grid of 10^9 points would
+    // otherwise run the machine out of memory before any message.
+    if let Some(grid) = &grid {
+        if !sweep::check_size(&mut ctx, grid, options.max_runs) {
+            return Err(ctx.finish());
+        }
+    }
+    let axes = grid.map(|g| g.axes).unwrap_or_default();
     let swept_archs: HashSet<&str> = axes
         .iter()
         .filter(|a| a.dotted == "model.arch")
@@ -170,11 +187,35 @@ fn quoted_list(names: &[&str]) -> String {
         .join(", ")
 }
 
+/// Why a control character is refused, for every message that finds one.
+const CONTROL_CHARACTER_WHY: &str =
+    "control characters (U+0000-U+001F, U+007F-U+009F: escape codes, tabs, newlines) \
+     would act on the terminals and logs that show run names, paths and labels";
+
 impl<'s> Ctx<'s> {
     pub(super) fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
         let mut d = self.src.diagnostic(span, message);
-        d.help = help;
+        if let Some(help) = help {
+            d = d.with_help(help);
+        }
         self.diags.push(d);
+    }
+
+    /// Refuses every string in the file, wherever it is (unknown keys and
+    /// sweep values too), that holds a control character.
+    fn refuse_control_characters(&mut self, root: &Table) {
+        for found in tree::control_characters(root) {
+            self.error(
+                found.value.span.clone(),
+                format!(
+                    "`{}` contains a control character (U+{:04X}): {}",
+                    found.path,
+                    found.found as u32,
+                    found.value.describe()
+                ),
+                Some(format!("remove it: {CONTROL_CHARACTER_WHY}")),
+            );
+        }
     }
 
     /// Sorted by position, each problem once (a sweep repeats the same one per point).
@@ -265,7 +306,7 @@ impl<'s> Ctx<'s> {
         let table = doc.experiment;
         let name = match table.and_then(|t| t.get("name")) {
             Some(e) => match &e.value.node {
-                Node::Str(s) if !s.trim().is_empty() => s.trim().to_string(),
+                Node::Str(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
                 _ => {
                     let found = e.value.describe();
                     self.error(
@@ -273,19 +314,41 @@ impl<'s> Ctx<'s> {
                         format!("`experiment.name` must be a non-empty string, found {found}"),
                         None,
                     );
-                    return None;
+                    None
                 }
             },
-            None => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "spec".into()),
+            None => self.name_from_file(path),
         };
         let tags = match table.and_then(|t| t.get("tags")) {
-            Some(e) => self.string_list(&e.value, "experiment.tags")?,
-            None => Vec::new(),
+            Some(e) => self.string_list(&e.value, "experiment.tags"),
+            None => Some(Vec::new()),
         };
-        Some((name, tags))
+        Some((name?, tags?))
+    }
+
+    /// The default run name, the file's stem, held to the same rule as a
+    /// written one: no control characters.
+    fn name_from_file(&mut self, path: &Path) -> Option<String> {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "spec".into());
+        let Some(found) = stem.chars().find(|c| c.is_control()) else {
+            return Some(stem);
+        };
+        // Whole-file: the name is not written in the text. The message
+        // escapes the stem (Diagnostic does), never prints it raw.
+        let message = format!(
+            "the run name would be the file name's stem `{stem}`, which contains a control \
+             character (U+{:04X})",
+            found as u32
+        );
+        let help = format!(
+            "rename the file, or name the run: [experiment] name = \"...\"; {CONTROL_CHARACTER_WHY}"
+        );
+        self.diags
+            .push(Diagnostic::whole_file(path, message).with_help(help));
+        None
     }
 
     fn string_list(&mut self, v: &Value, what: &str) -> Option<Vec<String>> {
@@ -300,21 +363,21 @@ impl<'s> Ctx<'s> {
             );
             return None;
         };
-        let mut out = Vec::new();
-        for item in items {
-            match as_str(item) {
-                Some(s) => out.push(s.to_string()),
+        let items: Vec<Option<String>> = items
+            .iter()
+            .map(|item| match as_str(item) {
+                Some(s) => Some(s.to_string()),
                 None => {
                     self.error(
                         item.span.clone(),
                         format!("`{what}` must hold strings, found {}", item.describe()),
                         None,
                     );
-                    return None;
+                    None
                 }
-            }
-        }
-        Some(out)
+            })
+            .collect();
+        items.into_iter().collect()
     }
 
     /// Resolves one sweep point. `None` if anything was wrong (and recorded).
@@ -426,7 +489,7 @@ impl<'s> Ctx<'s> {
 
     fn model(&mut self, view: &RunView<'_>) -> Option<ModelSpec> {
         let v = |c: &Self, k: &str| c.value(view, "model", k);
-        let arch = self.choice(&v(self, "arch"), "model.arch", Arch::NAMES, Arch::from_name)?;
+        let arch = self.choice(&v(self, "arch"), "model.arch", Arch::NAMES, Arch::from_name);
         let channels = self.int_list(&v(self, "channels"), "model.channels", 1, 4096);
         let kernel = self.int(&v(self, "kernel"), "model.kernel", 1, 31);
         let padding = self.choice(
@@ -437,6 +500,9 @@ impl<'s> Ctx<'s> {
         );
         let batch_norm = self.boolean(&v(self, "batch_norm"), "model.batch_norm");
         let conv_dropout = self.float(&v(self, "conv_dropout"), "model.conv_dropout", Range::Unit);
+        // The fields above are the same for both architectures and have been
+        // checked; the ones below depend on which it is.
+        let arch = arch?;
 
         // Options of the other architecture: an error when written for this
         // one, silently not applied when a sweep over `model.arch` is what
@@ -535,9 +601,13 @@ impl<'s> Ctx<'s> {
             }
         };
         let threshold = self.float(&v(self, "threshold"), "train.threshold", Range::Open01);
-        let monitor = monitor?;
-        let schedule = self.schedule(&v(self, "schedule"), monitor);
-        let early_stopping = self.early_stopping(&v(self, "early_stopping"), monitor);
+        // A bad monitor is reported above; the schedule and early stopping are
+        // still checked, with the default monitor standing in where they
+        // inherit it (a default is never wrong), so that their own mistakes
+        // show too. The run is refused by `monitor?` below all the same.
+        let inherited = monitor.unwrap_or(Monitor::ValLoss);
+        let schedule = self.schedule(&v(self, "schedule"), inherited);
+        let early_stopping = self.early_stopping(&v(self, "early_stopping"), inherited);
         Some(TrainSpec {
             loss: loss?,
             optimizer: optimizer?,
@@ -550,7 +620,7 @@ impl<'s> Ctx<'s> {
             device: device?,
             schedule: schedule?,
             early_stopping: early_stopping?,
-            monitor,
+            monitor: monitor?,
             threshold: threshold?,
         })
     }
@@ -561,10 +631,14 @@ impl<'s> Ctx<'s> {
             "bce" => Loss::Bce,
             "weighted_bce" => Loss::WeightedBce,
             "categorical_ce" => Loss::CategoricalCe,
-            "focal" => Loss::Focal {
-                gamma: self.float(&k.get("gamma"), "train.loss.gamma", Range::NonNegative)?,
-                alpha: self.float(&k.get("alpha"), "train.loss.alpha", Range::Unit)?,
-            },
+            "focal" => {
+                let gamma = self.float(&k.get("gamma"), "train.loss.gamma", Range::NonNegative);
+                let alpha = self.float(&k.get("alpha"), "train.loss.alpha", Range::Unit);
+                Loss::Focal {
+                    gamma: gamma?,
+                    alpha: alpha?,
+                }
+            }
             _ => unreachable!("kinds come from LOSS_KINDS"),
         })
     }
@@ -585,8 +659,9 @@ impl<'s> Ctx<'s> {
             }
             "sgd" => {
                 let momentum =
-                    self.float(&k.get("momentum"), "train.optimizer.momentum", Range::Unit)?;
-                let nesterov = self.boolean(&k.get("nesterov"), "train.optimizer.nesterov")?;
+                    self.float(&k.get("momentum"), "train.optimizer.momentum", Range::Unit);
+                let nesterov = self.boolean(&k.get("nesterov"), "train.optimizer.nesterov");
+                let (momentum, nesterov) = (momentum?, nesterov?);
                 if nesterov && momentum == 0.0 {
                     self.error(
                         value.span.clone(),
@@ -610,15 +685,19 @@ impl<'s> Ctx<'s> {
         )?;
         Some(match k.kind {
             "constant" => Schedule::Constant,
-            "step" => Schedule::Step {
-                step_size: self.int(
+            "step" => {
+                let step_size = self.int(
                     &k.get("step_size"),
                     "train.schedule.step_size",
                     1,
                     1_000_000,
-                )? as usize,
-                gamma: self.float(&k.get("gamma"), "train.schedule.gamma", Range::Open01)?,
-            },
+                );
+                let gamma = self.float(&k.get("gamma"), "train.schedule.gamma", Range::Open01);
+                Schedule::Step {
+                    step_size: step_size? as usize,
+                    gamma: gamma?,
+                }
+            }
             "cosine" => Schedule::Cosine {
                 min_lr: self.float(
                     &k.get("min_lr"),
@@ -750,11 +829,12 @@ impl<'s> Ctx<'s> {
             names.iter().position(|k| *k == n)
         })?;
         let (kind, defaults) = kinds[kind_name];
-        let mut ok = true;
+        // An unknown setting is recorded (which refuses the run) but does not
+        // stop the known ones beside it from being checked.
         for e in written.iter().filter(|e| e.key != "kind") {
-            ok &= self.check_setting(e, &format!("{what} (kind \"{kind}\")"), defaults);
+            self.check_setting(e, &format!("{what} (kind \"{kind}\")"), defaults);
         }
-        ok.then_some(KindArgs {
+        Some(KindArgs {
             kind,
             written,
             defaults,
@@ -762,9 +842,9 @@ impl<'s> Ctx<'s> {
         })
     }
 
-    fn check_setting(&mut self, entry: &Entry, what: &str, allowed: &[KindField]) -> bool {
+    fn check_setting(&mut self, entry: &Entry, what: &str, allowed: &[KindField]) {
         if allowed.iter().any(|f| f.key == entry.key) {
-            return true;
+            return;
         }
         let keys: Vec<&str> = allowed.iter().map(|f| f.key).collect();
         let help = match (
@@ -780,7 +860,6 @@ impl<'s> Ctx<'s> {
             format!("unknown setting `{}` in `{what}`", entry.key),
             Some(help),
         );
-        false
     }
 
     /// Checks between fields: the conv stack must fit the resolution.
@@ -959,11 +1038,12 @@ impl<'s> Ctx<'s> {
             );
             return None;
         };
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            out.push(self.int(item, &format!("{what} item"), min, max)? as usize);
-        }
-        Some(out)
+        let what = format!("{what} item");
+        let items: Vec<Option<usize>> = items
+            .iter()
+            .map(|item| self.int(item, &what, min, max).map(|i| i as usize))
+            .collect();
+        items.into_iter().collect()
     }
 }
 

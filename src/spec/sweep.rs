@@ -4,6 +4,10 @@
 //! Order (documented in the README): axes in the order the file writes them,
 //! values in array order, the last axis varying fastest — the order of nested
 //! `for` loops written top to bottom.
+//!
+//! A grid's size is counted before anything is expanded, and one above
+//! [`MAX_SWEEP_RUNS`] is refused unless the caller lifts the limit; points are
+//! made one at a time, so expansion holds only the runs it keeps.
 
 use super::fields;
 use super::resolve::Ctx;
@@ -20,15 +24,32 @@ pub struct Axis {
     pub values: Vec<Value>,
 }
 
+/// The most runs one file's `[sweep.grid]` may make unless the caller lifts
+/// the limit (`LoadOptions::max_runs`, the CLI's `--allow-large-sweep`).
+/// Grids this large are nearly always a slip (an axis too many, a range
+/// written out by a script): at minutes per run, 10,000 runs is weeks of
+/// compute. Every kept run is held resolved in memory, about 1.1 kB each
+/// (measured: 10^5 runs peak at 110 MB), so the limit also keeps loading to
+/// about 14 MB; the unbounded grid of 10^9 points used to abort on allocation.
+pub const MAX_SWEEP_RUNS: usize = 10_000;
+
+/// The checked axes of `[sweep.grid]`, and where the grid is written.
+#[derive(Debug)]
+pub struct Grid {
+    /// The `grid` key (in `[sweep.grid]`, the header's second part).
+    pub key_span: Span,
+    pub axes: Vec<Axis>,
+}
+
 /// Sections whose fields may be swept.
 const SWEEPABLE: &[&str] = &["data", "model", "train"];
 
-/// Reads and checks the axes of a `[sweep]` table.
-pub(super) fn axes(ctx: &mut Ctx<'_>, sweep: &Table) -> Vec<Axis> {
+/// Reads and checks the axes of a `[sweep]` table; `None` without a grid.
+pub(super) fn grid(ctx: &mut Ctx<'_>, sweep: &Table) -> Option<Grid> {
     let mut grid = None;
     for entry in &sweep.entries {
         match (entry.key.as_str(), &entry.value.node) {
-            ("grid", Node::Table(t)) => grid = Some(t),
+            ("grid", Node::Table(t)) => grid = Some((t, entry.key_span.clone())),
             ("grid", _) => ctx.error(
                 entry.value.span.clone(),
                 format!(
@@ -44,7 +65,7 @@ pub(super) fn axes(ctx: &mut Ctx<'_>, sweep: &Table) -> Vec<Axis> {
             ),
         }
     }
-    let Some(grid) = grid else { return Vec::new() };
+    let (grid, key_span) = grid?;
 
     let mut axes = Vec::new();
     for (dotted, key_span, value) in flatten(grid) {
@@ -60,7 +81,70 @@ pub(super) fn axes(ctx: &mut Ctx<'_>, sweep: &Table) -> Vec<Axis> {
             }
         }
     }
-    axes
+    Some(Grid { key_span, axes })
+}
+
+/// Whether the grid's point count (the product of its axis lengths, counted
+/// without expanding anything) is within `max_runs`; if not, records why. A
+/// count that overflows `usize` is refused even without a limit: such a grid
+/// could never be run.
+pub(super) fn check_size(ctx: &mut Ctx<'_>, grid: &Grid, max_runs: Option<usize>) -> bool {
+    let count = grid
+        .axes
+        .iter()
+        .try_fold(1usize, |n, axis| n.checked_mul(axis.values.len()));
+    let within = match (count, max_runs) {
+        (Some(n), Some(max)) => n <= max,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if within {
+        return true;
+    }
+    let sizes: Vec<String> = grid
+        .axes
+        .iter()
+        .map(|a| {
+            let n = a.values.len();
+            format!("{}: {n} value{}", a.dotted, if n == 1 { "" } else { "s" })
+        })
+        .collect();
+    let total = match count {
+        Some(n) => format!("{} runs", thousands(n)),
+        None => format!("more than {} runs", thousands(usize::MAX)),
+    };
+    let (limit, help) = match max_runs {
+        Some(max) => (
+            format!("above the limit of {}", thousands(max)),
+            "shrink or remove an axis, or confirm that you mean it with --allow-large-sweep",
+        ),
+        None => (
+            "more than can be counted".to_string(),
+            "shrink or remove an axis",
+        ),
+    };
+    ctx.error(
+        grid.key_span.clone(),
+        format!(
+            "[sweep.grid] is too large: {} = {total}, {limit}",
+            sizes.join(" × ")
+        ),
+        Some(help.to_string()),
+    );
+    false
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// `"model.arch" = [...]` and `model.arch = [...]` (which TOML reads as a
@@ -137,22 +221,30 @@ fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Opt
     })
 }
 
-/// Every sweep point as one value index per axis; one empty point without axes.
-pub fn points(axes: &[Axis]) -> Vec<Vec<usize>> {
-    let mut points = vec![Vec::new()];
-    for axis in axes {
-        points = points
-            .into_iter()
-            .flat_map(|p| {
-                (0..axis.values.len()).map(move |i| {
-                    let mut q = p.clone();
-                    q.push(i);
-                    q
-                })
-            })
-            .collect();
+/// Every sweep point as one value index per axis, in sweep order; one empty
+/// point without axes. Made one at a time, like an odometer whose last digit
+/// turns fastest, so that a large grid is never held in memory as a whole.
+pub fn points(axes: &[Axis]) -> impl Iterator<Item = Vec<usize>> {
+    let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
+    let mut next = (!sizes.contains(&0)).then(|| vec![0; sizes.len()]);
+    std::iter::from_fn(move || {
+        let point = next.take()?;
+        next = successor(&point, &sizes);
+        Some(point)
+    })
+}
+
+/// The point after `point`, or `None` after the last one.
+fn successor(point: &[usize], sizes: &[usize]) -> Option<Vec<usize>> {
+    let mut next = point.to_vec();
+    for axis in (0..next.len()).rev() {
+        next[axis] += 1;
+        if next[axis] < sizes[axis] {
+            return Some(next);
+        }
+        next[axis] = 0;
     }
-    points
+    None
 }
 
 /// `ablation[arch=cnn,seed=2]`: the experiment name and the swept values, each
@@ -198,7 +290,7 @@ mod tests {
 
     #[test]
     fn last_axis_varies_fastest() {
-        let p = points(&[axis_of(2), axis_of(3)]);
+        let p: Vec<Vec<usize>> = points(&[axis_of(2), axis_of(3)]).collect();
         assert_eq!(
             p,
             vec![
@@ -210,7 +302,30 @@ mod tests {
                 vec![1, 2]
             ]
         );
-        assert_eq!(points(&[]), vec![Vec::<usize>::new()]);
+        assert_eq!(points(&[]).collect::<Vec<_>>(), vec![Vec::<usize>::new()]);
+    }
+
+    #[test]
+    fn points_are_made_one_at_a_time() {
+        // Regression: all points were built up front, 10^9 of them here.
+        let axes = [axis_of(1000), axis_of(1000), axis_of(1000)];
+        // 1_000_001 = 1·1000² + 0·1000 + 1
+        assert_eq!(points(&axes).nth(1_000_001), Some(vec![1, 0, 1]));
+        assert_eq!(points(&[axis_of(2), axis_of(0)]).count(), 0);
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (10_100, "10,100"),
+            (1_000_000, "1,000,000"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(thousands(n), text);
+        }
     }
 
     #[test]

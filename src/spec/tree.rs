@@ -3,7 +3,8 @@
 //!
 //! The `toml` crate parses (with spans); everything after that — unknown keys,
 //! types, ranges, sweeps — works on this small tree so that every message can
-//! name `file:line:col`.
+//! name `file:line:col`. Diagnostics never carry a raw control character: the
+//! text they quote comes from the user's file and is printed to a terminal.
 
 use std::fmt;
 use std::ops::Range;
@@ -126,22 +127,225 @@ pub fn toml_float(f: f64) -> String {
     }
 }
 
-/// Parses TOML source into the owned tree. Parse errors become one diagnostic.
+/// `s` with every control character (Unicode Cc) escaped as Rust writes it
+/// (`\u{1b}`, `\n`), everything else as it is.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One step from a table down to a value inside it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A path as it would be written in TOML: `train.loss`, `sweep.grid."train.seed"[1]`.
+pub fn dotted_path(steps: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                let bare = !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if bare {
+                    out.push_str(key);
+                } else {
+                    out.push_str(&toml_string(key));
+                }
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// A string value that holds a control character.
+#[derive(Debug)]
+pub struct ControlChar<'t> {
+    /// Where the string is, as [`dotted_path`] writes it.
+    pub path: String,
+    pub value: &'t Value,
+    /// The first control character in it.
+    pub found: char,
+}
+
+/// Every string in the tree, at any depth (arrays, inline tables, sweep
+/// values), that holds a control character; in file order.
+pub fn control_characters(table: &Table) -> Vec<ControlChar<'_>> {
+    fn walk<'t>(value: &'t Value, path: &mut Vec<Step<'t>>, out: &mut Vec<ControlChar<'t>>) {
+        match &value.node {
+            Node::Str(s) => {
+                if let Some(found) = s.chars().find(|c| c.is_control()) {
+                    out.push(ControlChar {
+                        path: dotted_path(path),
+                        value,
+                        found,
+                    });
+                }
+            }
+            Node::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Step::Index(i));
+                    walk(item, path, out);
+                    path.pop();
+                }
+            }
+            Node::Table(t) => {
+                for e in &t.entries {
+                    path.push(Step::Key(&e.key));
+                    walk(&e.value, path, out);
+                    path.pop();
+                }
+            }
+            Node::Int(_) | Node::Float(_) | Node::Bool(_) | Node::Datetime(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    let mut path = Vec::new();
+    for e in &table.entries {
+        path.push(Step::Key(e.key.as_str()));
+        walk(&e.value, &mut path, &mut out);
+        path.pop();
+    }
+    out
+}
+
+/// Parses TOML source into the owned tree. Parse errors become one
+/// diagnostic: the first, since the ones after a syntax error are often
+/// consequences of it.
 pub fn parse(src: &SourceFile) -> Result<Table, Diagnostic> {
-    let doc = DeTable::parse(&src.text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        // The crate's message is multi-line with its own excerpt; keep the
-        // first sentence, we print our own location.
-        let msg = e
-            .message()
-            .lines()
-            .next()
-            .unwrap_or("invalid TOML")
-            .trim()
-            .to_string();
-        src.diagnostic(span, format!("invalid TOML: {msg}"))
-    })?;
-    convert_table(src, doc.get_ref())
+    // The recovering parser gives the same first error as the plain one, and
+    // also the tree it built, which is where a duplicated key's first
+    // occurrence and its table are found.
+    let (doc, errors) = DeTable::parse_recoverable(&src.text);
+    match errors.first() {
+        Some(e) => Err(parse_error(src, e, doc.get_ref())),
+        None => convert_table(src, doc.get_ref()),
+    }
+}
+
+fn parse_error(src: &SourceFile, e: &toml::de::Error, recovered: &DeTable<'_>) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    // The crate's message is multi-line with its own excerpt; keep the
+    // first sentence, we print our own location.
+    let msg = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .trim()
+        .to_string();
+    // toml's "duplicate key" names neither the key nor its table (it keeps
+    // the first occurrence's span to itself): both are read back here.
+    if msg == "duplicate key" {
+        if let Some(d) = duplicate_key(src, span.clone(), recovered) {
+            return d;
+        }
+    }
+    src.diagnostic(span, format!("invalid TOML: {msg}"))
+}
+
+/// The duplicate key at `span`, named with its table and, where the tree still
+/// holds it, the place of its first occurrence.
+fn duplicate_key(src: &SourceFile, span: Span, recovered: &DeTable<'_>) -> Option<Diagnostic> {
+    // The span covers the key as written (`lr`, `"train.seed"`, 'a b'): read
+    // it as TOML to get the key itself.
+    let written = src.text.get(span.clone())?;
+    let probe = format!("{written} = 0");
+    let key = DeTable::parse(&probe)
+        .ok()?
+        .get_ref()
+        .keys()
+        .next()?
+        .get_ref()
+        .to_string();
+    let tree = convert_table(src, recovered).ok()?;
+    let (table_path, first) = find_first(&tree, &key, span.start)?;
+    let table = match table_path.as_slice() {
+        [] => "at the top level".to_string(),
+        steps if steps.iter().all(|s| matches!(s, Step::Key(_))) => {
+            format!("in [{}]", dotted_path(steps))
+        }
+        steps => format!("in `{}`", dotted_path(steps)),
+    };
+    if first.key_span.start < span.start {
+        let (line, col) = src.line_col(first.key_span.start);
+        return Some(
+            src.diagnostic(
+                span,
+                format!("duplicate key `{key}` {table}, first written at {line}:{col}"),
+            )
+            .with_help("a key may be written once per table: keep one of the two"),
+        );
+    }
+    // A table whose header is written twice: the tree keeps it under the
+    // second header, the first one's place is lost.
+    let mut full = table_path.clone();
+    full.push(Step::Key(&key));
+    Some(
+        src.diagnostic(span, format!("[{}] is defined twice", dotted_path(&full)))
+            .with_help("a table may be defined once: put all of its keys under one header"),
+    )
+}
+
+/// The entry named `key` written last before `offset` (or at it), with the
+/// path of the table that holds it.
+fn find_first<'t>(tree: &'t Table, key: &str, offset: usize) -> Option<(Vec<Step<'t>>, &'t Entry)> {
+    fn walk<'t>(
+        table: &'t Table,
+        key: &str,
+        offset: usize,
+        path: &mut Vec<Step<'t>>,
+        best: &mut Option<(Vec<Step<'t>>, &'t Entry)>,
+    ) {
+        for e in &table.entries {
+            let later = best
+                .as_ref()
+                .is_none_or(|(_, b)| e.key_span.start > b.key_span.start);
+            if e.key == key && e.key_span.start <= offset && later {
+                *best = Some((path.clone(), e));
+            }
+            path.push(Step::Key(&e.key));
+            walk_value(&e.value, key, offset, path, best);
+            path.pop();
+        }
+    }
+    fn walk_value<'t>(
+        value: &'t Value,
+        key: &str,
+        offset: usize,
+        path: &mut Vec<Step<'t>>,
+        best: &mut Option<(Vec<Step<'t>>, &'t Entry)>,
+    ) {
+        match &value.node {
+            Node::Table(t) => walk(t, key, offset, path, best),
+            Node::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Step::Index(i));
+                    walk_value(item, key, offset, path, best);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = None;
+    walk(tree, key, offset, &mut Vec::new(), &mut best);
+    best
 }
 
 fn convert_table(src: &SourceFile, t: &DeTable<'_>) -> Result<Table, Diagnostic> {
@@ -215,7 +419,7 @@ impl SourceFile {
             path: self.path.clone(),
             line,
             col,
-            message: message.into(),
+            message: escape_controls(&message.into()),
             help: None,
         }
     }
@@ -228,7 +432,9 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// One problem in a spec, located in its file.
+/// One problem in a spec, located in its file. Its message and help are
+/// made with control characters escaped (keys and values quoted in them come
+/// from the file); the path is escaped when it is displayed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
     pub path: PathBuf,
@@ -240,7 +446,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(escape_controls(&help.into()));
         self
     }
 
@@ -250,7 +456,7 @@ impl Diagnostic {
             path: path.to_path_buf(),
             line: 0,
             col: 0,
-            message: message.into(),
+            message: escape_controls(&message.into()),
             help: None,
         }
     }
@@ -258,17 +464,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = escape_controls(&self.path.display().to_string());
         if self.line == 0 {
-            write!(f, "{}: {}", self.path.display(), self.message)?;
+            write!(f, "{path}: {}", self.message)?;
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.path.display(),
-                self.line,
-                self.col,
-                self.message
-            )?;
+            write!(f, "{path}:{}:{}: {}", self.line, self.col, self.message)?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
@@ -338,6 +538,28 @@ mod tests {
         let d = parse(&src).unwrap_err();
         assert_eq!(d.line, 2);
         assert!(d.to_string().starts_with("x.toml:2:"), "{d}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_nothing_else() {
+        assert_eq!(
+            escape_controls("a\u{1b}[1m\tb\u{85}é\"\\"),
+            "a\\u{1b}[1m\\tb\\u{85}é\"\\"
+        );
+        let d = SourceFile::new("a\u{7}.toml", "").diagnostic(0..0, "key `x\ny`");
+        assert_eq!(d.to_string(), "a\\u{7}.toml:1:1: key `x\\ny`");
+    }
+
+    #[test]
+    fn paths_are_written_as_toml_would() {
+        let steps = [
+            Step::Key("sweep"),
+            Step::Key("grid"),
+            Step::Key("train.loss"),
+            Step::Index(1),
+            Step::Key("kind"),
+        ];
+        assert_eq!(dotted_path(&steps), r#"sweep.grid."train.loss"[1].kind"#);
     }
 
     #[test]
