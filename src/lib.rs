@@ -13,4 +13,5 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod store;
+pub mod text;
 pub mod train;

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", posterlab::text::terminal_safe(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -1,10 +1,13 @@
 //! Progress bars (indicatif) for the library's [`Progress`] reports. Bars draw
-//! on stderr only when it is a terminal; notes always print.
+//! on stderr only when it is a terminal; notes always print. Every line goes
+//! through [`terminal_safe`]: a poster id or genre from a CSV never sends
+//! an escape sequence to the terminal.
 
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use posterlab::progress::Progress;
+use posterlab::text::terminal_safe;
 
 pub struct Bars {
     quiet: bool,
@@ -65,6 +68,7 @@ impl Progress for Bars {
 
     /// Result lines go to standard output, above any bar.
     fn line(&self, message: &str) {
+        let message = terminal_safe(message);
         match &*self.bar.lock().expect("progress lock") {
             Some(bar) => bar.suspend(|| println!("{message}")),
             None => println!("{message}"),
@@ -73,6 +77,7 @@ impl Progress for Bars {
 
     /// Notes print even when quiet: they belong in logs.
     fn note(&self, message: &str) {
+        let message = terminal_safe(message);
         match &*self.bar.lock().expect("progress lock") {
             Some(bar) => bar.println(format!("note: {message}")),
             None => eprintln!("note: {message}"),

@@ -64,7 +64,7 @@ pub fn skipped_summary(skipped: &[(String, BadImage)]) -> String {
     let named: Vec<String> = skipped
         .iter()
         .take(NAMED)
-        .map(|(id, why)| format!("{id} ({why})"))
+        .map(|(id, why)| format!("{} ({why})", crate::text::printable(id)))
         .collect();
     let more = if skipped.len() > NAMED {
         format!(", and {} more", skipped.len() - NAMED)

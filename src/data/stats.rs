@@ -7,6 +7,7 @@ use std::fmt;
 use super::image::BadImage;
 use super::{Dataset, Index, Split, SplitName};
 use crate::spec::DataFormat;
+use crate::text::printable;
 
 #[derive(Debug, Clone)]
 pub struct DataStats {
@@ -176,7 +177,7 @@ impl fmt::Display for DataStats {
         let width = self
             .genres
             .iter()
-            .map(|g| g.chars().count())
+            .map(|g| printable(g).chars().count())
             .max()
             .unwrap_or(5)
             .max(5);
@@ -195,7 +196,7 @@ impl fmt::Display for DataStats {
             write!(
                 f,
                 "{:<width$}  {:>7}  {:>10}",
-                self.genres[g],
+                printable(&self.genres[g]),
                 thousands(n),
                 pct(n, self.posters)
             )?;

@@ -64,8 +64,11 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// Escapes text for SVG/HTML.
+/// Text for SVG or HTML: control characters made visible
+/// ([`crate::text::printable`]), then the markup characters as entities.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    crate::text::printable(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::gallery::escape;
+use crate::text::{markdown_cell, printable};
 
 /// The test metrics a table shows: (column title, stored column name).
 pub const METRICS: [(&str, &str); 7] = [
@@ -85,7 +86,7 @@ pub fn markdown(rows: &[Row]) -> String {
     s.push_str(&"---:|".repeat(METRICS.len()));
     s.push('\n');
     for (r, row) in rows.iter().enumerate() {
-        let _ = write!(s, "| {} | {} |", row.config.replace('|', "\\|"), row.n());
+        let _ = write!(s, "| {} | {} |", markdown_cell(&row.config), row.n());
         for (m, values) in row.values.iter().enumerate() {
             let c = cell(values);
             if marks[r][m] {
@@ -104,6 +105,7 @@ pub fn markdown(rows: &[Row]) -> String {
 }
 
 fn csv_field(text: &str) -> String {
+    let text = printable(text);
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -139,7 +141,7 @@ pub fn csv(rows: &[Row]) -> String {
 
 fn latex_escape(text: &str) -> String {
     let mut out = String::new();
-    for c in text.chars() {
+    for c in printable(text).chars() {
         match c {
             '\\' => out.push_str("\\textbackslash{}"),
             '&' | '%' | '$' | '#' | '_' | '{' | '}' => {

@@ -1,0 +1,120 @@
+//! Text shown to people: counts with the right plural, and strings that
+//! came from files (run names in an old database, genres and poster ids from
+//! a CSV) made safe to print: a control character (ESC, NUL, a newline…)
+//! would drive the terminal, break a Markdown table, or make an SVG file
+//! ill-formed XML (XML 1.0 forbids most of them even escaped).
+
+use std::borrow::Cow;
+
+/// `1 run`, `2 runs`, `0 runs`.
+pub fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {}", plural_of(n, noun))
+}
+
+/// The noun alone, singular or plural for `n`: `run`, `runs`; a noun
+/// ending in `s`, `x` or `sh` takes `es`, `y` after a consonant `ies`.
+pub fn plural_of(n: usize, noun: &str) -> Cow<'_, str> {
+    if n == 1 {
+        return Cow::Borrowed(noun);
+    }
+    let consonant_y = noun.ends_with('y')
+        && !noun
+            .chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| "aeiou".contains(c));
+    Cow::Owned(if consonant_y {
+        format!("{}ies", &noun[..noun.len() - 1])
+    } else if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("sh") {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    })
+}
+
+/// `text` with every control character (Unicode Cc: U+0000–U+001F,
+/// U+007F–U+009F) written as a visible escape, `\u{1b}`; borrowed when
+/// there is none (the usual case).
+pub fn printable(text: &str) -> Cow<'_, str> {
+    escape_where(text, char::is_control)
+}
+
+/// Text for a cell of a Markdown table: [`printable`], with `|` escaped
+/// (it would end the cell) and `&`, `<`, `>` as entities (Markdown renders
+/// inline HTML, so a name such as `<img src=x>` would be markup).
+pub fn markdown_cell(text: &str) -> String {
+    printable(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+/// [`printable`], but keeping line breaks and tabs: for messages of
+/// several lines (an error and its help) on a terminal, where what must not
+/// arrive raw is ESC and the rest.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    escape_where(text, |c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// `text` with every character that XML 1.0 forbids (the C0 controls but
+/// tab, line feed and carriage return) written as a visible escape: what
+/// every SVG and HTML file goes through last, so that it stays well-formed
+/// whatever a name held.
+pub fn xml_safe(text: &str) -> Cow<'_, str> {
+    escape_where(text, |c| c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn escape_where(text: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&bad) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The first control character of `text`, if any.
+pub fn first_control(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals() {
+        for (n, noun, want) in [
+            (0, "run", "0 runs"),
+            (1, "run", "1 run"),
+            (2, "run", "2 runs"),
+            (1, "epoch", "1 epoch"),
+            (3, "epoch", "3 epochs"),
+            (2, "process", "2 processes"),
+            (2, "entry", "2 entries"),
+            (2, "day", "2 days"),
+        ] {
+            assert_eq!(plural(n, noun), want);
+        }
+    }
+
+    #[test]
+    fn control_characters_become_visible_escapes() {
+        assert!(matches!(printable("Sci-Fi"), Cow::Borrowed("Sci-Fi")));
+        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(printable("x\0y\nz\u{7f}\u{85}"), "x\\u{0}y\\u{a}z\\u{7f}\\u{85}");
+        assert_eq!(printable("Ü ✓"), "Ü ✓");
+        assert_eq!(first_control("ok\tno"), Some('\t'));
+        assert_eq!(first_control("ok"), None);
+        assert_eq!(terminal_safe("a\u{1b}]0;x\u{7}\n  help: y"), "a\\u{1b}]0;x\\u{7}\n  help: y");
+        assert_eq!(xml_safe("<t>a\u{0}\u{1b}\t\n\u{85}</t>"), "<t>a\\u{0}\\u{1b}\t\n\u{85}</t>");
+        assert_eq!(markdown_cell("R&D <b>|x\n"), "R&amp;D &lt;b&gt;\\|x\\u{a}");
+    }
+}
