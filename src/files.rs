@@ -1,5 +1,5 @@
 //! Writing files so that a crash at any instant leaves the old bytes or the
-//! new ones, never a torn file.
+//! new ones, never a torn file; and never over a file posterlab did not make.
 
 use std::io::Write;
 use std::path::Path;
@@ -46,4 +46,93 @@ pub fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// What kind of file posterlab must never write over, whatever a path on
+/// the command line says: a SQLite database (the run database, or anyone's),
+/// a checkpoint (any safetensors file), the decoded-poster cache. Judged by
+/// the file's first bytes, not its name. `None` for anything else.
+pub fn protected_kind(path: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    let head = &head[..n];
+    if head.starts_with(b"SQLite format 3\0") {
+        Some("a SQLite database")
+    } else if head.starts_with(b"PLTCACHE") {
+        Some("posterlab's decoded-poster cache")
+    } else if n >= 9 && head[8] == b'{' && u64::from_le_bytes(head[..8].try_into().ok()?) < 1 << 30 {
+        // safetensors: an 8-byte little-endian header length, then JSON.
+        Some("a checkpoint (safetensors)")
+    } else {
+        None
+    }
+}
+
+/// Checks that posterlab may write a file at `path`: it does not exist, or
+/// it is a file that `ours` recognises as one posterlab wrote (a previous
+/// export, say; `what` names it with its article: "an export"). Refuses folders, databases, checkpoints, caches and every
+/// other existing file, with what to do.
+pub fn may_replace(path: &Path, what: &str, ours: impl FnOnce(&Path) -> bool) -> Result<(), String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let refuse = |why: String| {
+        Err(format!(
+            "{} {why}\n  help: choose another path (a new file, or {what} posterlab wrote earlier)",
+            path.display()
+        ))
+    };
+    if meta.is_dir() {
+        return refuse("is a folder".to_string());
+    }
+    if let Some(kind) = protected_kind(path) {
+        return refuse(format!("is {kind}: posterlab never writes over one"));
+    }
+    if ours(path) {
+        Ok(())
+    } else {
+        refuse(format!(
+            "exists and is not {what} written by posterlab; posterlab writes over only what it made"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_files_are_recognised_by_their_first_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let db = file("notes.txt", b"SQLite format 3\0rest of the page");
+        assert_eq!(protected_kind(&db), Some("a SQLite database"));
+        let ckpt = file("x.bin", b"\x10\0\0\0\0\0\0\0{\"__metadata__\"");
+        assert_eq!(protected_kind(&ckpt), Some("a checkpoint (safetensors)"));
+        let cache = file("c", b"PLTCACHE\x01");
+        assert!(protected_kind(&cache).is_some());
+        let csv = file("a.csv", b"run_id,run\n");
+        assert_eq!(protected_kind(&csv), None);
+        assert!(may_replace(&csv, "an export", |_| true).is_ok());
+        let e = may_replace(&csv, "an export", |_| false).unwrap_err();
+        assert!(e.contains("exists and is not an export written by posterlab"), "{e}");
+        assert!(may_replace(&db, "an export", |_| true).unwrap_err().contains("SQLite"));
+        assert!(may_replace(dir.path(), "an export", |_| true).unwrap_err().contains("folder"));
+        assert!(may_replace(&dir.path().join("new.csv"), "an export", |_| false).is_ok());
+    }
 }

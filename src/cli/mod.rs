@@ -19,6 +19,7 @@ use posterlab::report;
 use posterlab::runner;
 use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
 use posterlab::store::Store;
+use posterlab::text::plural;
 
 use self::progress::Bars;
 
@@ -38,6 +39,9 @@ pub struct Cli {
     /// The run database (default: <results>/posterlab.sqlite).
     #[arg(long, global = true, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// Accept a spec whose [sweep.grid] makes more than 10,000 runs.
+    #[arg(long, global = true)]
+    allow_large_sweep: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -116,8 +120,8 @@ struct BenchArgs {
     steps: usize,
     #[arg(long, default_value_t = 3)]
     warmup: usize,
-    /// Threads (default: all cores).
-    #[arg(long)]
+    /// Threads (default: all cores; at most the cores there are).
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
     /// fast (custom CPU ops) or portable (dfdx ops only).
     #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
@@ -144,9 +148,9 @@ struct RunArgs {
     /// fast (custom CPU ops) or portable (dfdx ops only; slow, the reference).
     #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
     kernels: String,
-    /// CPU threads (default: all cores); give each of several processes
-    /// sharing a machine its share.
-    #[arg(long)]
+    /// CPU threads (default: all cores; at most the cores there are); give
+    /// each of several processes sharing a machine its share.
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
     /// Train every run on this device (cpu, cuda, cuda:N) instead of the
     /// specs' `train.device` (part of each run's identity, like any field).
@@ -162,7 +166,7 @@ struct RunArgs {
 
 #[derive(Args)]
 struct SynthArgs {
-    /// Folder to create (must not exist, unless --force).
+    /// Folder to create (new or empty; with --force, a synthetic set posterlab wrote).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Number of posters.
@@ -171,7 +175,7 @@ struct SynthArgs {
     /// Seed for labels and pictures.
     #[arg(long, default_value_t = data::DEFAULT_SYNTHETIC_SEED)]
     seed: u64,
-    /// Replace DIR if it exists.
+    /// Replace DIR if it is a synthetic set posterlab wrote (never any other folder).
     #[arg(long)]
     force: bool,
 }
@@ -209,6 +213,12 @@ enum SpecCommand {
 }
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    // `--allow-large-sweep` lifts the limit on runs per sweep.
+    let load = if cli.allow_large_sweep {
+        spec::LoadOptions { max_runs: None }
+    } else {
+        spec::LoadOptions::default()
+    };
     let ws = Workspace::new(&cli.results);
     let bars = Bars::new(cli.quiet);
     let db = cli
@@ -216,7 +226,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| cli.results.join("posterlab.sqlite"));
     match cli.command {
-        Command::Run(args) => run(&args, &ws, &db, &bars),
+        Command::Run(args) => run(&args, load, &ws, &db, &bars),
         Command::Runs(args) => runs::list(&db, &args.selectors),
         Command::Show { run } => runs::show(&db, &run),
         Command::Report(args) => {
@@ -229,26 +239,64 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             args.out.as_deref(),
         ),
         Command::Synth(args) => synth(&args, &bars),
-        Command::Data(DataCommand::Stats(args)) => data_stats(&args, &ws, &bars),
+        Command::Data(DataCommand::Stats(args)) => data_stats(&args, load, &ws, &bars),
         Command::Spec(SpecCommand::Defaults) => {
             print!("{}", spec::fields::defaults_toml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs),
-        Command::Bench(args) => bench(&args),
+        Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs, load),
+        Command::Bench(args) => bench(&args, &bars),
     }
 }
 
-fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>> {
-    spec::load_paths(paths).map_err(|errors| anyhow::anyhow!("{errors}"))
+fn load_specs(paths: &[PathBuf], options: spec::LoadOptions) -> Result<Vec<Spec>> {
+    spec::load_paths_with(paths, options).map_err(|errors| anyhow::anyhow!("{errors}"))
 }
 
 fn parse_device(text: &str) -> std::result::Result<spec::Device, String> {
     spec::Device::parse(text).ok_or_else(|| format!("`{text}` is not cpu, cuda or cuda:N"))
 }
 
-fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCode> {
-    let mut specs = load_specs(&args.specs)?;
+fn parse_threads(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a number of threads")),
+    }
+}
+
+/// The cores this process may use (its affinity mask and cgroup quota, as
+/// a Slurm allocation sets them).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `--threads`, or every core; more threads than cores only slows training
+/// down (1,024 threads on 2 cores did not finish a tiny run in 40 s), so a
+/// larger value is lowered to the core count, with a note.
+fn threads(asked: Option<usize>, bars: &Bars) -> usize {
+    let cores = cores();
+    match asked {
+        Some(n) if n > cores => {
+            bars.note(&format!(
+                "--threads {n} is more than the {} this process may use; using {cores}",
+                plural(cores, "core")
+            ));
+            cores
+        }
+        Some(n) => n,
+        None => cores,
+    }
+}
+
+fn run(
+    args: &RunArgs,
+    load: spec::LoadOptions,
+    ws: &Workspace,
+    db: &Path,
+    bars: &Bars,
+) -> Result<ExitCode> {
+    let mut specs = load_specs(&args.specs, load)?;
     if let Some(device) = args.device {
         for s in &mut specs {
             s.train.device = device;
@@ -284,14 +332,10 @@ fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCod
         },
     };
     let started = Instant::now();
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(threads) = args.threads {
-        if threads == 0 {
-            bail!("--threads must be at least 1");
-        }
-        pool = pool.num_threads(threads);
-    }
-    let pool = pool.build().context("cannot start the worker threads")?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads(args.threads, bars))
+        .build()
+        .context("cannot start the worker threads")?;
     let summary = pool
         .install(|| runner::run_specs(&specs, &mut store, ws, bars, signals::stop_flag(), options));
     if !args.no_report && !summary.runs.is_empty() {
@@ -306,12 +350,7 @@ fn run(args: &RunArgs, ws: &Workspace, db: &Path, bars: &Bars) -> Result<ExitCod
             group_by: Vec::new(),
         };
         match report::render(&store, &runs, &options) {
-            Ok(w) => println!(
-                "figures for {} run{}: {}",
-                w.runs,
-                if w.runs == 1 { "" } else { "s" },
-                w.index.display()
-            ),
+            Ok(w) => println!("figures for {}: {}", plural(w.runs, "run"), w.index.display()),
             Err(e) => eprintln!("warning: no figures: {e}"),
         }
     }
@@ -405,32 +444,38 @@ fn print_runs(specs: &[Spec], ws: &Workspace) {
 }
 
 fn synth(args: &SynthArgs, bars: &Bars) -> Result<ExitCode> {
-    if args.out.exists() {
-        if !args.force {
-            bail!(
-                "{} already exists\n  help: choose another --out, or pass --force to replace it",
-                args.out.display()
-            );
-        }
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("cannot remove {}", args.out.display()))?;
-    }
     let started = Instant::now();
-    data::synth::write_dataset(&args.out, args.count, args.seed, bars)?;
+    let empty_dir = std::fs::read_dir(&args.out).is_ok_and(|mut d| d.next().is_none());
+    if !args.out.exists() || empty_dir {
+        data::synth::write_dataset(&args.out, args.count, args.seed, bars)?;
+    } else if args.force {
+        data::synth::replace_dataset(&args.out, args.count, args.seed, bars)?;
+    } else {
+        bail!(
+            "{} already exists\n  help: choose another --out; --force replaces a synthetic set \
+             posterlab wrote there (and nothing else)",
+            args.out.display()
+        );
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "wrote {} synthetic posters to {} in {secs:.1} s ({:.0} posters/s)",
-        args.count,
+        "wrote {} to {} in {secs:.1} s ({:.0} posters/s)",
+        plural(args.count, "synthetic poster"),
         args.out.display(),
         args.count as f64 / secs
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn data_stats(args: &StatsArgs, ws: &Workspace, bars: &Bars) -> Result<ExitCode> {
+fn data_stats(
+    args: &StatsArgs,
+    load: spec::LoadOptions,
+    ws: &Workspace,
+    bars: &Bars,
+) -> Result<ExitCode> {
     let (mut data_spec, with_split) = match &args.spec {
         Some(path) => {
-            let runs = load_specs(std::slice::from_ref(path))?;
+            let runs = load_specs(std::slice::from_ref(path), load)?;
             if runs.iter().any(|r| r.data != runs[0].data) {
                 bars.note(&format!(
                     "{} sweeps its data settings; showing its first run, {}",
@@ -498,8 +543,8 @@ fn data_stats(args: &StatsArgs, ws: &Workspace, bars: &Bars) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
-    for (i, s) in load_specs(paths)?.iter().enumerate() {
+fn spec_show(paths: &[PathBuf], load: spec::LoadOptions) -> Result<ExitCode> {
+    for (i, s) in load_specs(paths, load)?.iter().enumerate() {
         if i > 0 {
             println!();
         }
@@ -513,7 +558,7 @@ fn spec_show(paths: &[PathBuf]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(args: &BenchArgs) -> Result<ExitCode> {
+fn bench(args: &BenchArgs, bars: &Bars) -> Result<ExitCode> {
     use posterlab::train::bench::{self, BenchConfig};
     let text = format!("[model]\narch = {:?}\n", args.arch);
     let model = spec::load_str(Path::new("<bench>"), &text)
@@ -529,11 +574,9 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
             model.kernel
         );
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if args.batch == 0 || args.steps == 0 || threads == 0 {
-        bail!("--batch, --steps and --threads must be at least 1");
+    let threads = threads(args.threads, bars);
+    if args.batch == 0 || args.steps == 0 {
+        bail!("--batch and --steps must be at least 1");
     }
     let config = BenchConfig {
         resolution: args.res,

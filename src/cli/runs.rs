@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use posterlab::store::{self, EpochRow, RunRow, Status, Store};
+use posterlab::text::{plural, printable, terminal_safe};
 
 /// Seconds as `42 s`, `3 min 05 s` or `2 h 07 min`.
 pub fn duration(seconds: f64) -> String {
@@ -18,17 +19,20 @@ pub fn duration(seconds: f64) -> String {
 }
 
 fn open_existing(db: &Path) -> Result<Store> {
-    if !db.is_file() {
-        bail!(
-            "no run database at {}\n  help: `posterlab run SPEC` creates it; `--db FILE` reads another",
-            db.display()
-        );
-    }
-    Ok(Store::open(db)?)
+    Ok(Store::open_read_only(db)?)
 }
 
 fn selected(store: &Store, selectors: &[String]) -> Result<Vec<RunRow>> {
-    store::select(&store.runs()?, selectors).map_err(anyhow::Error::msg)
+    let selection = store::select(&store.runs()?, selectors).map_err(anyhow::Error::msg)?;
+    Ok(noted(selection))
+}
+
+/// The selected runs, after a note for each selector that matched none.
+fn noted(selection: store::Selection) -> Vec<RunRow> {
+    for s in &selection.unmatched {
+        eprintln!("note: `{}` matches no run", printable(s));
+    }
+    selection.runs
 }
 
 fn opt(value: Option<f64>, digits: usize) -> String {
@@ -44,7 +48,7 @@ pub fn list(db: &Path, selectors: &[String]) -> Result<ExitCode> {
     }
     let width = runs
         .iter()
-        .map(|r| r.name.len())
+        .map(|r| printable(&r.name).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 50);
@@ -60,7 +64,7 @@ pub fn list(db: &Path, selectors: &[String]) -> Result<ExitCode> {
         println!(
             "{:>4}  {:<width$}  {:<11}  {:>7}  {:>13}  {:>13}  {:>10}",
             r.id,
-            r.name,
+            printable(&r.name),
             status,
             format!("{}/{}", r.epochs_done, r.epochs_planned),
             opt(r.best_val_loss, 4),
@@ -77,17 +81,18 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
     let run = match runs.as_slice() {
         [one] => one,
         many => bail!(
-            "`{selector}` matches {} runs ({})\n  help: name one by its id",
-            many.len(),
+            "`{}` matches {} ({})\n  help: name one by its id",
+            printable(selector),
+            plural(many.len(), "run"),
             many.iter()
-                .map(|r| format!("{} {}", r.id, r.name))
+                .map(|r| format!("{} {}", r.id, printable(&r.name)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     };
-    println!("run {} {}  ({})", run.id, run.name, run.status);
+    println!("run {} {}  ({})", run.id, printable(&run.name), run.status);
     println!("  spec hash   {}", run.spec_hash);
-    println!("  data set    {}", run.dataset);
+    println!("  data set    {}", printable(&run.dataset));
     println!(
         "  epochs      {} of {}{}",
         run.epochs_done,
@@ -107,10 +112,13 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
         println!("  finished    {at}");
     }
     if let Some(e) = &run.error {
-        println!("  error       {e}");
+        println!("  error       {}", terminal_safe(e));
     }
-    println!("  checkpoints {}", run.checkpoint_dir.display());
-    println!("\n{}", run.spec_toml.trim_end());
+    println!(
+        "  checkpoints {}",
+        printable(&run.checkpoint_dir.display().to_string())
+    );
+    println!("\n{}", terminal_safe(run.spec_toml.trim_end()));
 
     let rows = store.epochs(run.id)?;
     let val: Vec<&EpochRow> = rows.iter().filter(|r| r.split == "val").collect();
@@ -153,10 +161,10 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
     }
     if let Some(test) = rows.iter().find(|r| r.split == "test") {
         println!(
-            "\ntest (epoch {} weights, {} posters): loss {}, micro P/R/F1 {:.3}/{:.3}/{:.3}, macro F1 {:.3}, \
+            "\ntest (epoch {} weights, {}): loss {}, micro P/R/F1 {:.3}/{:.3}/{:.3}, macro F1 {:.3}, \
              samples F1 {:.3}, micro mAP {:.3}, macro mAP {:.3}, subset acc {:.3}, binary acc {:.3}",
             test.epoch,
-            test.posters,
+            plural(test.posters, "poster"),
             opt(test.loss, 4),
             test.micro_precision,
             test.micro_recall,
@@ -171,7 +179,7 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
         let genres = store.genre_counts(run.id, "test", test.epoch)?;
         let width = genres
             .iter()
-            .map(|g| g.genre.len())
+            .map(|g| printable(&g.genre).chars().count())
             .max()
             .unwrap_or(5)
             .max(5);
@@ -183,7 +191,7 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
             let c = g.counts;
             println!(
                 "{:<width$}  {:>7}  {:>9}  {:>5}  {:>5}  {:>5}  {:>5}  {:>9.3}  {:>6.3}  {:>5.3}",
-                g.genre,
+                printable(&g.genre),
                 c.support(),
                 c.tp + c.fp,
                 c.tp,
@@ -206,7 +214,7 @@ pub fn report(
     group_by: &[String],
 ) -> Result<ExitCode> {
     let store = open_existing(db)?;
-    let runs = posterlab::report::select(&store, selectors).map_err(anyhow::Error::msg)?;
+    let runs = noted(posterlab::report::select(&store, selectors).map_err(anyhow::Error::msg)?);
     let started = std::time::Instant::now();
     let options = posterlab::report::Options {
         out: out.to_path_buf(),
@@ -214,9 +222,9 @@ pub fn report(
     };
     let written = posterlab::report::render(&store, &runs, &options).map_err(anyhow::Error::msg)?;
     println!(
-        "{} files for {} runs in {:.1} s: open {}",
-        written.files,
-        written.runs,
+        "{} for {} in {:.1} s: open {}",
+        plural(written.files, "file"),
+        plural(written.runs, "run"),
         started.elapsed().as_secs_f64(),
         written.index.display()
     );
@@ -228,6 +236,13 @@ pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -
     let mut rows = Vec::new();
     for run in selected(&store, selectors)? {
         rows.extend(store.epochs(run.id)?);
+    }
+    if !json {
+        // JSON escapes control characters itself; CSV would carry them raw
+        // to a terminal or a spreadsheet.
+        for row in &mut rows {
+            row.run = printable(&row.run).into_owned();
+        }
     }
     let mut bytes = Vec::new();
     if json {
@@ -247,13 +262,33 @@ pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -
     }
     match out {
         Some(path) => {
-            std::fs::write(path, &bytes)
+            posterlab::files::may_replace(path, "an export", |p| is_export(p, json))
+                .map_err(anyhow::Error::msg)?;
+            posterlab::files::write_atomic(path, true, |w| w.write_all(&bytes))
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {} rows to {}", rows.len(), path.display());
+            eprintln!("wrote {} to {}", plural(rows.len(), "row"), path.display());
         }
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `path` holds an earlier export of this format (so that
+/// exporting again may replace it).
+fn is_export(path: &Path, json: bool) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    if json {
+        serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(&text).is_ok_and(
+            |rows| {
+                rows.iter()
+                    .all(|r| EPOCH_COLUMNS.iter().all(|c| r.contains_key(*c)))
+            },
+        )
+    } else {
+        text.lines().next() == Some(EPOCH_COLUMNS.join(",").as_str())
+    }
 }
 
 const EPOCH_COLUMNS: &[&str] = &[

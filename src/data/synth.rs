@@ -175,14 +175,67 @@ pub fn poster_id(i: usize) -> String {
     format!("syn{:07}", i + 1)
 }
 
-/// Writes a synthetic data set into `dir`, which must not exist yet. The set
-/// is built in a temporary sibling folder and renamed into place, so `dir`
-/// either holds a whole data set or nothing.
+/// The file that marks a folder as a synthetic set posterlab wrote: what
+/// `synth --force` checks before it replaces anything.
+pub const MANIFEST: &str = "posterlab-synthetic.json";
+
+/// Writes a synthetic data set into `dir`, which must not exist yet (or be
+/// an empty folder). The set is built in a temporary sibling folder and
+/// renamed into place, so `dir` either holds a whole data set or nothing.
 pub fn write_dataset(
     dir: &Path,
     count: usize,
     seed: u64,
     progress: &dyn Progress,
+) -> Result<(), DataError> {
+    build_then(dir, count, seed, progress, |tmp| {
+        std::fs::rename(tmp, dir).or_else(|e| {
+            // Another process may have made the same set meanwhile.
+            if dir.join("train.csv").is_file() {
+                Ok(())
+            } else {
+                Err(DataError::new(
+                    dir,
+                    format!("cannot move the new data set into place: {e}"),
+                ))
+            }
+        })
+    })
+}
+
+/// Replaces the synthetic set in `dir` with a new one, after checking that
+/// every file there is one posterlab wrote ([`posterlabs_files`]); the old
+/// set stays whole until the new one is complete.
+pub fn replace_dataset(
+    dir: &Path,
+    count: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<(), DataError> {
+    posterlabs_files(dir)?;
+    build_then(dir, count, seed, progress, |tmp| {
+        // Checked again now: a file may have been added while drawing.
+        let old = posterlabs_files(dir)?;
+        for file in &old {
+            std::fs::remove_file(file).map_err(|e| DataError::new(file, format!("cannot remove: {e}")))?;
+        }
+        let images = dir.join("Images");
+        if images.is_dir() {
+            std::fs::remove_dir(&images).map_err(|e| DataError::new(&images, format!("cannot remove: {e}")))?;
+        }
+        std::fs::remove_dir(dir).map_err(|e| DataError::new(dir, format!("cannot remove: {e}")))?;
+        std::fs::rename(tmp, dir)
+            .map_err(|e| DataError::new(dir, format!("cannot move the new data set into place: {e}")))
+    })
+}
+
+/// Draws a set into a temporary sibling of `dir`, then hands it to `place`.
+fn build_then(
+    dir: &Path,
+    count: usize,
+    seed: u64,
+    progress: &dyn Progress,
+    place: impl FnOnce(&Path) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
     if count == 0 {
         return Err(DataError::new(
@@ -199,23 +252,85 @@ pub fn write_dataset(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "synthetic".into());
+    // This process's own name: whatever is there was left by it.
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = write_into(&tmp, count, seed, progress).and_then(|()| {
-        std::fs::rename(&tmp, dir).or_else(|e| {
-            // Another process may have made the same set meanwhile.
-            if dir.join("train.csv").is_file() {
-                Ok(())
-            } else {
-                Err(DataError::new(
-                    dir,
-                    format!("cannot move the new data set into place: {e}"),
-                ))
-            }
-        })
-    });
+    let result = write_into(&tmp, count, seed, progress).and_then(|()| place(&tmp));
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// The files of the synthetic set in `dir`, when every entry there is one
+/// posterlab wrote: the manifest, `train.csv`, and `Images/` holding only
+/// the `synNNNNNNN.jpg` posters the manifest counts. Anything else (or no
+/// manifest) is an error naming it: posterlab deletes only what it made.
+pub fn posterlabs_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let refuse = |what: String| {
+        Err(DataError::new(dir, what).with_help(
+            "posterlab replaces only a synthetic set it wrote, untouched: choose another --out, \
+             or move the folder away yourself",
+        ))
+    };
+    let manifest = dir.join(MANIFEST);
+    let count = match std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+    {
+        Some(m) => m.count,
+        None => {
+            return refuse(format!(
+                "is not a synthetic set written by posterlab (it has no readable {MANIFEST})"
+            ))
+        }
+    };
+    let mut files = vec![manifest];
+    let listing = |d: &Path| -> Result<Vec<String>, DataError> {
+        let mut names = std::fs::read_dir(d)
+            .map_err(|e| DataError::io(d, e))?
+            .map(|e| {
+                e.map(|e| e.file_name().to_string_lossy().into_owned())
+                    .map_err(|e| DataError::io(d, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        names.sort();
+        Ok(names)
+    };
+    for name in listing(dir)? {
+        match name.as_str() {
+            MANIFEST | "Images" => {}
+            "train.csv" => files.push(dir.join(name)),
+            other => {
+                return refuse(format!(
+                    "holds `{}`, which posterlab did not write",
+                    crate::text::printable(other)
+                ))
+            }
+        }
+    }
+    let images = dir.join("Images");
+    if images.is_dir() {
+        let ours: std::collections::HashSet<String> =
+            (0..count).map(|i| format!("{}.jpg", poster_id(i))).collect();
+        for name in listing(&images)? {
+            if !ours.contains(&name) {
+                return refuse(format!(
+                    "holds `Images/{}`, which posterlab did not write",
+                    crate::text::printable(&name)
+                ));
+            }
+            files.push(images.join(name));
+        }
+    }
+    Ok(files)
+}
+
+/// What [`MANIFEST`] records.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    generator: String,
+    generator_version: u32,
+    count: usize,
+    seed: u64,
 }
 
 fn write_into(
@@ -257,7 +372,16 @@ fn write_into(
     let bytes = csv
         .into_inner()
         .map_err(|e| DataError::new(&csv_path, format!("cannot write: {e}")))?;
-    std::fs::write(&csv_path, bytes).map_err(|e| DataError::io(&csv_path, e))
+    std::fs::write(&csv_path, bytes).map_err(|e| DataError::io(&csv_path, e))?;
+    let manifest = Manifest {
+        generator: format!("posterlab {}", env!("CARGO_PKG_VERSION")),
+        generator_version: GENERATOR_VERSION,
+        count,
+        seed,
+    };
+    let text = serde_json::to_string_pretty(&manifest).expect("the manifest serialises");
+    let path = dir.join(MANIFEST);
+    std::fs::write(&path, text + "\n").map_err(|e| DataError::io(&path, e))
 }
 
 fn encode_jpeg(img: &RgbImage, path: &PathBuf) -> Result<(), DataError> {

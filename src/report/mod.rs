@@ -10,6 +10,7 @@
 //! embeds), so the same database gives the same bytes.
 
 pub mod figures;
+pub mod folder;
 pub mod gallery;
 pub mod style;
 pub mod tables;
@@ -25,6 +26,7 @@ use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series, XAxis};
 use self::gallery::escape;
 use crate::files::write_atomic;
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+use crate::text::plural;
 use crate::train::metrics::{Decision, GenreCounts};
 
 /// Where and how to report.
@@ -85,7 +87,7 @@ fn slug(name: &str) -> String {
 }
 
 /// The runs a report shows: those `selectors` pick, or every finished run.
-pub fn select(store: &Store, selectors: &[String]) -> Result<Vec<RunRow>, String> {
+pub fn select(store: &Store, selectors: &[String]) -> Result<store::Selection, String> {
     let all = store.runs().map_err(|e| e.to_string())?;
     if selectors.is_empty() {
         let finished: Vec<RunRow> = all
@@ -98,7 +100,10 @@ pub fn select(store: &Store, selectors: &[String]) -> Result<Vec<RunRow>, String
                 store.path().display()
             ));
         }
-        return Ok(finished);
+        return Ok(store::Selection {
+            runs: finished,
+            unmatched: Vec::new(),
+        });
     }
     store::select(&all, selectors)
 }
@@ -172,6 +177,7 @@ pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Writt
         });
     }
 
+    folder::claim(&options.out)?;
     let posters = PosterFiles::default();
     let mut files: Vec<(String, String)> = data
         .par_iter()
@@ -186,6 +192,8 @@ pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Writt
 
     for (name, text) in &files {
         let path = options.out.join(name);
+        // Whatever a name held, an SVG or HTML file stays well-formed XML.
+        let text = crate::text::xml_safe(text);
         write_atomic(&path, false, |out| {
             std::io::Write::write_all(out, text.as_bytes())
         })
@@ -252,9 +260,9 @@ fn marks(run: &RunRow) -> Vec<Mark> {
 fn status_line(run: &RunRow) -> String {
     match run.status {
         Status::Finished => format!(
-            "finished: {} of {} epochs{}",
+            "finished: {} of {}{}",
             run.epochs_done,
-            run.epochs_planned,
+            plural(run.epochs_planned, "epoch"),
             if run.stopped_early {
                 ", stopped early"
             } else {
@@ -266,8 +274,9 @@ fn status_line(run: &RunRow) -> String {
             run.status_epoch.unwrap_or(run.epochs_done + 1)
         ),
         other => format!(
-            "{other}: {} of {} epochs",
-            run.epochs_done, run.epochs_planned
+            "{other}: {} of {}",
+            run.epochs_done,
+            plural(run.epochs_planned, "epoch")
         ),
     }
 }
@@ -870,9 +879,9 @@ fn comparisons(data: &[RunData]) -> Result<Vec<(String, String)>, String> {
         "compare/curves.svg".to_string(),
         figures::panels(
             &format!(
-                "{} runs in {} configurations: mean per epoch",
-                data.len(),
-                groups.len()
+                "{} in {}: mean per epoch",
+                plural(data.len(), "run"),
+                plural(groups.len(), "configuration")
             ),
             &panels,
             3,
@@ -956,7 +965,7 @@ fn index_html(db: &Path, data: &[RunData], files: &[(String, String)]) -> String
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>posterlab report</title>
+{}
 <style>
 body {{ font-family: sans-serif; margin: 2em auto; max-width: 1500px; color: #141414; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
@@ -968,9 +977,10 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 </head>
 <body>
 <h1>posterlab report</h1>
-<p class="facts">{} runs from {}</p>
+<p class="facts">{} from {}</p>
 "#,
-        data.len(),
+        folder::INDEX_TITLE,
+        plural(data.len(), "run"),
         escape(&db.display().to_string())
     );
     if has("results.md") {

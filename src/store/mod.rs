@@ -5,24 +5,24 @@
 //! `BEGIN IMMEDIATE` for every write, so several `posterlab run` processes on
 //! one file wait their turn instead of failing with "database is locked";
 //! the schema version in `user_version`, migrated in place (`schema`).
+//! Commands that only read open it read-only (`open`): they never change the
+//! file, and refuse, untouched, a file that is not posterlab's.
 //! An epoch's rows are written in one transaction together with the path of
 //! the checkpoint they belong to.
 
+mod open;
 mod schema;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::train::metrics::GenreCounts;
 use crate::train::run::{EpochRecord, SplitResult, TestRecord, Tracker};
 
+pub use open::is_sqlite_file;
 pub use schema::VERSION as SCHEMA_VERSION;
-
-/// How long a write waits for another process's transaction.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A store error: what failed, on which database.
 #[derive(Debug)]
@@ -245,34 +245,27 @@ fn now(tx: &Connection) -> rusqlite::Result<String> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens the database at `path` for writing: creates it if missing,
+    /// migrates it; refuses a file that is not posterlab's without changing
+    /// it ([`open`]).
     pub fn open(path: &Path) -> Result<Store> {
-        let fail = |message: String| StoreError {
+        let conn = open::read_write(path).map_err(|message| StoreError {
             path: path.to_path_buf(),
             message,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        let mut conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        let setup = |conn: &Connection| -> rusqlite::Result<()> {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            // FULL: a commit is on disk before posterlab removes the
-            // checkpoint it supersedes, even across a power cut.
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            Ok(())
-        };
-        setup(&conn).map_err(|e| {
-            fail(format!(
-                "{e}\n  help: is it a posterlab database? (`--db` chooses another file)"
-            ))
         })?;
-        schema::migrate(&mut conn)
-            .map_err(|e| fail(format!("cannot set up the schema: {e}")))?
-            .map_err(fail)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing posterlab database for reading only: the file is
+    /// never changed, and it may be read-only or in a read-only folder.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = open::read_only(path).map_err(|message| StoreError {
+            path: path.to_path_buf(),
+            message,
+        })?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -751,16 +744,31 @@ impl Tracker for RunTracker<'_> {
     }
 }
 
+/// What a list of selectors picked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// The runs picked, in id order.
+    pub runs: Vec<RunRow>,
+    /// The selectors that matched no run (worth a note, not an error, while
+    /// others matched).
+    pub unmatched: Vec<String>,
+}
+
 /// The runs `selectors` pick, in id order; no selector picks every run. A
 /// selector is a run id (`12`), a name, experiment or tag, a status
 /// (`finished`), a spec-hash prefix of at least 4 digits, or a resolved spec
 /// field (`model.arch=cnn_rnn`, `train.seed=2`). A run is picked when any
-/// selector matches; an unknown selector is an error naming it.
-pub fn select(runs: &[RunRow], selectors: &[String]) -> std::result::Result<Vec<RunRow>, String> {
+/// selector matches it; it is an error only when selectors were given and
+/// none matched any run (the message names them).
+pub fn select(runs: &[RunRow], selectors: &[String]) -> std::result::Result<Selection, String> {
     if selectors.is_empty() {
-        return Ok(runs.to_vec());
+        return Ok(Selection {
+            runs: runs.to_vec(),
+            unmatched: Vec::new(),
+        });
     }
     let mut picked = vec![false; runs.len()];
+    let mut unmatched = Vec::new();
     for selector in selectors {
         let mut any = false;
         for (run, pick) in runs.iter().zip(picked.iter_mut()) {
@@ -770,18 +778,29 @@ pub fn select(runs: &[RunRow], selectors: &[String]) -> std::result::Result<Vec<
             }
         }
         if !any {
-            return Err(format!(
-                "no run matches `{selector}`\n  help: a selector is a run id, name, experiment, tag, \
-                 status, spec-hash prefix, or field=value such as model.arch=cnn; `posterlab runs` lists runs"
-            ));
+            unmatched.push(selector.clone());
         }
     }
-    Ok(runs
-        .iter()
-        .zip(picked)
-        .filter(|(_, p)| *p)
-        .map(|(r, _)| r.clone())
-        .collect())
+    if unmatched.len() == selectors.len() {
+        let quoted: Vec<String> = unmatched
+            .iter()
+            .map(|s| format!("`{}`", crate::text::printable(s)))
+            .collect();
+        return Err(format!(
+            "no run matches {}\n  help: a selector is a run id, name, experiment, tag, status, \
+             spec-hash prefix, or field=value such as model.arch=cnn; `posterlab runs` lists runs",
+            quoted.join(" or ")
+        ));
+    }
+    Ok(Selection {
+        runs: runs
+            .iter()
+            .zip(picked)
+            .filter(|(_, p)| *p)
+            .map(|(r, _)| r.clone())
+            .collect(),
+        unmatched,
+    })
 }
 
 fn matches(run: &RunRow, selector: &str) -> bool {

@@ -113,20 +113,154 @@ CREATE TABLE predictions (
 ) WITHOUT ROWID;
 "#];
 
-/// Brings the database to [`VERSION`]; refuses one written by a newer build.
+/// What a SQLite file holds, judged by its tables (never by its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No table at all: a new file, or an empty one.
+    Blank,
+    /// posterlab's tables at schema `version`; `labelled` is false when
+    /// `user_version` was lost (a `sqlite3 old .dump | sqlite3 new` restore
+    /// does not carry it) and the version was recognised from the columns.
+    Posterlab { version: i64, labelled: bool },
+    /// posterlab's `runs` table, at a version newer than this build's.
+    Newer(i64),
+    /// Another program's database: its table names.
+    Foreign(Vec<String>),
+}
+
+/// Table name → column names, in table order.
+type Shape = Vec<(String, Vec<String>)>;
+
+fn shape(conn: &Connection, tables: &[String]) -> rusqlite::Result<Shape> {
+    tables
+        .iter()
+        .map(|t| {
+            let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
+            let columns = stmt
+                .query_map([t], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((t.clone(), columns))
+        })
+        .collect()
+}
+
+fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(names)
+}
+
+/// The tables and columns that schema `version` has: the migrations up to
+/// it, applied to an empty in-memory database.
+fn shape_at(version: i64) -> rusqlite::Result<Shape> {
+    let conn = Connection::open_in_memory()?;
+    for sql in &MIGRATIONS[..version as usize] {
+        conn.execute_batch(sql)?;
+    }
+    shape(&conn, &table_names(&conn)?)
+}
+
+/// Recognises what `conn` holds without changing it. A database is
+/// posterlab's when every table of one of its schema versions is there with
+/// exactly that version's columns (other tables a user added, such as
+/// views of their own, do not matter).
+pub fn recognise(conn: &Connection) -> rusqlite::Result<Found> {
+    let tables = table_names(conn)?;
+    let user_version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if tables.is_empty() {
+        return Ok(if user_version == 0 {
+            Found::Blank
+        } else {
+            Found::Foreign(tables)
+        });
+    }
+    if user_version > VERSION && tables.iter().any(|t| t == "runs") {
+        return Ok(Found::Newer(user_version));
+    }
+    let actual = shape(conn, &tables)?;
+    let matches = |version: i64| -> rusqlite::Result<bool> {
+        Ok(shape_at(version)?
+            .iter()
+            .all(|table| actual.contains(table)))
+    };
+    if (1..=VERSION).contains(&user_version) && matches(user_version)? {
+        return Ok(Found::Posterlab {
+            version: user_version,
+            labelled: true,
+        });
+    }
+    if user_version == 0 {
+        for version in (1..=VERSION).rev() {
+            if matches(version)? {
+                return Ok(Found::Posterlab {
+                    version,
+                    labelled: false,
+                });
+            }
+        }
+    }
+    Ok(Found::Foreign(tables))
+}
+
+/// Why a database cannot be used, in one line.
+pub fn refusal(found: &Found) -> Option<String> {
+    match found {
+        Found::Blank | Found::Posterlab { .. } => None,
+        Found::Newer(version) => Some(format!(
+            "the database is at schema version {version}, this posterlab reads and writes version {VERSION}: \
+             it was made by a newer posterlab\n  help: use that version (or newer) of posterlab"
+        )),
+        Found::Foreign(tables) if tables.is_empty() => Some(
+            "not a posterlab database (no tables, but another program set its user_version); posterlab \
+             leaves it as it is\n  help: `--db FILE` names the run database (default: results/posterlab.sqlite)"
+                .to_string(),
+        ),
+        Found::Foreign(tables) => Some(format!(
+            "not a posterlab database (its tables: {}); posterlab leaves it as it is\n  \
+             help: `--db FILE` names the run database (default: results/posterlab.sqlite)",
+            list(tables)
+        )),
+    }
+}
+
+/// At most six names, then a count.
+fn list(names: &[String]) -> String {
+    let mut shown: Vec<&str> = names.iter().take(6).map(String::as_str).collect();
+    let more;
+    if names.len() > 6 {
+        more = format!("{} more", names.len() - 6);
+        shown.push(&more);
+    }
+    shown.join(", ")
+}
+
+/// Brings a database that is blank or posterlab's to [`VERSION`], in one
+/// immediate transaction (two processes creating one file cannot both
+/// create it); refuses anything else without changing a byte.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), String>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > VERSION {
-        return Ok(Err(format!(
-            "the database is at schema version {version}, this posterlab writes version {VERSION}: \
-             it was made by a newer posterlab"
-        )));
+    let found = recognise(&tx)?;
+    if let Some(why) = refusal(&found) {
+        return Ok(Err(why));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    let (from, labelled) = match found {
+        Found::Posterlab { version, labelled } => (version, labelled),
+        _ => (0, true),
+    };
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
+    if !labelled && from == VERSION {
+        // A restored copy gets its lost version back.
+        tx.pragma_update(None, "user_version", VERSION)?;
+    }
+    // Nothing written when there was nothing to do: opening a database on
+    // a full disk must work, to record how a run ended.
     tx.commit()?;
     Ok(Ok(()))
 }
@@ -153,5 +287,42 @@ mod tests {
             .unwrap();
         let e = migrate(&mut conn).unwrap().unwrap_err();
         assert!(e.contains("made by a newer posterlab"), "{e}");
+    }
+
+    #[test]
+    fn a_schema_is_recognised_by_its_tables_not_its_user_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(recognise(&conn).unwrap(), Found::Blank);
+        migrate(&mut conn).unwrap().unwrap();
+        assert_eq!(
+            recognise(&conn).unwrap(),
+            Found::Posterlab { version: VERSION, labelled: true }
+        );
+        // What a `.dump` restore gives: the tables without user_version.
+        conn.pragma_update(None, "user_version", 0).unwrap();
+        assert_eq!(
+            recognise(&conn).unwrap(),
+            Found::Posterlab { version: VERSION, labelled: false }
+        );
+        // A table of the user's own beside posterlab's is theirs to keep.
+        conn.execute_batch("CREATE TABLE my_notes (run_id INTEGER, note TEXT)").unwrap();
+        migrate(&mut conn).unwrap().unwrap();
+        assert_eq!(
+            recognise(&conn).unwrap(),
+            Found::Posterlab { version: VERSION, labelled: true }
+        );
+    }
+
+    #[test]
+    fn another_programs_database_is_refused_and_left_alone() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE runs (id INTEGER PRIMARY KEY, km REAL)").unwrap();
+        let found = recognise(&conn).unwrap();
+        assert_eq!(found, Found::Foreign(vec!["runs".to_string()]));
+        let e = migrate(&mut conn).unwrap().unwrap_err();
+        assert!(e.contains("not a posterlab database (its tables: runs)"), "{e}");
+        assert_eq!(table_names(&conn).unwrap(), ["runs"]);
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 0);
     }
 }

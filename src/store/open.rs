@@ -1,0 +1,223 @@
+//! Opening a run database: for writing (`run`: create, migrate, WAL) or for
+//! reading only (`runs`, `show`, `export`, `report`: not a byte changed).
+//!
+//! Before SQLite touches a file, its first bytes say whether it is a SQLite
+//! database at all; then its tables say whether it is posterlab's
+//! ([`schema::recognise`]). posterlab writes into a file only when it is
+//! posterlab's, new, or empty (a 0-byte file or one without tables), so
+//! `--db` pointed at another program's database, a CSV or a checkpoint
+//! leaves it exactly as it was.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::schema::{self, Found};
+
+/// How long a write waits for another process's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Every SQLite 3 database file starts with these 16 bytes.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What a path holds, looked at without SQLite.
+#[derive(Debug, PartialEq, Eq)]
+enum FileKind {
+    Missing,
+    /// 0 bytes: SQLite would take it as a new database.
+    Empty,
+    Sqlite,
+    /// Not a SQLite database (a CSV, a checkpoint, a folder…).
+    Other,
+}
+
+fn sniff(path: &Path) -> Result<FileKind, String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileKind::Missing),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    if meta.is_dir() {
+        return Ok(FileKind::Other);
+    }
+    if meta.len() == 0 {
+        return Ok(FileKind::Empty);
+    }
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let n = file
+        .read(&mut head)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    Ok(if n == 16 && &head == SQLITE_MAGIC {
+        FileKind::Sqlite
+    } else {
+        FileKind::Other
+    })
+}
+
+/// Whether `path` starts like a SQLite database (whatever its name says).
+pub fn is_sqlite_file(path: &Path) -> bool {
+    sniff(path).is_ok_and(|k| k == FileKind::Sqlite)
+}
+
+const NOT_SQLITE: &str = "not a SQLite database, so not a posterlab one; posterlab leaves it as it is\n  \
+     help: `--db FILE` names the run database (default: results/posterlab.sqlite)";
+
+/// Opens `path` for writing: creates it (and its folder) if missing, sets
+/// up or migrates posterlab's schema, WAL mode; refuses anything that is
+/// not posterlab's (or new, or empty) before changing it.
+pub fn read_write(path: &Path) -> Result<Connection, String> {
+    match sniff(path)? {
+        FileKind::Other => return Err(NOT_SQLITE.to_string()),
+        FileKind::Missing => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+        }
+        FileKind::Empty | FileKind::Sqlite => {}
+    }
+    let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
+    let pre = |conn: &Connection| -> rusqlite::Result<()> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+    };
+    pre(&conn).map_err(|e| e.to_string())?;
+    // The schema is checked (and made) before anything else is set, so that
+    // a file that is not posterlab's keeps its journal mode too.
+    schema::migrate(&mut conn)
+        .map_err(|e| format!("cannot set up the schema: {e}"))??;
+    let post = |conn: &Connection| -> rusqlite::Result<()> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk before posterlab removes the checkpoint
+        // it supersedes, even across a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")
+    };
+    post(&conn).map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// Opens an existing posterlab database for reading only. Works on a
+/// read-only file and in a folder the user cannot write to (a colleague's
+/// results, an archive, a read-only mount); never creates tables, migrates,
+/// or changes the journal mode or `user_version`.
+pub fn read_only(path: &Path) -> Result<Connection, String> {
+    match sniff(path)? {
+        FileKind::Missing => {
+            return Err(
+                "does not exist\n  help: `posterlab run SPEC` creates it; `--db FILE` reads another"
+                    .to_string(),
+            )
+        }
+        FileKind::Empty => {
+            return Err(
+                "the file is empty, not a posterlab database; posterlab leaves it as it is\n  \
+                 help: `--db FILE` names the run database (default: results/posterlab.sqlite)"
+                    .to_string(),
+            )
+        }
+        FileKind::Other => return Err(NOT_SQLITE.to_string()),
+        FileKind::Sqlite => {}
+    }
+    let conn = open_for_reading(path)?;
+    let found = schema::recognise(&conn).map_err(|e| e.to_string())?;
+    if let Some(why) = schema::refusal(&found) {
+        return Err(why);
+    }
+    if found == Found::Blank {
+        return Err("the database holds no tables: no run has been recorded in it\n  \
+             help: `posterlab run SPEC --db FILE` records runs there"
+            .to_string());
+    }
+    Ok(conn)
+}
+
+fn open_for_reading(path: &Path) -> Result<Connection, String> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let open = |immutable: bool| -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(file_uri(path, immutable), flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        // SQLite opens lazily: reading the schema is what finds out.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(conn)
+    };
+    match open(false) {
+        Ok(conn) => Ok(conn),
+        Err(first) => {
+            // A WAL-mode file in a folder this user cannot write to: SQLite
+            // cannot make the shared-memory index beside it. With no write-
+            // ahead log present nobody is writing it (a writer keeps the log
+            // while its connection is open), so the main file is the whole
+            // database and can be read as immutable.
+            if wal_path(path).exists() {
+                return Err(format!(
+                    "cannot read it: {first}\n  help: its write-ahead log ({}) is there, so a posterlab \
+                     process may be writing it, or one was killed; reading needs write access to the \
+                     folder to share that log. Copy the database with its -wal file to a folder you can \
+                     write to, or ask its owner to run `posterlab runs` once, which folds the log in",
+                    wal_path(path).display()
+                ));
+            }
+            open(true).map_err(|e| format!("cannot read it: {e} (and before that: {first})"))
+        }
+    }
+}
+
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// A `file:` URI for SQLite, every byte outside the unreserved set
+/// percent-encoded (a path may hold `?`, `#` or `%`).
+fn file_uri(path: &Path, immutable: bool) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for &b in absolute.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str(if immutable { "?mode=ro&immutable=1" } else { "?mode=ro" });
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_encode_what_sqlite_would_read_as_syntax() {
+        let uri = file_uri(Path::new("/data/a b/x?y#z%.sqlite"), false);
+        assert_eq!(uri, "file:/data/a%20b/x%3Fy%23z%25.sqlite?mode=ro");
+        assert!(file_uri(Path::new("/d/p.sqlite"), true).ends_with("?mode=ro&immutable=1"));
+    }
+
+    #[test]
+    fn files_are_told_apart_by_their_first_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.sqlite");
+        assert_eq!(sniff(&p).unwrap(), FileKind::Missing);
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(sniff(&p).unwrap(), FileKind::Empty);
+        std::fs::write(&p, b"run_id,epoch\n1,2\n").unwrap();
+        assert_eq!(sniff(&p).unwrap(), FileKind::Other);
+        assert_eq!(sniff(dir.path()).unwrap(), FileKind::Other);
+        Connection::open(dir.path().join("y.sqlite"))
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(is_sqlite_file(&dir.path().join("y.sqlite")));
+    }
+}
