@@ -9,6 +9,12 @@
 //! every random draw of training (batch order, dropout masks) is a function
 //! of the training seed, the epoch and the batch.
 //!
+//! Every file carries a blake3 checksum of all its bytes (header and
+//! tensors, computed with the checksum field itself zeroed) in its metadata:
+//! a flipped bit on disk or in a copy is found when the file is read, and
+//! the run fails naming the file, instead of resuming from wrong weights
+//! (which used to end as a divergence: a storage fault stored as a result).
+//!
 //! Files are written atomically and durably *before* the store records the
 //! epoch they belong to; the store's epoch count says which file is current,
 //! and files of other epochs (left by a crash between the two) are removed.
@@ -25,7 +31,15 @@ use crate::model::params::f32s;
 use crate::model::{Layers, Model};
 
 const FORMAT: &str = "posterlab-checkpoint";
-const FORMAT_VERSION: &str = "1";
+/// 2 added the checksum; files of format 1 (no checksum) still load, so
+/// that runs interrupted before it resume.
+const FORMAT_VERSION: &str = "2";
+const READABLE_VERSIONS: [&str; 2] = ["1", "2"];
+
+/// Stands in for the checksum while it is computed: the same length as the
+/// hex digest, so filling it in moves no byte of the file.
+const CHECKSUM_PLACEHOLDER: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a checkpoint holds besides tensors.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +112,12 @@ fn write<D: Layers, const N: usize>(
         ("epoch".to_string(), epoch.to_string()),
     ]);
     metadata.extend(more.map(|(k, v)| (k.to_string(), v)));
-    let bytes = model.params.to_safetensors_with(extra, metadata)?;
+    metadata.insert("checksum".to_string(), CHECKSUM_PLACEHOLDER.to_string());
+    let mut bytes = model.params.to_safetensors_with(extra, metadata)?;
+    let at = checksum_field(&bytes, CHECKSUM_PLACEHOLDER)
+        .ok_or("internal error: the checksum field is missing from the checkpoint header")?;
+    let sum = blake3::hash(&bytes).to_hex();
+    bytes[at..at + sum.len()].copy_from_slice(sum.as_bytes());
     write_atomic(path, true, |out| std::io::Write::write_all(out, &bytes))
         .map_err(|e| io_error(path, format!("cannot write checkpoint: {e}")))?;
     Ok(path.to_path_buf())
@@ -108,20 +127,66 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| io_error(path, format!("cannot read checkpoint: {e}")))
 }
 
-/// The metadata of a checkpoint, checked to be ours and for this spec.
+/// Where `value` sits in the file's JSON header, as the checksum field's
+/// value; `None` if it is not there.
+fn checksum_field(file: &[u8], value: &str) -> Option<usize> {
+    let len = u64::from_le_bytes(file.get(..8)?.try_into().ok()?) as usize;
+    let header = file.get(8..8usize.checked_add(len)?)?;
+    let needle = format!("\"checksum\":\"{value}\"");
+    let at = header
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())?;
+    Some(8 + at + needle.len() - value.len() - 1)
+}
+
+/// Checks the checksum a file of format 2 carries.
+fn verify(path: &Path, file: &[u8], meta: &HashMap<String, String>) -> Result<(), String> {
+    let corrupt = |why: &str| {
+        io_error(
+            path,
+            format!(
+                "the checkpoint is corrupt ({why}): its bytes changed after posterlab wrote it \
+                 (a disk, network filesystem or copy fault)"
+            ),
+        )
+    };
+    let stored = meta
+        .get("checksum")
+        .filter(|c| c.len() == CHECKSUM_PLACEHOLDER.len())
+        .ok_or_else(|| corrupt("no checksum"))?;
+    let at = checksum_field(file, stored).ok_or_else(|| corrupt("no checksum"))?;
+    let mut zeroed = file.to_vec();
+    zeroed[at..at + stored.len()].copy_from_slice(CHECKSUM_PLACEHOLDER.as_bytes());
+    if blake3::hash(&zeroed).to_hex().as_str() != stored {
+        return Err(corrupt("checksum mismatch"));
+    }
+    Ok(())
+}
+
+/// The metadata of a checkpoint, checked to be ours, whole, and for this
+/// spec.
 fn metadata(path: &Path, file: &[u8], spec_hash: &str) -> Result<HashMap<String, String>, String> {
-    let (_, header) = SafeTensors::read_metadata(file)
-        .map_err(|e| io_error(path, format!("not a checkpoint ({e:?})")))?;
+    let (_, header) = SafeTensors::read_metadata(file).map_err(|e| {
+        io_error(
+            path,
+            format!("not a checkpoint, or a corrupt one ({e:?})"),
+        )
+    })?;
     let meta = header.metadata().clone().unwrap_or_default();
     if meta.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(io_error(path, "not a posterlab checkpoint"));
     }
-    if meta.get("format_version").map(String::as_str) != Some(FORMAT_VERSION) {
+    let version = meta.get("format_version").map(String::as_str);
+    if version == Some(FORMAT_VERSION) {
+        verify(path, file, &meta)?;
+    }
+    if !version.is_some_and(|v| READABLE_VERSIONS.contains(&v)) {
         return Err(io_error(
             path,
             format!(
-                "checkpoint format {:?}, this posterlab reads {FORMAT_VERSION}",
-                meta.get("format_version")
+                "checkpoint format {:?}, this posterlab reads {}",
+                meta.get("format_version"),
+                READABLE_VERSIONS.join(" and ")
             ),
         ));
     }

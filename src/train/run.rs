@@ -341,7 +341,11 @@ pub fn train<D: Layers>(
     // Test the best checkpoint.
     crash_point("test", history.len());
     let best = best_of(&history).ok_or("no epoch completed")?;
-    checkpoint::load_best(&checkpoint::best_path(cx.dir, best), &hash, &mut model)?;
+    checkpoint::load_best(&checkpoint::best_path(cx.dir, best), &hash, &mut model).map_err(|e| {
+        format!(
+            "cannot test the best epoch ({best}): {e}\n  help: `posterlab run --force` retrains the run from the start"
+        )
+    })?;
     let test = evaluate_split(&mut model, dev, cx, &cx.split.test, pos_weight.as_ref())?;
     let result = test.result;
     let record = TestRecord {
