@@ -1,6 +1,8 @@
-//! Ctrl-C and SIGTERM during `run`: the first asks training to stop after
-//! the current batch (the run is marked interrupted and resumes later); a
-//! second one ends the process at once, as usual.
+//! Ctrl-C, SIGTERM and SIGHUP during `run`: the first asks training to stop
+//! after the current batch (the run is marked interrupted and resumes
+//! later); a second one ends the process at once, as usual. SIGHUP is what
+//! an ssh session that drops sends its jobs: an overnight sweep started over
+//! ssh is then marked, not left `running`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,6 +23,7 @@ pub fn install() {
     unsafe {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGHUP, handler);
     }
 }
 

@@ -222,16 +222,20 @@ pub fn load_index(
 }
 
 /// The data set's identity: blake3 over the CSV's bytes and then, in CSV order,
-/// each poster's id and file bytes (a missing file hashes as absent).
+/// each poster's id and file bytes. A poster that cannot be read hashes as
+/// why: missing, or another reason (a folder in its place, no permission),
+/// so that a cached reason for skipping it is never reused for another.
 pub fn content_hash(index: &Index) -> Result<String, DataError> {
     let csv_bytes = std::fs::read(&index.csv).map_err(|e| DataError::io(&index.csv, e))?;
-    let file_hashes: Vec<Option<blake3::Hash>> = index
+    let file_hashes: Vec<Result<blake3::Hash, String>> = index
         .posters
         .par_iter()
-        .map(|p| {
-            std::fs::read(&p.image)
-                .ok()
-                .map(|bytes| blake3::hash(&bytes))
+        .map(|p| match std::fs::read(&p.image) {
+            Ok(bytes) => Ok(blake3::hash(&bytes)),
+            // The same bytes as before unreadable posters had their reason
+            // hashed: sets with missing posters keep their identity.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("<missing>".to_string()),
+            Err(e) => Err(format!("<unreadable: {:?}>", e.kind())),
         })
         .collect();
     let mut hasher = blake3::Hasher::new();
@@ -241,8 +245,8 @@ pub fn content_hash(index: &Index) -> Result<String, DataError> {
         hasher.update(poster.id.as_bytes());
         hasher.update(&[0]);
         match hash {
-            Some(h) => hasher.update(h.as_bytes()),
-            None => hasher.update(b"<missing>"),
+            Ok(h) => hasher.update(h.as_bytes()),
+            Err(why) => hasher.update(why.as_bytes()),
         };
     }
     Ok(hasher.finalize().to_hex().to_string())

@@ -9,6 +9,8 @@
 //! one process at a time, and a run left `running` by a dead process is
 //! resumed by the next one that claims it.
 
+mod unrecorded;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -22,6 +24,7 @@ use crate::model::{Architecture, Kernels};
 use crate::progress::Progress;
 use crate::spec::{Device as SpecDevice, Spec};
 use crate::store::{NewRun, Status, Store};
+use crate::text::plural;
 use crate::train::metrics::Decision;
 use crate::train::run::{self, Context, Outcome};
 
@@ -162,12 +165,26 @@ fn run_one(
         ));
         return Ok(Ended::Skipped);
     };
-    let latest = store.latest_run(&hash)?;
+    let mut latest = store.latest_run(&hash)?;
+    if let Some(r) = &latest {
+        if let Some(line) = unrecorded::apply(store, r)? {
+            progress.line(&format!("{}: {line}", spec.name));
+            latest = store.latest_run(&hash)?;
+        } else if r.status == Status::Running {
+            progress.line(&format!(
+                "{}: run {} was left `running` by a process that ended without recording how \
+                 (killed, out of memory, or a lost machine); resuming it",
+                spec.name, r.id
+            ));
+        }
+    }
     let resume = match &latest {
         Some(r) if !options.force && r.status == Status::Finished => {
             progress.line(&format!(
-                "{}: skipped, finished as run {} ({} epochs; --force retrains)",
-                spec.name, r.id, r.epochs_done
+                "{}: skipped, finished as run {} ({}; --force retrains)",
+                spec.name,
+                r.id,
+                plural(r.epochs_done, "epoch")
             ));
             return Ok(Ended::Skipped);
         }
@@ -207,7 +224,11 @@ fn run_one(
                     .into());
                 }
             }
-            store.resume_run(r.id, &device, host)?;
+            if let Err(e) = store.resume_run(r.id, &device, host) {
+                let why = format!("could not be resumed: {e}");
+                unrecorded::set_status(store, r.id, &r.checkpoint_dir, Status::Failed, None, Some(&why))?;
+                return Err(why.into());
+            }
             (r.id, r.checkpoint_dir.clone())
         }
         Some(r) => {
@@ -228,7 +249,7 @@ fn run_one(
     let (dataset, split, arch) = match loaded {
         Ok(loaded) => loaded,
         Err(message) => {
-            store.set_status(id, Status::Failed, None, Some(&message))?;
+            unrecorded::set_status(store, id, &dir, Status::Failed, None, Some(&message))?;
             return Err(message.into());
         }
     };
@@ -271,8 +292,9 @@ fn run_one(
             stopped_early,
         }) => {
             progress.line(&format!(
-                "{}: finished after {epochs} epochs{}; best epoch {best_epoch}: test loss {:.4}, micro-F1 {:.3}, macro-F1 {:.3}, micro mAP {:.3}",
+                "{}: finished after {}{}; best epoch {best_epoch}: test loss {:.4}, micro-F1 {:.3}, macro-F1 {:.3}, micro mAP {:.3}",
                 spec.name,
+                plural(epochs, "epoch"),
                 if stopped_early { " (early stop)" } else { "" },
                 test.loss,
                 test.metrics.micro_f1,
@@ -282,21 +304,22 @@ fn run_one(
             Ok(Ended::Finished)
         }
         Ok(Outcome::Diverged { epoch, reason }) => {
-            store.set_status(id, Status::Diverged, Some(epoch), Some(&reason))?;
+            unrecorded::set_status(store, id, &dir, Status::Diverged, Some(epoch), Some(&reason))?;
             progress.line(&format!("{}: DIVERGED: {reason}", spec.name));
             Ok(Ended::Diverged)
         }
         Ok(Outcome::Interrupted { epochs }) => {
-            store.set_status(id, Status::Interrupted, Some(epochs), None)?;
+            unrecorded::set_status(store, id, &dir, Status::Interrupted, Some(epochs), None)?;
             progress.line(&format!(
-                "{}: interrupted after {epochs} completed epochs; run the same command again to resume",
-                spec.name
+                "{}: interrupted after {} completed; run the same command again to resume",
+                spec.name,
+                plural(epochs, "epoch")
             ));
             Ok(Ended::Interrupted)
         }
         Err(e) => {
             let message = e.to_string();
-            store.set_status(id, Status::Failed, None, Some(&message))?;
+            unrecorded::set_status(store, id, &dir, Status::Failed, None, Some(&message))?;
             Err(message.into())
         }
     }
@@ -389,8 +412,8 @@ fn load_data(
     );
     if split.train.is_empty() || split.val.is_empty() || split.test.is_empty() {
         return Err(format!(
-            "{} posters split into {} train / {} val / {} test: every split needs at least one",
-            dataset.len(),
+            "{} split into {} train / {} val / {} test: every split needs at least one",
+            plural(dataset.len(), "poster"),
             split.train.len(),
             split.val.len(),
             split.test.len()
