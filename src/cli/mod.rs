@@ -296,15 +296,14 @@ fn run(
     db: &Path,
     bars: &Bars,
 ) -> Result<ExitCode> {
+    if args.dry_run {
+        return dry_run(args, load, ws);
+    }
     let mut specs = load_specs(&args.specs, load)?;
     if let Some(device) = args.device {
         for s in &mut specs {
             s.train.device = device;
         }
-    }
-    if args.dry_run {
-        print_runs(&specs, ws);
-        return Ok(ExitCode::SUCCESS);
     }
     // Every data set must be there before a night's sweep starts.
     let missing: std::collections::BTreeSet<String> = specs
@@ -385,51 +384,61 @@ fn run(
 }
 
 /// The dry-run table: one line per run, then where the data comes from.
-fn print_runs(specs: &[Spec], ws: &Workspace) {
-    let mut first_of: HashMap<String, &str> = HashMap::new();
-    let name_width = specs
-        .iter()
-        .map(|s| s.name.len())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 60);
-    println!("{:<name_width$}  {:<12}  SWEPT", "RUN", "HASH");
-    let mut repeats = 0;
-    for s in specs {
+/// Runs are listed as they are resolved, never all held (a confirmed sweep
+/// of millions lists in constant memory): what the table needs up front —
+/// the name column's width, the runs two files share — is gathered while
+/// the specs are checked.
+fn dry_run(args: &RunArgs, load: spec::LoadOptions, ws: &Workspace) -> Result<ExitCode> {
+    use std::collections::{BTreeSet, HashSet};
+    let mut name_width = 4;
+    let (mut seen, mut repeated) = (HashSet::new(), HashSet::new());
+    let mut repeats = 0usize;
+    let (mut files, mut datasets) = (BTreeSet::new(), BTreeSet::new());
+    let mut first_names: HashMap<u128, String> = HashMap::new();
+    let mut header = false;
+    spec::visit_paths_with(&args.specs, load, &mut |pass, mut s| {
+        if let Some(device) = args.device {
+            s.train.device = device;
+        }
         let hash = s.hash();
-        let swept: Vec<String> = s.swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut line = format!(
-            "{:<name_width$}  {}  {}",
-            s.name,
-            &hash[..12],
-            swept.join(" ")
-        );
-        match first_of.get(&hash) {
-            Some(first) => {
+        let key = spec::hash_key(&hash);
+        if pass == spec::Pass::Check {
+            name_width = name_width.max(s.name.chars().count()).min(60);
+            if !seen.insert(key) {
                 repeats += 1;
-                line.push_str(&format!("  (same run as {first}: runs once)"));
+                repeated.insert(key);
             }
-            None => {
-                first_of.insert(hash, &s.name);
+            files.insert(s.file.clone());
+            datasets.insert(s.data.dataset.to_string());
+            return;
+        }
+        if !header {
+            println!("{:<name_width$}  {:<12}  SWEPT", "RUN", "HASH");
+            header = true;
+        }
+        let swept: Vec<String> = s.swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut line = format!("{:<name_width$}  {}  {}", s.name, &hash[..12], swept.join(" "));
+        if repeated.contains(&key) {
+            match first_names.get(&key) {
+                Some(first) => line.push_str(&format!("  (same run as {first}: runs once)")),
+                None => {
+                    first_names.insert(key, s.name.clone());
+                }
             }
         }
         println!("{}", line.trim_end());
-    }
-    let files: std::collections::BTreeSet<&Path> = specs.iter().map(|s| s.file.as_path()).collect();
+    })
+    .map_err(|errors| anyhow::anyhow!("{errors}"))?;
     println!(
-        "\n{} run{} from {} spec file{}{}",
-        specs.len() - repeats,
-        if specs.len() - repeats == 1 { "" } else { "s" },
-        files.len(),
-        if files.len() == 1 { "" } else { "s" },
+        "\n{} from {}{}",
+        plural(seen.len(), "run"),
+        plural(files.len(), "spec file"),
         if repeats > 0 {
             format!(" ({repeats} listed twice)")
         } else {
             String::new()
         }
     );
-    let datasets: std::collections::BTreeSet<String> =
-        specs.iter().map(|s| s.data.dataset.to_string()).collect();
     for d in datasets {
         let status = match d.as_str() {
             "synthetic" if ws.synthetic_dir().join("train.csv").is_file() => "ready".to_string(),
@@ -441,6 +450,7 @@ fn print_runs(specs: &[Spec], ws: &Workspace) {
         };
         println!("data set {d}: {status}");
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn synth(args: &SynthArgs, bars: &Bars) -> Result<ExitCode> {

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use canonical::HASH_SCHEME;
-pub use resolve::{load_str, load_str_with};
+pub use resolve::{hash_key, load_str, load_str_with, visit_str_with};
 pub use sweep::MAX_SWEEP_RUNS;
 pub use tree::Diagnostic;
 
@@ -396,6 +396,52 @@ pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecErrors> {
     } else {
         Err(SpecErrors(errors))
     }
+}
+
+/// The two passes of [`visit_paths_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Every file is resolved and checked; its runs are visited, but the
+    /// call may still fail (a problem in a later file).
+    Check,
+    /// Every file is known to be right: the runs again, in the same order.
+    List,
+}
+
+/// Visits every run of every spec named, one at a time and in order, twice:
+/// while every file is checked ([`Pass::Check`]: collect what a listing
+/// needs to know up front), then, only if none has a problem, again
+/// ([`Pass::List`]). Listing a confirmed sweep of millions of runs thus holds
+/// none of them. Runs that resolve alike within a file are visited once.
+pub fn visit_paths_with(
+    paths: &[PathBuf],
+    options: LoadOptions,
+    visit: &mut dyn FnMut(Pass, Spec),
+) -> Result<(), SpecErrors> {
+    let files = spec_files(paths)?;
+    let read = |file: &Path| {
+        std::fs::read_to_string(file).map_err(|e| {
+            vec![Diagnostic::whole_file(file, format!("cannot read spec: {e}"))]
+        })
+    };
+    let mut errors = Vec::new();
+    for file in &files {
+        let checked = read(file).and_then(|text| {
+            visit_str_with(file, &text, options, &mut |s| visit(Pass::Check, s))
+        });
+        if let Err(d) = checked {
+            errors.extend(d);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
+    for file in &files {
+        let text = read(file).map_err(SpecErrors)?;
+        visit_str_with(file, &text, options, &mut |s| visit(Pass::List, s))
+            .map_err(SpecErrors)?;
+    }
+    Ok(())
 }
 
 /// Loads every spec named (files or directories) and expands every sweep;

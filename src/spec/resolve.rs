@@ -26,6 +26,23 @@ pub fn load_str_with(
     text: &str,
     options: LoadOptions,
 ) -> Result<Vec<Spec>, Vec<Diagnostic>> {
+    let mut specs = Vec::new();
+    visit_str_with(path, text, options, &mut |spec| specs.push(spec))?;
+    Ok(specs)
+}
+
+/// Resolves one spec file's runs one at a time, handing each to `visit` as
+/// it is made (none is kept), so that a huge confirmed sweep can be listed
+/// in constant memory. Runs are visited even when a later point has a
+/// problem; the problems are returned at the end, and a caller that must
+/// not act on a file with problems validates it first (a `visit` that
+/// does nothing).
+pub fn visit_str_with(
+    path: &Path,
+    text: &str,
+    options: LoadOptions,
+    visit: &mut dyn FnMut(Spec),
+) -> Result<(), Vec<Diagnostic>> {
     let src = SourceFile::new(path, text);
     let root = tree::parse(&src).map_err(|d| vec![d])?;
     let mut ctx = Ctx {
@@ -52,8 +69,9 @@ pub fn load_str_with(
         .flat_map(|a| a.values.iter().filter_map(|v| as_str(v)))
         .collect();
 
-    let mut specs = Vec::new();
-    let mut seen = HashSet::new();
+    // 128 bits of each kept run's hash: 16 bytes a run, where a sweep of a
+    // million points must not hold a million specs.
+    let mut seen: HashSet<u128> = HashSet::new();
     for point in sweep::points(&axes) {
         let overrides: Vec<(&Axis, &Value)> = axes
             .iter()
@@ -86,15 +104,20 @@ pub fn load_str_with(
             model,
             train,
         };
-        if seen.insert(spec.hash()) {
-            specs.push(spec);
+        if seen.insert(hash_key(&spec.hash())) {
+            visit(spec);
         }
     }
     if ctx.diags.is_empty() {
-        Ok(specs)
+        Ok(())
     } else {
         Err(ctx.finish())
     }
+}
+
+/// The first 128 bits of a hex run hash, as a number.
+pub fn hash_key(hash: &str) -> u128 {
+    u128::from_str_radix(&hash[..32], 16).expect("a run hash is 64 hex digits")
 }
 
 /// The four field sections and the sweep table of one file.
