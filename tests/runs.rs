@@ -9,45 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{posterlab, posterlab_crashing, stderr, stdout};
+use common::{posterlab, posterlab_crashing, project, spec, stderr, stdout, tiny_set};
 use rusqlite::Connection;
-
-/// A 150-poster synthetic set, made once per test binary run.
-fn tiny_set() -> PathBuf {
-    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("posterlab-runs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let o = posterlab(
-            &dir,
-            &["synth", "--out", "posters", "--count", "150", "--seed", "3"],
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
-        dir.join("posters")
-    })
-    .clone()
-}
-
-/// A spec for the tiny set: 16 px, a two-block CNN.
-fn spec(extra_train: &str) -> String {
-    format!(
-        "[data]\ndataset = {:?}\nresolution = 16\n\n[model]\nchannels = [4, 8]\ndense = [16]\n\n\
-         [train]\nbatch_size = 16\nschedule = {{ kind = \"plateau\", factor = 0.5, patience = 1 }}\n{extra_train}\n",
-        tiny_set().display().to_string()
-    )
-}
-
-/// A temporary project folder holding the given spec files.
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
 
 fn db(dir: &Path) -> Connection {
     Connection::open(dir.join("results/posterlab.sqlite")).unwrap()
@@ -527,7 +490,7 @@ fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
     assert!(err.contains("notes.txt") && err.contains("--db"), "{err}");
     let o = posterlab(p.path(), &["runs"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("no run database at"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("posterlab.sqlite: does not exist"), "{}", stderr(&o));
 }
 
 #[test]

@@ -96,3 +96,40 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A 150-poster synthetic set, made once per test binary run.
+pub fn tiny_set() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("posterlab-tiny-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = posterlab(
+            &dir,
+            &["synth", "--out", "posters", "--count", "150", "--seed", "3"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir.join("posters")
+    })
+    .clone()
+}
+
+/// A spec for the tiny set: 16 px, a two-block CNN.
+pub fn spec(extra_train: &str) -> String {
+    format!(
+        "[data]\ndataset = {:?}\nresolution = 16\n\n[model]\nchannels = [4, 8]\ndense = [16]\n\n\
+         [train]\nbatch_size = 16\nschedule = {{ kind = \"plateau\", factor = 0.5, patience = 1 }}\n{extra_train}\n",
+        tiny_set().display().to_string()
+    )
+}
+
+/// A temporary project folder holding the given spec files.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
