@@ -29,7 +29,8 @@ enum FileKind {
     /// 0 bytes: SQLite would take it as a new database.
     Empty,
     Sqlite,
-    /// Not a SQLite database (a CSV, a checkpoint, a folder…).
+    Folder,
+    /// Not a SQLite database (a CSV, a checkpoint…).
     Other,
 }
 
@@ -40,7 +41,7 @@ fn sniff(path: &Path) -> Result<FileKind, String> {
         Err(e) => return Err(format!("cannot read it: {e}")),
     };
     if meta.is_dir() {
-        return Ok(FileKind::Other);
+        return Ok(FileKind::Folder);
     }
     if meta.len() == 0 {
         return Ok(FileKind::Empty);
@@ -65,12 +66,16 @@ pub fn is_sqlite_file(path: &Path) -> bool {
 const NOT_SQLITE: &str = "not a SQLite database, so not a posterlab one; posterlab leaves it as it is\n  \
      help: `--db FILE` names the run database (default: results/posterlab.sqlite)";
 
+const FOLDER: &str = "is a folder, not a database file\n  \
+     help: `--db FILE` names the run database (default: results/posterlab.sqlite)";
+
 /// Opens `path` for writing: creates it (and its folder) if missing, sets
 /// up or migrates posterlab's schema, WAL mode; refuses anything that is
 /// not posterlab's (or new, or empty) before changing it.
 pub fn read_write(path: &Path) -> Result<Connection, String> {
     match sniff(path)? {
         FileKind::Other => return Err(NOT_SQLITE.to_string()),
+        FileKind::Folder => return Err(FOLDER.to_string()),
         FileKind::Missing => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -119,6 +124,7 @@ pub fn read_only(path: &Path) -> Result<Connection, String> {
             )
         }
         FileKind::Other => return Err(NOT_SQLITE.to_string()),
+        FileKind::Folder => return Err(FOLDER.to_string()),
         FileKind::Sqlite => {}
     }
     let conn = open_for_reading(path)?;
@@ -213,7 +219,7 @@ mod tests {
         assert_eq!(sniff(&p).unwrap(), FileKind::Empty);
         std::fs::write(&p, b"run_id,epoch\n1,2\n").unwrap();
         assert_eq!(sniff(&p).unwrap(), FileKind::Other);
-        assert_eq!(sniff(dir.path()).unwrap(), FileKind::Other);
+        assert_eq!(sniff(dir.path()).unwrap(), FileKind::Folder);
         Connection::open(dir.path().join("y.sqlite"))
             .unwrap()
             .execute_batch("CREATE TABLE t (x)")

@@ -253,6 +253,16 @@ pub fn load_best<D: Layers>(
         .map_err(|e| io_error(path, e))
 }
 
+/// `epoch-NNNN.safetensors` or `best-NNNN.safetensors`: the names
+/// [`epoch_path`] and [`best_path`] give, and the only ones [`tidy`] removes.
+fn is_checkpoint_name(name: &str) -> bool {
+    ["epoch-", "best-"].iter().any(|prefix| {
+        name.strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(".safetensors"))
+            .is_some_and(|n| n.len() >= 4 && n.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
 /// Removes checkpoint files of `dir` other than `keep` (stale ones from a
 /// crash between writing a file and recording its epoch, or superseded
 /// ones), and abandoned temporary files.
@@ -266,12 +276,58 @@ pub fn tidy(dir: &Path, keep: &[&Path]) -> std::io::Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let ours = (name.starts_with("epoch-") || name.starts_with("best-"))
-            && name.ends_with(".safetensors")
-            || (name.starts_with('.') && name.contains(".safetensors.tmp-"));
+        let ours = is_checkpoint_name(&name)
+            || name
+                .strip_prefix('.')
+                .and_then(|n| n.split_once(".tmp-"))
+                .is_some_and(|(file, pid)| {
+                    is_checkpoint_name(file) && pid.chars().all(|c| c.is_ascii_digit())
+                });
         if ours && !keep.iter().any(|k| *k == path) {
             std::fs::remove_file(&path)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tidying_removes_only_checkpoints_posterlab_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "epoch-0001.safetensors",
+            "epoch-0002.safetensors",
+            "best-0001.safetensors",
+            ".epoch-0003.safetensors.tmp-4242",
+            "epoch-final.safetensors",
+            "best-0001.safetensors.bak",
+            "notes.txt",
+            ".epoch-0003.safetensors.tmp-mine",
+            "unrecorded-end.json",
+        ];
+        for n in names {
+            std::fs::write(dir.path().join(n), n).unwrap();
+        }
+        let keep = dir.path().join("epoch-0002.safetensors");
+        tidy(dir.path(), &[&keep]).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".epoch-0003.safetensors.tmp-mine",
+                "best-0001.safetensors.bak",
+                "epoch-0002.safetensors",
+                "epoch-final.safetensors",
+                "notes.txt",
+                "unrecorded-end.json",
+            ]
+        );
+    }
 }
