@@ -69,7 +69,8 @@ pub fn protected_kind(path: &Path) -> Option<&'static str> {
         Some("a SQLite database")
     } else if head.starts_with(b"PLTCACHE") {
         Some("posterlab's decoded-poster cache")
-    } else if n >= 9 && head[8] == b'{' && u64::from_le_bytes(head[..8].try_into().ok()?) < 1 << 30 {
+    } else if n >= 9 && head[8] == b'{' && u64::from_le_bytes(head[..8].try_into().ok()?) < 1 << 30
+    {
         // safetensors: an 8-byte little-endian header length, then JSON.
         Some("a checkpoint (safetensors)")
     } else {
@@ -81,7 +82,11 @@ pub fn protected_kind(path: &Path) -> Option<&'static str> {
 /// it is a file that `ours` recognises as one posterlab wrote (a previous
 /// export, say; `what` names it with its article: "an export"). Refuses folders, databases, checkpoints, caches and every
 /// other existing file, with what to do.
-pub fn may_replace(path: &Path, what: &str, ours: impl FnOnce(&Path) -> bool) -> Result<(), String> {
+pub fn may_replace(
+    path: &Path,
+    what: &str,
+    ours: impl FnOnce(&Path) -> bool,
+) -> Result<(), String> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -130,9 +135,16 @@ mod tests {
         assert_eq!(protected_kind(&csv), None);
         assert!(may_replace(&csv, "an export", |_| true).is_ok());
         let e = may_replace(&csv, "an export", |_| false).unwrap_err();
-        assert!(e.contains("exists and is not an export written by posterlab"), "{e}");
-        assert!(may_replace(&db, "an export", |_| true).unwrap_err().contains("SQLite"));
-        assert!(may_replace(dir.path(), "an export", |_| true).unwrap_err().contains("folder"));
+        assert!(
+            e.contains("exists and is not an export written by posterlab"),
+            "{e}"
+        );
+        assert!(may_replace(&db, "an export", |_| true)
+            .unwrap_err()
+            .contains("SQLite"));
+        assert!(may_replace(dir.path(), "an export", |_| true)
+            .unwrap_err()
+            .contains("folder"));
         assert!(may_replace(&dir.path().join("new.csv"), "an export", |_| false).is_ok());
     }
 }

@@ -19,7 +19,10 @@ fn main() -> ExitCode {
     match cli::dispatch(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", posterlab::text::terminal_safe(&format!("{e:#}")));
+            eprintln!(
+                "error: {}",
+                posterlab::text::terminal_safe(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -109,12 +109,21 @@ mod tests {
     fn control_characters_become_visible_escapes() {
         assert!(matches!(printable("Sci-Fi"), Cow::Borrowed("Sci-Fi")));
         assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
-        assert_eq!(printable("x\0y\nz\u{7f}\u{85}"), "x\\u{0}y\\u{a}z\\u{7f}\\u{85}");
+        assert_eq!(
+            printable("x\0y\nz\u{7f}\u{85}"),
+            "x\\u{0}y\\u{a}z\\u{7f}\\u{85}"
+        );
         assert_eq!(printable("Ü ✓"), "Ü ✓");
         assert_eq!(first_control("ok\tno"), Some('\t'));
         assert_eq!(first_control("ok"), None);
-        assert_eq!(terminal_safe("a\u{1b}]0;x\u{7}\n  help: y"), "a\\u{1b}]0;x\\u{7}\n  help: y");
-        assert_eq!(xml_safe("<t>a\u{0}\u{1b}\t\n\u{85}</t>"), "<t>a\\u{0}\\u{1b}\t\n\u{85}</t>");
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;x\u{7}\n  help: y"),
+            "a\\u{1b}]0;x\\u{7}\n  help: y"
+        );
+        assert_eq!(
+            xml_safe("<t>a\u{0}\u{1b}\t\n\u{85}</t>"),
+            "<t>a\\u{0}\\u{1b}\t\n\u{85}</t>"
+        );
         assert_eq!(markdown_cell("R&D <b>|x\n"), "R&amp;D &lt;b&gt;\\|x\\u{a}");
     }
 }

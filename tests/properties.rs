@@ -38,29 +38,103 @@ const KEYS: &[(&str, &[&str])] = &[
     ("experiment", &["name", "tags", "nmae"]),
     (
         "data",
-        &["dataset", "format", "images", "resolution", "fit", "test_fraction", "val_fraction", "split_seed", "bad_images"],
+        &[
+            "dataset",
+            "format",
+            "images",
+            "resolution",
+            "fit",
+            "test_fraction",
+            "val_fraction",
+            "split_seed",
+            "bad_images",
+        ],
     ),
     (
         "model",
-        &["arch", "channels", "kernel", "padding", "batch_norm", "conv_dropout", "dense", "dense_dropout", "rnn", "rnn_hidden"],
+        &[
+            "arch",
+            "channels",
+            "kernel",
+            "padding",
+            "batch_norm",
+            "conv_dropout",
+            "dense",
+            "dense_dropout",
+            "rnn",
+            "rnn_hidden",
+        ],
     ),
     (
         "train",
         &[
-            "loss", "optimizer", "lr", "weight_decay", "grad_clip", "batch_size", "epochs", "seed", "device",
-            "schedule", "early_stopping", "monitor", "threshold", "lr_rate",
+            "loss",
+            "optimizer",
+            "lr",
+            "weight_decay",
+            "grad_clip",
+            "batch_size",
+            "epochs",
+            "seed",
+            "device",
+            "schedule",
+            "early_stopping",
+            "monitor",
+            "threshold",
+            "lr_rate",
         ],
     ),
-    ("sweep.grid", &["\"train.seed\"", "\"model.arch\"", "\"train.lr\"", "train.loss", "\"no.such\""]),
+    (
+        "sweep.grid",
+        &[
+            "\"train.seed\"",
+            "\"model.arch\"",
+            "\"train.lr\"",
+            "train.loss",
+            "\"no.such\"",
+        ],
+    ),
 ];
 
 /// Words a spec's values are made of: the real enum names, some near
 /// misses, and hostile strings.
 const WORDS: &[&str] = &[
-    "cnn", "cnn_rnn", "bce", "focal", "categorical_ce", "weighted_bce", "adam", "adamw", "sgd", "plateau",
-    "cosine", "step", "constant", "gru", "lstm", "same", "valid", "cpu", "cuda", "cuda:1", "val_loss",
-    "val_micro_f1", "synthetic", "stretch", "crop", "pad", "skip", "error", "auto", "", "x\u{1b}[31m",
-    "a\u{0}b", "line\nbreak", "ü", "../../etc", "kind",
+    "cnn",
+    "cnn_rnn",
+    "bce",
+    "focal",
+    "categorical_ce",
+    "weighted_bce",
+    "adam",
+    "adamw",
+    "sgd",
+    "plateau",
+    "cosine",
+    "step",
+    "constant",
+    "gru",
+    "lstm",
+    "same",
+    "valid",
+    "cpu",
+    "cuda",
+    "cuda:1",
+    "val_loss",
+    "val_micro_f1",
+    "synthetic",
+    "stretch",
+    "crop",
+    "pad",
+    "skip",
+    "error",
+    "auto",
+    "",
+    "x\u{1b}[31m",
+    "a\u{0}b",
+    "line\nbreak",
+    "ü",
+    "../../etc",
+    "kind",
 ];
 
 fn value() -> impl Strategy<Value = String> {
@@ -68,7 +142,8 @@ fn value() -> impl Strategy<Value = String> {
         any::<i64>().prop_map(|i| i.to_string()),
         (0i64..300).prop_map(|i| i.to_string()),
         any::<f64>().prop_map(|f| format!("{f:?}")),
-        prop::sample::select(vec!["nan", "inf", "-inf", "1e-3", "0.5", "-0.0", "1e400"]).prop_map(str::to_string),
+        prop::sample::select(vec!["nan", "inf", "-inf", "1e-3", "0.5", "-0.0", "1e400"])
+            .prop_map(str::to_string),
         any::<bool>().prop_map(|b| b.to_string()),
         prop::sample::select(WORDS).prop_map(|w| format!("{w:?}")),
         "[ -~]{0,12}".prop_map(|s| format!("{s:?}")),
@@ -77,11 +152,18 @@ fn value() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
             prop::collection::vec(
-                (prop::sample::select(vec!["kind", "gamma", "alpha", "factor", "patience", "momentum", "min_lr", "beta1", "monitor"]), inner),
+                (
+                    prop::sample::select(vec![
+                        "kind", "gamma", "alpha", "factor", "patience", "momentum", "min_lr",
+                        "beta1", "monitor"
+                    ]),
+                    inner
+                ),
                 0..4
             )
             .prop_map(|kv| {
-                let items: Vec<String> = kv.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let items: Vec<String> =
+                    kv.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
                 format!("{{ {} }}", items.join(", "))
             }),
         ]
@@ -91,13 +173,15 @@ fn value() -> impl Strategy<Value = String> {
 fn section() -> impl Strategy<Value = String> {
     (0..KEYS.len()).prop_flat_map(|s| {
         let (name, keys) = KEYS[s];
-        prop::collection::vec((prop::sample::select(keys.to_vec()), value()), 0..5).prop_map(move |kv| {
-            let mut text = format!("[{name}]\n");
-            for (k, v) in kv {
-                text.push_str(&format!("{k} = {v}\n"));
-            }
-            text
-        })
+        prop::collection::vec((prop::sample::select(keys.to_vec()), value()), 0..5).prop_map(
+            move |kv| {
+                let mut text = format!("[{name}]\n");
+                for (k, v) in kv {
+                    text.push_str(&format!("{k} = {v}\n"));
+                }
+                text
+            },
+        )
     })
 }
 
@@ -106,7 +190,10 @@ fn section() -> impl Strategy<Value = String> {
 fn document() -> impl Strategy<Value = String> {
     (
         prop::collection::vec(section(), 0..5),
-        prop::option::of((any::<prop::sample::Index>(), prop::sample::select(vec!["", "=", "[", "\"", "]", "\n", "{", "\u{1b}", "\u{0}"]))),
+        prop::option::of((
+            any::<prop::sample::Index>(),
+            prop::sample::select(vec!["", "=", "[", "\"", "]", "\n", "{", "\u{1b}", "\u{0}"]),
+        )),
     )
         .prop_map(|(sections, edit)| {
             let mut text = sections.concat();
@@ -157,8 +244,23 @@ proptest! {
 
 fn csv_field() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        prop::sample::select(vec!["0", "1", "2", "", "Drama", "['Drama']", "['Comedy', 'Drama']", "Drama|Comedy", "tt01", "\"", "\"\"", "x,y", "[", "N/A"])
-            .prop_map(|s| s.as_bytes().to_vec()),
+        prop::sample::select(vec![
+            "0",
+            "1",
+            "2",
+            "",
+            "Drama",
+            "['Drama']",
+            "['Comedy', 'Drama']",
+            "Drama|Comedy",
+            "tt01",
+            "\"",
+            "\"\"",
+            "x,y",
+            "[",
+            "N/A"
+        ])
+        .prop_map(|s| s.as_bytes().to_vec()),
         prop::collection::vec(any::<u8>(), 0..6),
     ]
 }
@@ -227,7 +329,11 @@ fn poster_bytes() -> impl Strategy<Value = Vec<u8>> {
     let files = poster_files();
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..2000),
-        (0..files.len(), any::<prop::sample::Index>(), prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4))
+        (
+            0..files.len(),
+            any::<prop::sample::Index>(),
+            prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4)
+        )
             .prop_map(move |(f, cut, flips)| {
                 let mut b = files[f].clone();
                 for (at, v) in flips {
@@ -259,7 +365,11 @@ proptest! {
 
 /// A tiny model's best-epoch checkpoint, and the hash it is saved under.
 fn checkpoint_file(dir: &Path) -> (PathBuf, Model<Cpu>) {
-    let model_spec = spec::load_str(Path::new("c.toml"), "[model]\nchannels = [4]\ndense = [8]\n").unwrap()[0]
+    let model_spec = spec::load_str(
+        Path::new("c.toml"),
+        "[model]\nchannels = [4]\ndense = [8]\n",
+    )
+    .unwrap()[0]
         .model
         .clone();
     let arch = Architecture::new(&model_spec, 16, 3).unwrap();

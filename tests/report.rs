@@ -52,20 +52,7 @@ fn trained() -> &'static Path {
 }
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                out.insert(name, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
+    common::files_under(dir)
 }
 
 #[test]
@@ -150,7 +137,10 @@ fn every_run_gets_valid_deterministic_figures_and_an_index_that_links_them() {
     assert!(md.contains("| sweep loss=categorical_ce | 2 |"), "{md}");
     assert!(md.contains("| one | 1 |"), "{md}");
     // Markdown renders inline HTML: a name's markup is shown, not obeyed.
-    assert!(md.contains("| R&amp;D &lt;odd&gt; \"quoted\" 50% | 1 |"), "{md}");
+    assert!(
+        md.contains("| R&amp;D &lt;odd&gt; \"quoted\" 50% | 1 |"),
+        "{md}"
+    );
     let tex = String::from_utf8(first["results.tex"].clone()).unwrap();
     assert!(tex.contains("R\\&D <odd> \"quoted\" 50\\%"), "{tex}");
     assert!(
@@ -226,7 +216,11 @@ fn an_empty_selection_says_so() {
     let empty = tempfile::tempdir().unwrap();
     let o = posterlab(empty.path(), &["report"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("posterlab.sqlite: does not exist"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("posterlab.sqlite: does not exist"),
+        "{}",
+        stderr(&o)
+    );
     let db = dir.join("results/posterlab.sqlite");
     let o = posterlab(
         empty.path(),

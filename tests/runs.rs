@@ -490,7 +490,11 @@ fn a_file_that_is_not_a_database_is_refused_with_a_hint() {
     assert!(err.contains("notes.txt") && err.contains("--db"), "{err}");
     let o = posterlab(p.path(), &["runs"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("posterlab.sqlite: does not exist"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("posterlab.sqlite: does not exist"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -4,29 +4,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{posterlab, posterlab_crashing, project, spec, stderr, stdout};
 use rusqlite::Connection;
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
 
 /// A project with one finished two-epoch run in `results/`.
 fn trained() -> tempfile::TempDir {
@@ -69,9 +51,12 @@ fn run_args(cwd: &Path, args: &[String]) -> Output {
 fn synth_force_never_removes_a_folder_posterlab_did_not_make() {
     let p = trained();
     std::fs::write(p.path().join("README.md"), "my thesis").unwrap();
-    let before = snapshot(p.path());
+    let before = common::files_under(p.path());
     for out in [".", "results", "results/runs"] {
-        let o = posterlab(p.path(), &["synth", "--out", out, "--force", "--count", "4"]);
+        let o = posterlab(
+            p.path(),
+            &["synth", "--out", out, "--force", "--count", "4"],
+        );
         assert_eq!(o.status.code(), Some(1), "--out {out}");
         assert!(
             stderr(&o).contains("is not a synthetic set written by posterlab"),
@@ -79,19 +64,39 @@ fn synth_force_never_removes_a_folder_posterlab_did_not_make() {
             stderr(&o)
         );
     }
-    assert_eq!(snapshot(p.path()), before, "nothing was touched");
+    assert_eq!(common::files_under(p.path()), before, "nothing was touched");
 
     // A set posterlab wrote is replaced; one a user added a file to is not.
     let o = posterlab(p.path(), &["synth", "--out", "set", "--count", "4"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = posterlab(p.path(), &["synth", "--out", "set", "--count", "6", "--force"]);
+    let o = posterlab(
+        p.path(),
+        &["synth", "--out", "set", "--count", "6", "--force"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read_dir(p.path().join("set/Images")).unwrap().count(), 6);
+    assert_eq!(
+        std::fs::read_dir(p.path().join("set/Images"))
+            .unwrap()
+            .count(),
+        6
+    );
     std::fs::write(p.path().join("set/Images/mine.jpg"), "a user's poster").unwrap();
-    let o = posterlab(p.path(), &["synth", "--out", "set", "--count", "4", "--force"]);
+    let o = posterlab(
+        p.path(),
+        &["synth", "--out", "set", "--count", "4", "--force"],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("holds `Images/mine.jpg`, which posterlab did not write"), "{}", stderr(&o));
-    assert_eq!(std::fs::read_dir(p.path().join("set/Images")).unwrap().count(), 7);
+    assert!(
+        stderr(&o).contains("holds `Images/mine.jpg`, which posterlab did not write"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_dir(p.path().join("set/Images"))
+            .unwrap()
+            .count(),
+        7
+    );
     // Without --force an existing folder is refused, and an empty one is used.
     let o = posterlab(p.path(), &["synth", "--out", "set", "--count", "4"]);
     assert_eq!(o.status.code(), Some(1));
@@ -116,13 +121,22 @@ fn export_never_writes_over_the_run_database_or_a_users_file() {
     for (target, why) in [
         (db.clone(), "is a SQLite database"),
         (checkpoint.clone(), "is a checkpoint"),
-        (p.path().join("notes.txt"), "is not an export written by posterlab"),
+        (
+            p.path().join("notes.txt"),
+            "is not an export written by posterlab",
+        ),
         (p.path().join("results"), "is a folder"),
     ] {
         for format in ["csv", "json"] {
             let o = posterlab(
                 p.path(),
-                &["export", "--format", format, "--out", target.to_str().unwrap()],
+                &[
+                    "export",
+                    "--format",
+                    format,
+                    "--out",
+                    target.to_str().unwrap(),
+                ],
             );
             assert_eq!(o.status.code(), Some(1), "{}", target.display());
             assert!(stderr(&o).contains(why), "{}", stderr(&o));
@@ -130,7 +144,10 @@ fn export_never_writes_over_the_run_database_or_a_users_file() {
     }
     assert_eq!(std::fs::read(&db).unwrap(), db_bytes);
     assert_eq!(std::fs::read(&checkpoint).unwrap(), checkpoint_bytes);
-    assert_eq!(std::fs::read_to_string(p.path().join("notes.txt")).unwrap(), "my notes");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("notes.txt")).unwrap(),
+        "my notes"
+    );
     assert!(posterlab(p.path(), &["runs"]).status.success());
     // An earlier export of the same format is posterlab's to replace.
     for (name, format) in [("e.csv", "csv"), ("e.json", "json")] {
@@ -148,14 +165,18 @@ fn report_never_writes_into_a_folder_posterlab_did_not_make() {
     let p = trained();
     std::fs::create_dir(p.path().join("thesis")).unwrap();
     std::fs::write(p.path().join("thesis/index.html"), "<p>my page</p>").unwrap();
-    let before = snapshot(p.path());
+    let before = common::files_under(p.path());
     for out in [".", "results", "thesis", "tiny.toml"] {
         let o = posterlab(p.path(), &["report", "--out", out]);
         assert_eq!(o.status.code(), Some(1), "--out {out}: {}", stdout(&o));
     }
     let o = posterlab(p.path(), &["-q", "run", "tiny.toml", "--reports", "thesis"]);
-    assert!(stderr(&o).contains("no figures") && stderr(&o).contains("did not write"), "{}", stderr(&o));
-    assert_eq!(snapshot(p.path()), before);
+    assert!(
+        stderr(&o).contains("no figures") && stderr(&o).contains("did not write"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(common::files_under(p.path()), before);
     // A new folder, and the shipped placeholder folder, are fine.
     std::fs::create_dir(p.path().join("reports")).unwrap();
     std::fs::write(p.path().join("reports/.gitkeep"), "").unwrap();
@@ -203,7 +224,12 @@ fn reading_another_programs_database_leaves_it_byte_for_byte() {
             let o = run_args(p.path(), args);
             assert_eq!(o.status.code(), Some(1), "{args:?}");
             assert!(stderr(&o).contains(why), "{args:?}: {}", stderr(&o));
-            assert_eq!(std::fs::read(file).unwrap(), bytes, "{args:?} changed {}", file.display());
+            assert_eq!(
+                std::fs::read(file).unwrap(),
+                bytes,
+                "{args:?} changed {}",
+                file.display()
+            );
         }
         let sidecars: Vec<_> = std::fs::read_dir(p.path())
             .unwrap()
@@ -277,7 +303,10 @@ fn a_results_folder_the_user_cannot_write_to_can_still_be_read() {
         let o = as_reader(p.path(), &args);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     }
-    let o = as_reader(p.path(), &["--db".into(), db.display().to_string(), "runs".into()]);
+    let o = as_reader(
+        p.path(),
+        &["--db".into(), db.display().to_string(), "runs".into()],
+    );
     assert!(stdout(&o).contains("finished"), "{}", stdout(&o));
     assert_eq!(std::fs::read(&db).unwrap(), bytes);
     assert!(!results.join("posterlab.sqlite-wal").exists());
@@ -297,7 +326,11 @@ fn one_selector_that_matches_nothing_does_not_hide_the_others() {
     let o = posterlab(p.path(), &["runs", "finished", "running"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("tiny"), "{}", stdout(&o));
-    assert!(stderr(&o).contains("note: `running` matches no run"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: `running` matches no run"),
+        "{}",
+        stderr(&o)
+    );
     for command in ["runs", "export", "report"] {
         let o = posterlab(p.path(), &[command, "running", "diverged"]);
         assert_eq!(o.status.code(), Some(1), "{command}");
@@ -317,7 +350,10 @@ fn sqlite3() -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI installs sqlite3 (.ci/run)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs sqlite3 (.ci/run)"
+        );
         eprintln!("skipping: no sqlite3 on the PATH");
     }
     found
@@ -339,18 +375,34 @@ fn a_database_restored_from_a_dump_is_recognised_by_its_tables() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let version = |conn: &Connection| -> i64 {
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
     };
-    assert_eq!(version(&Connection::open(&restored).unwrap()), 0, "what .dump loses");
+    assert_eq!(
+        version(&Connection::open(&restored).unwrap()),
+        0,
+        "what .dump loses"
+    );
     let bytes = std::fs::read(&restored).unwrap();
     let o = posterlab(p.path(), &["--db", "restored.sqlite", "runs"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("finished"));
-    assert_eq!(std::fs::read(&restored).unwrap(), bytes, "reading restores nothing");
+    assert_eq!(
+        std::fs::read(&restored).unwrap(),
+        bytes,
+        "reading restores nothing"
+    );
     // Writing does: the finished run is still finished, the version is back.
-    let o = posterlab(p.path(), &["--db", "restored.sqlite", "run", "--no-report", "tiny.toml"]);
+    let o = posterlab(
+        p.path(),
+        &["--db", "restored.sqlite", "run", "--no-report", "tiny.toml"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("skipped, finished as run 1"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("skipped, finished as run 1"),
+        "{}",
+        stdout(&o)
+    );
     assert!(version(&Connection::open(&restored).unwrap()) > 0);
 }
 
@@ -367,8 +419,15 @@ fn hostile_set(dir: &Path) -> PathBuf {
             1 => format!("Images/p{i}\nline.jpg"),
             _ => format!("Images/p{i}.jpg"),
         };
-        std::fs::write(set.join(&name), common::jpeg(18, 27, [(i * 6) as u8, 40, 200])).unwrap();
-        let g: Vec<&str> = (0..3).filter(|g| (i >> g) & 1 == 1 || *g == i % 3).map(|g| genres[g]).collect();
+        std::fs::write(
+            set.join(&name),
+            common::jpeg(18, 27, [(i * 6) as u8, 40, 200]),
+        )
+        .unwrap();
+        let g: Vec<&str> = (0..3)
+            .filter(|g| (i >> g) & 1 == 1 || *g == i % 3)
+            .map(|g| genres[g])
+            .collect();
         csv.push_str(&format!("\"{name}\",\"{}\"\n", g.join("|")));
     }
     std::fs::write(set.join("list.csv"), csv).unwrap();
@@ -417,9 +476,8 @@ fn control_characters_never_reach_svg_markdown_or_the_terminal() {
     let o = posterlab(p.path(), &["report", "--out", "r"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut svgs = 0;
-    for (path, bytes) in snapshot(&p.path().join("r")) {
+    for (name, bytes) in common::files_under(&p.path().join("r")) {
         let text = String::from_utf8(bytes).unwrap();
-        let name = path.display().to_string();
         if name.ends_with(".svg") || name.ends_with(".html") {
             no_control_characters(&name, &text);
         }
@@ -434,7 +492,10 @@ fn control_characters_never_reach_svg_markdown_or_the_terminal() {
     assert!(!md.contains("<img"), "inline HTML from a name: {md}");
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
     assert_eq!(table.len(), 3, "header, rule, one row: {md}");
-    assert!(table[2].contains("evil\\u{1b}[2J&lt;img src=x&gt;\\|\\u{a}name\\u{0}"), "{md}");
+    assert!(
+        table[2].contains("evil\\u{1b}[2J&lt;img src=x&gt;\\|\\u{a}name\\u{0}"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -458,12 +519,20 @@ fn a_corrupt_checkpoint_fails_the_run_instead_of_diverging() {
     let o = posterlab(p.path(), &["-q", "run", "--no-report", "tiny.toml"]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.contains("epoch-0002.safetensors") && out.contains("corrupt (checksum mismatch)"), "{out}");
+    assert!(
+        out.contains("epoch-0002.safetensors") && out.contains("corrupt (checksum mismatch)"),
+        "{out}"
+    );
     assert!(out.contains("--force"), "{out}");
     let conn = Connection::open(db_of(p.path())).unwrap();
-    let status: String = conn.query_row("SELECT status FROM runs", [], |r| r.get(0)).unwrap();
+    let status: String = conn
+        .query_row("SELECT status FROM runs", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(status, "failed", "a storage fault is not a research result");
-    let o = posterlab(p.path(), &["-q", "run", "--no-report", "--force", "tiny.toml"]);
+    let o = posterlab(
+        p.path(),
+        &["-q", "run", "--no-report", "--force", "tiny.toml"],
+    );
     assert!(o.status.success(), "{}", stdout(&o));
 }
 
@@ -475,9 +544,16 @@ fn threads_zero_is_a_usage_error_and_more_than_the_cores_are_capped() {
     assert!(stderr(&o).contains("must be at least 1"), "{}", stderr(&o));
     let o = posterlab(p.path(), &["bench", "--threads", "0"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = posterlab(p.path(), &["-q", "run", "--no-report", "--threads", "1024", "tiny.toml"]);
+    let o = posterlab(
+        p.path(),
+        &["-q", "run", "--no-report", "--threads", "1024", "tiny.toml"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--threads 1024 is more than the"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--threads 1024 is more than the"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -485,7 +561,12 @@ fn a_missing_poster_and_a_folder_in_its_place_are_told_apart() {
     let p = project(&[]);
     let set = common::multilabel_set(
         &p.path().join("set"),
-        &[("a", &["Drama"]), ("b", &["Comedy"]), ("c", &["Action"]), ("d", &["Drama"])],
+        &[
+            ("a", &["Drama"]),
+            ("b", &["Comedy"]),
+            ("c", &["Action"]),
+            ("d", &["Drama"]),
+        ],
     );
     std::fs::remove_file(set.join("Images/b.jpg")).unwrap();
     let stats = |p: &Path| {
@@ -497,14 +578,17 @@ fn a_missing_poster_and_a_folder_in_its_place_are_told_apart() {
     assert!(missing.contains("b (missing"), "{missing}");
     std::fs::create_dir(set.join("Images/b.jpg")).unwrap();
     let folder = stats(p.path());
-    assert!(!folder.contains("b (missing"), "a cached reason reused: {folder}");
+    assert!(
+        !folder.contains("b (missing"),
+        "a cached reason reused: {folder}"
+    );
     assert!(folder.contains("b ("), "{folder}");
 }
 
 #[test]
 fn sighup_stops_a_run_and_marks_it_interrupted() {
     let p = project(&[("tiny.toml", &spec("epochs = 200"))]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_posterlab"))
+    let child = Command::new(env!("CARGO_BIN_EXE_posterlab"))
         .current_dir(p.path())
         .args(["-q", "run", "--no-report", "tiny.toml"])
         .stdout(Stdio::piped())
@@ -516,7 +600,10 @@ fn sighup_stops_a_run_and_marks_it_interrupted() {
     loop {
         let done: i64 = Connection::open(&db)
             .ok()
-            .and_then(|c| c.query_row("SELECT max(epochs_done) FROM runs", [], |r| r.get(0)).ok())
+            .and_then(|c| {
+                c.query_row("SELECT max(epochs_done) FROM runs", [], |r| r.get(0))
+                    .ok()
+            })
             .unwrap_or(0);
         if done >= 1 {
             break;
@@ -548,7 +635,10 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            assert!(std::env::var_os("CI").is_none(), "CI runs as root and can mount a tmpfs");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and can mount a tmpfs"
+            );
             eprintln!("skipping: cannot mount a tmpfs here (needs root)");
             return None;
         }
@@ -584,7 +674,14 @@ fn a_run_whose_database_disk_is_full_is_recorded_once_it_can_be() {
     let Some(disk) = SmallDisk::mount(&p.path().join("db"), "400k") else {
         return;
     };
-    let args = ["--db", "db/p.sqlite", "-q", "run", "--no-report", "tiny.toml"];
+    let args = [
+        "--db",
+        "db/p.sqlite",
+        "-q",
+        "run",
+        "--no-report",
+        "tiny.toml",
+    ];
     let crashed = posterlab_crashing(p.path(), &args, "recorded@1");
     assert!(!crashed.status.success());
     disk.fill();
@@ -592,7 +689,10 @@ fn a_run_whose_database_disk_is_full_is_recorded_once_it_can_be() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("database or disk is full"), "{out}");
-    assert!(out.contains("the next `posterlab run` of this spec records it"), "{out}");
+    assert!(
+        out.contains("the next `posterlab run` of this spec records it"),
+        "{out}"
+    );
     disk.free();
     let o = posterlab(p.path(), &args);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -611,13 +711,23 @@ fn counts_of_one_are_singular() {
     let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut all = stdout(&o) + &stderr(&o);
-    for args in [vec!["runs"], vec!["report", "--out", "r"], vec!["export", "--out", "e.csv"]] {
+    for args in [
+        vec!["runs"],
+        vec!["report", "--out", "r"],
+        vec!["export", "--out", "e.csv"],
+    ] {
         let o = posterlab(p.path(), &args);
         all += &(stdout(&o) + &stderr(&o));
     }
     all += &std::fs::read_to_string(p.path().join("r/index.html")).unwrap();
     assert!(all.contains("finished after 1 epoch;"), "{all}");
-    for wrong in ["1 runs", "1 epochs", " 1 files", "1 rows", "1 configurations"] {
+    for wrong in [
+        "1 runs",
+        "1 epochs",
+        " 1 files",
+        "1 rows",
+        "1 configurations",
+    ] {
         assert!(!all.contains(wrong), "`{wrong}` in: {all}");
     }
 }
@@ -635,12 +745,25 @@ fn a_sweep_above_the_limit_is_refused_unless_confirmed_and_then_listed() {
     let o = posterlab(p.path(), &["run", "--dry-run", "big.toml"]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("train.seed: 120 values × train.lr: 101 values = 12,120 runs"), "{err}");
+    assert!(
+        err.contains("train.seed: 120 values × train.lr: 101 values = 12,120 runs"),
+        "{err}"
+    );
     assert!(err.contains("--allow-large-sweep"), "{err}");
     assert!(stdout(&o).is_empty(), "nothing listed before the refusal");
-    let o = posterlab(p.path(), &["--allow-large-sweep", "run", "--dry-run", "big.toml"]);
+    let o = posterlab(
+        p.path(),
+        &["--allow-large-sweep", "run", "--dry-run", "big.toml"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().filter(|l| l.starts_with("big[")).count(), 12_120);
-    assert!(out.contains("\n12120 runs from 1 spec file\n"), "{}", &out[out.len() - 200..]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("big[")).count(),
+        12_120
+    );
+    assert!(
+        out.contains("\n12120 runs from 1 spec file\n"),
+        "{}",
+        &out[out.len() - 200..]
+    );
 }

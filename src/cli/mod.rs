@@ -349,7 +349,11 @@ fn run(
             group_by: Vec::new(),
         };
         match report::render(&store, &runs, &options) {
-            Ok(w) => println!("figures for {}: {}", plural(w.runs, "run"), w.index.display()),
+            Ok(w) => println!(
+                "figures for {}: {}",
+                plural(w.runs, "run"),
+                w.index.display()
+            ),
             Err(e) => eprintln!("warning: no figures: {e}"),
         }
     }
@@ -417,7 +421,12 @@ fn dry_run(args: &RunArgs, load: spec::LoadOptions, ws: &Workspace) -> Result<Ex
             header = true;
         }
         let swept: Vec<String> = s.swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut line = format!("{:<name_width$}  {}  {}", s.name, &hash[..12], swept.join(" "));
+        let mut line = format!(
+            "{:<name_width$}  {}  {}",
+            s.name,
+            &hash[..12],
+            swept.join(" ")
+        );
         if repeated.contains(&key) {
             match first_names.get(&key) {
                 Some(first) => line.push_str(&format!("  (same run as {first}: runs once)")),

@@ -217,15 +217,18 @@ pub fn replace_dataset(
         // Checked again now: a file may have been added while drawing.
         let old = posterlabs_files(dir)?;
         for file in &old {
-            std::fs::remove_file(file).map_err(|e| DataError::new(file, format!("cannot remove: {e}")))?;
+            std::fs::remove_file(file)
+                .map_err(|e| DataError::new(file, format!("cannot remove: {e}")))?;
         }
         let images = dir.join("Images");
         if images.is_dir() {
-            std::fs::remove_dir(&images).map_err(|e| DataError::new(&images, format!("cannot remove: {e}")))?;
+            std::fs::remove_dir(&images)
+                .map_err(|e| DataError::new(&images, format!("cannot remove: {e}")))?;
         }
         std::fs::remove_dir(dir).map_err(|e| DataError::new(dir, format!("cannot remove: {e}")))?;
-        std::fs::rename(tmp, dir)
-            .map_err(|e| DataError::new(dir, format!("cannot move the new data set into place: {e}")))
+        std::fs::rename(tmp, dir).map_err(|e| {
+            DataError::new(dir, format!("cannot move the new data set into place: {e}"))
+        })
     })
 }
 
@@ -309,8 +312,9 @@ pub fn posterlabs_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     }
     let images = dir.join("Images");
     if images.is_dir() {
-        let ours: std::collections::HashSet<String> =
-            (0..count).map(|i| format!("{}.jpg", poster_id(i))).collect();
+        let ours: std::collections::HashSet<String> = (0..count)
+            .map(|i| format!("{}.jpg", poster_id(i)))
+            .collect();
         for name in listing(&images)? {
             if !ours.contains(&name) {
                 return refuse(format!(

@@ -34,7 +34,8 @@ pub fn claim(out: &Path) -> Result<(), String> {
         }
         _ => {}
     }
-    let listing = std::fs::read_dir(out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+    let listing =
+        std::fs::read_dir(out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
     let mut foreign = Vec::new();
     for entry in listing {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", out.display()))?;
@@ -104,7 +105,10 @@ mod tests {
         std::fs::write(thesis.join("index.html"), "<p>my own page</p>").unwrap();
         std::fs::write(thesis.join("chapter1.tex"), "x").unwrap();
         let e = claim(&thesis).unwrap_err();
-        assert!(e.contains("holds files posterlab did not write (chapter1.tex, index.html)"), "{e}");
+        assert!(
+            e.contains("holds files posterlab did not write (chapter1.tex, index.html)"),
+            "{e}"
+        );
         assert!(!thesis.join(MARKER).exists());
 
         let old = dir.path().join("old");

@@ -226,7 +226,14 @@ fn run_one(
             }
             if let Err(e) = store.resume_run(r.id, &device, host) {
                 let why = format!("could not be resumed: {e}");
-                unrecorded::set_status(store, r.id, &r.checkpoint_dir, Status::Failed, None, Some(&why))?;
+                unrecorded::set_status(
+                    store,
+                    r.id,
+                    &r.checkpoint_dir,
+                    Status::Failed,
+                    None,
+                    Some(&why),
+                )?;
                 return Err(why.into());
             }
             (r.id, r.checkpoint_dir.clone())
@@ -304,7 +311,14 @@ fn run_one(
             Ok(Ended::Finished)
         }
         Ok(Outcome::Diverged { epoch, reason }) => {
-            unrecorded::set_status(store, id, &dir, Status::Diverged, Some(epoch), Some(&reason))?;
+            unrecorded::set_status(
+                store,
+                id,
+                &dir,
+                Status::Diverged,
+                Some(epoch),
+                Some(&reason),
+            )?;
             progress.line(&format!("{}: DIVERGED: {reason}", spec.name));
             Ok(Ended::Diverged)
         }

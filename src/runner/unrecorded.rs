@@ -58,7 +58,9 @@ pub fn set_status(
     };
     let path = note_path(dir);
     let text = serde_json::to_string_pretty(&note).expect("the note serialises");
-    let kept = write_atomic(&path, true, |w| std::io::Write::write_all(w, text.as_bytes()));
+    let kept = write_atomic(&path, true, |w| {
+        std::io::Write::write_all(w, text.as_bytes())
+    });
     let what = error.map_or(String::new(), |e| format!(" ({e})"));
     Err(match kept {
         Ok(()) => format!(

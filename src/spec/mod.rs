@@ -421,14 +421,16 @@ pub fn visit_paths_with(
     let files = spec_files(paths)?;
     let read = |file: &Path| {
         std::fs::read_to_string(file).map_err(|e| {
-            vec![Diagnostic::whole_file(file, format!("cannot read spec: {e}"))]
+            vec![Diagnostic::whole_file(
+                file,
+                format!("cannot read spec: {e}"),
+            )]
         })
     };
     let mut errors = Vec::new();
     for file in &files {
-        let checked = read(file).and_then(|text| {
-            visit_str_with(file, &text, options, &mut |s| visit(Pass::Check, s))
-        });
+        let checked = read(file)
+            .and_then(|text| visit_str_with(file, &text, options, &mut |s| visit(Pass::Check, s)));
         if let Err(d) = checked {
             errors.extend(d);
         }
@@ -438,8 +440,7 @@ pub fn visit_paths_with(
     }
     for file in &files {
         let text = read(file).map_err(SpecErrors)?;
-        visit_str_with(file, &text, options, &mut |s| visit(Pass::List, s))
-            .map_err(SpecErrors)?;
+        visit_str_with(file, &text, options, &mut |s| visit(Pass::List, s)).map_err(SpecErrors)?;
     }
     Ok(())
 }

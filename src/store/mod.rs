@@ -249,27 +249,21 @@ impl Store {
     /// migrates it; refuses a file that is not posterlab's without changing
     /// it ([`open`]).
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = open::read_write(path).map_err(|message| StoreError {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Store::opened(path, open::read_write(path))
     }
 
     /// Opens an existing posterlab database for reading only: the file is
     /// never changed, and it may be read-only or in a read-only folder.
     pub fn open_read_only(path: &Path) -> Result<Store> {
-        let conn = open::read_only(path).map_err(|message| StoreError {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Store::opened(path, open::read_only(path))
+    }
+
+    fn opened(path: &Path, conn: std::result::Result<Connection, String>) -> Result<Store> {
+        let path = path.to_path_buf();
+        match conn {
+            Ok(conn) => Ok(Store { conn, path }),
+            Err(message) => Err(StoreError { path, message }),
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -63,7 +63,8 @@ pub fn is_sqlite_file(path: &Path) -> bool {
     sniff(path).is_ok_and(|k| k == FileKind::Sqlite)
 }
 
-const NOT_SQLITE: &str = "not a SQLite database, so not a posterlab one; posterlab leaves it as it is\n  \
+const NOT_SQLITE: &str =
+    "not a SQLite database, so not a posterlab one; posterlab leaves it as it is\n  \
      help: `--db FILE` names the run database (default: results/posterlab.sqlite)";
 
 const FOLDER: &str = "is a folder, not a database file\n  \
@@ -92,8 +93,7 @@ pub fn read_write(path: &Path) -> Result<Connection, String> {
     pre(&conn).map_err(|e| e.to_string())?;
     // The schema is checked (and made) before anything else is set, so that
     // a file that is not posterlab's keeps its journal mode too.
-    schema::migrate(&mut conn)
-        .map_err(|e| format!("cannot set up the schema: {e}"))??;
+    schema::migrate(&mut conn).map_err(|e| format!("cannot set up the schema: {e}"))??;
     let post = |conn: &Connection| -> rusqlite::Result<()> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a commit is on disk before posterlab removes the checkpoint
@@ -110,12 +110,10 @@ pub fn read_write(path: &Path) -> Result<Connection, String> {
 /// or changes the journal mode or `user_version`.
 pub fn read_only(path: &Path) -> Result<Connection, String> {
     match sniff(path)? {
-        FileKind::Missing => {
-            return Err(
-                "does not exist\n  help: `posterlab run SPEC` creates it; `--db FILE` reads another"
-                    .to_string(),
-            )
-        }
+        FileKind::Missing => return Err(
+            "does not exist\n  help: `posterlab run SPEC` creates it; `--db FILE` reads another"
+                .to_string(),
+        ),
         FileKind::Empty => {
             return Err(
                 "the file is empty, not a posterlab database; posterlab leaves it as it is\n  \
@@ -133,9 +131,11 @@ pub fn read_only(path: &Path) -> Result<Connection, String> {
         return Err(why);
     }
     if found == Found::Blank {
-        return Err("the database holds no tables: no run has been recorded in it\n  \
+        return Err(
+            "the database holds no tables: no run has been recorded in it\n  \
              help: `posterlab run SPEC --db FILE` records runs there"
-            .to_string());
+                .to_string(),
+        );
     }
     Ok(conn)
 }
@@ -195,7 +195,11 @@ fn file_uri(path: &Path, immutable: bool) -> String {
             uri.push_str(&format!("%{b:02X}"));
         }
     }
-    uri.push_str(if immutable { "?mode=ro&immutable=1" } else { "?mode=ro" });
+    uri.push_str(if immutable {
+        "?mode=ro&immutable=1"
+    } else {
+        "?mode=ro"
+    });
     uri
 }
 

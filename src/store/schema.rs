@@ -296,33 +296,49 @@ mod tests {
         migrate(&mut conn).unwrap().unwrap();
         assert_eq!(
             recognise(&conn).unwrap(),
-            Found::Posterlab { version: VERSION, labelled: true }
+            Found::Posterlab {
+                version: VERSION,
+                labelled: true
+            }
         );
         // What a `.dump` restore gives: the tables without user_version.
         conn.pragma_update(None, "user_version", 0).unwrap();
         assert_eq!(
             recognise(&conn).unwrap(),
-            Found::Posterlab { version: VERSION, labelled: false }
+            Found::Posterlab {
+                version: VERSION,
+                labelled: false
+            }
         );
         // A table of the user's own beside posterlab's is theirs to keep.
-        conn.execute_batch("CREATE TABLE my_notes (run_id INTEGER, note TEXT)").unwrap();
+        conn.execute_batch("CREATE TABLE my_notes (run_id INTEGER, note TEXT)")
+            .unwrap();
         migrate(&mut conn).unwrap().unwrap();
         assert_eq!(
             recognise(&conn).unwrap(),
-            Found::Posterlab { version: VERSION, labelled: true }
+            Found::Posterlab {
+                version: VERSION,
+                labelled: true
+            }
         );
     }
 
     #[test]
     fn another_programs_database_is_refused_and_left_alone() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE runs (id INTEGER PRIMARY KEY, km REAL)").unwrap();
+        conn.execute_batch("CREATE TABLE runs (id INTEGER PRIMARY KEY, km REAL)")
+            .unwrap();
         let found = recognise(&conn).unwrap();
         assert_eq!(found, Found::Foreign(vec!["runs".to_string()]));
         let e = migrate(&mut conn).unwrap().unwrap_err();
-        assert!(e.contains("not a posterlab database (its tables: runs)"), "{e}");
+        assert!(
+            e.contains("not a posterlab database (its tables: runs)"),
+            "{e}"
+        );
         assert_eq!(table_names(&conn).unwrap(), ["runs"]);
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, 0);
     }
 }

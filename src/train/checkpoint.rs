@@ -166,12 +166,8 @@ fn verify(path: &Path, file: &[u8], meta: &HashMap<String, String>) -> Result<()
 /// The metadata of a checkpoint, checked to be ours, whole, and for this
 /// spec.
 fn metadata(path: &Path, file: &[u8], spec_hash: &str) -> Result<HashMap<String, String>, String> {
-    let (_, header) = SafeTensors::read_metadata(file).map_err(|e| {
-        io_error(
-            path,
-            format!("not a checkpoint, or a corrupt one ({e:?})"),
-        )
-    })?;
+    let (_, header) = SafeTensors::read_metadata(file)
+        .map_err(|e| io_error(path, format!("not a checkpoint, or a corrupt one ({e:?})")))?;
     let meta = header.metadata().clone().unwrap_or_default();
     if meta.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(io_error(path, "not a posterlab checkpoint"));
