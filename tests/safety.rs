@@ -199,12 +199,30 @@ fn reading_another_programs_database_leaves_it_byte_for_byte() {
         )
         .unwrap();
     }
+    // Another program's WAL-mode database: SQLite would make -wal and -shm
+    // files beside it for any reader that locks it.
+    let wal = p.path().join("wal-app.sqlite");
+    {
+        let conn = Connection::open(&wal).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        conn.execute_batch("CREATE TABLE notes (body TEXT)")
+            .unwrap();
+    }
+    assert_eq!(
+        std::fs::read(&wal).unwrap()[18..20],
+        [2, 2],
+        "a WAL-mode file"
+    );
     let empty = p.path().join("empty.sqlite");
     std::fs::write(&empty, "").unwrap();
     let csv = p.path().join("table.csv");
     std::fs::write(&csv, "a,b\n1,2\n").unwrap();
     for (file, why) in [
         (&other, "not a posterlab database (its tables: runs)"),
+        (&wal, "not a posterlab database (its tables: notes)"),
         (&empty, "the file is empty, not a posterlab database"),
         (&csv, "not a SQLite database"),
     ] {
@@ -230,13 +248,13 @@ fn reading_another_programs_database_leaves_it_byte_for_byte() {
                 "{args:?} changed {}",
                 file.display()
             );
+            let sidecars: Vec<_> = std::fs::read_dir(p.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with("-wal") || n.ends_with("-shm") || n.ends_with("-journal"))
+                .collect();
+            assert!(sidecars.is_empty(), "{args:?} left {sidecars:?}");
         }
-        let sidecars: Vec<_> = std::fs::read_dir(p.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with("-wal") || n.ends_with("-shm") || n.ends_with("-journal"))
-            .collect();
-        assert!(sidecars.is_empty(), "{sidecars:?}");
     }
     // Reading a posterlab database changes nothing either.
     let db = db_of(p.path());

@@ -125,8 +125,18 @@ pub fn read_only(path: &Path) -> Result<Connection, String> {
         FileKind::Folder => return Err(FOLDER.to_string()),
         FileKind::Sqlite => {}
     }
-    let conn = open_for_reading(path)?;
-    let found = schema::recognise(&conn).map_err(|e| e.to_string())?;
+    // What it is, judged without leaving a trace: SQLite makes -wal and -shm
+    // files beside a WAL-mode database for any reader, so the tables are
+    // looked at with the file taken as immutable when nothing is writing it
+    // (no log, no rollback journal beside it), and another program's
+    // database is refused with not a file added.
+    let quiet = !sidecar(path, "-wal").exists() && !sidecar(path, "-journal").exists();
+    let look = if quiet {
+        open_at(path, true).map_err(|e| format!("cannot read it: {e}"))?
+    } else {
+        open_for_reading(path)?
+    };
+    let found = schema::recognise(&look).map_err(|e| e.to_string())?;
     if let Some(why) = schema::refusal(&found) {
         return Err(why);
     }
@@ -137,48 +147,59 @@ pub fn read_only(path: &Path) -> Result<Connection, String> {
                 .to_string(),
         );
     }
+    drop(look);
+    // Posterlab's: read with SQLite's locks, so that a sweep writing it
+    // meanwhile is seen consistently.
+    open_for_reading(path)
+}
+
+/// A read-only connection, its first read done (SQLite opens lazily: that
+/// is what finds a file it cannot read).
+fn open_at(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(file_uri(path, immutable), flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
     Ok(conn)
 }
 
 fn open_for_reading(path: &Path) -> Result<Connection, String> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_URI
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let open = |immutable: bool| -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(file_uri(path, immutable), flags)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "query_only", "ON")?;
-        // SQLite opens lazily: reading the schema is what finds out.
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })?;
-        Ok(conn)
-    };
-    match open(false) {
+    match open_at(path, false) {
         Ok(conn) => Ok(conn),
         Err(first) => {
             // A WAL-mode file in a folder this user cannot write to: SQLite
             // cannot make the shared-memory index beside it. With no write-
-            // ahead log present nobody is writing it (a writer keeps the log
-            // while its connection is open), so the main file is the whole
-            // database and can be read as immutable.
-            if wal_path(path).exists() {
+            // ahead log holding anything, nobody is writing it (a writer
+            // keeps its log while its connection is open; an empty one is
+            // what a reader leaves), so the main file is the whole database
+            // and can be read as immutable.
+            let wal = sidecar(path, "-wal");
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
                 return Err(format!(
-                    "cannot read it: {first}\n  help: its write-ahead log ({}) is there, so a posterlab \
-                     process may be writing it, or one was killed; reading needs write access to the \
-                     folder to share that log. Copy the database with its -wal file to a folder you can \
-                     write to, or ask its owner to run `posterlab runs` once, which folds the log in",
-                    wal_path(path).display()
+                    "cannot read it: {first}\n  help: its write-ahead log ({}) holds changes, so a \
+                     posterlab process may be writing it, or one was killed; reading them needs write \
+                     access to the folder. Copy the database with its -wal file to a folder you can \
+                     write to, or ask its owner to let a `posterlab run` on it end (its last connection \
+                     folds the log into the database)",
+                    wal.display()
                 ));
             }
-            open(true).map_err(|e| format!("cannot read it: {e} (and before that: {first})"))
+            open_at(path, true)
+                .map_err(|e| format!("cannot read it: {e} (and before that: {first})"))
         }
     }
 }
 
-fn wal_path(path: &Path) -> PathBuf {
+/// The file SQLite keeps beside `path` with `suffix` (`-wal`, `-shm`,
+/// `-journal`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
