@@ -33,8 +33,8 @@ pub fn plural_of(n: usize, noun: &str) -> Cow<'_, str> {
 }
 
 /// `text` with every control character (Unicode Cc: U+0000–U+001F,
-/// U+007F–U+009F) written as a visible escape, `\u{1b}`; borrowed when
-/// there is none (the usual case).
+/// U+007F–U+009F) written as Rust writes it in a string (`\n`, `\t`, `\0`,
+/// `\u{1b}`); borrowed when there is none (the usual case).
 pub fn printable(text: &str) -> Cow<'_, str> {
     escape_where(text, char::is_control)
 }
@@ -72,7 +72,7 @@ fn escape_where(text: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if bad(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            out.extend(c.escape_debug());
         } else {
             out.push(c);
         }
@@ -110,8 +110,8 @@ mod tests {
         assert!(matches!(printable("Sci-Fi"), Cow::Borrowed("Sci-Fi")));
         assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
         assert_eq!(
-            printable("x\0y\nz\u{7f}\u{85}"),
-            "x\\u{0}y\\u{a}z\\u{7f}\\u{85}"
+            printable("x\0y\nz\u{7f}\u{85}\t"),
+            "x\\0y\\nz\\u{7f}\\u{85}\\t"
         );
         assert_eq!(printable("Ü ✓"), "Ü ✓");
         assert_eq!(first_control("ok\tno"), Some('\t'));
@@ -122,8 +122,8 @@ mod tests {
         );
         assert_eq!(
             xml_safe("<t>a\u{0}\u{1b}\t\n\u{85}</t>"),
-            "<t>a\\u{0}\\u{1b}\t\n\u{85}</t>"
+            "<t>a\\0\\u{1b}\t\n\u{85}</t>"
         );
-        assert_eq!(markdown_cell("R&D <b>|x\n"), "R&amp;D &lt;b&gt;\\|x\\u{a}");
+        assert_eq!(markdown_cell("R&D <b>|x\n"), "R&amp;D &lt;b&gt;\\|x\\n");
     }
 }

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
+use crate::text::printable;
+
 /// A byte range in the spec's source text.
 pub type Span = Range<usize>;
 
@@ -125,20 +127,6 @@ pub fn toml_float(f: f64) -> String {
     } else {
         format!("{s}.0")
     }
-}
-
-/// `s` with every control character (Unicode Cc) escaped as Rust writes it
-/// (`\u{1b}`, `\n`), everything else as it is.
-pub fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// One step from a table down to a value inside it.
@@ -419,7 +407,7 @@ impl SourceFile {
             path: self.path.clone(),
             line,
             col,
-            message: escape_controls(&message.into()),
+            message: printable(&message.into()).into_owned(),
             help: None,
         }
     }
@@ -446,7 +434,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(escape_controls(&help.into()));
+        self.help = Some(printable(&help.into()).into_owned());
         self
     }
 
@@ -456,7 +444,7 @@ impl Diagnostic {
             path: path.to_path_buf(),
             line: 0,
             col: 0,
-            message: escape_controls(&message.into()),
+            message: printable(&message.into()).into_owned(),
             help: None,
         }
     }
@@ -464,7 +452,8 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = escape_controls(&self.path.display().to_string());
+        let path = self.path.display().to_string();
+        let path = printable(&path);
         if self.line == 0 {
             write!(f, "{path}: {}", self.message)?;
         } else {
@@ -542,10 +531,6 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped_and_nothing_else() {
-        assert_eq!(
-            escape_controls("a\u{1b}[1m\tb\u{85}é\"\\"),
-            "a\\u{1b}[1m\\tb\\u{85}é\"\\"
-        );
         let d = SourceFile::new("a\u{7}.toml", "").diagnostic(0..0, "key `x\ny`");
         assert_eq!(d.to_string(), "a\\u{7}.toml:1:1: key `x\\ny`");
     }
