@@ -93,7 +93,14 @@ pub fn read_write(path: &Path) -> Result<Connection, String> {
     pre(&conn).map_err(|e| e.to_string())?;
     // The schema is checked (and made) before anything else is set, so that
     // a file that is not posterlab's keeps its journal mode too.
-    schema::migrate(&mut conn).map_err(|e| format!("cannot set up the schema: {e}"))??;
+    schema::migrate(&mut conn).map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => format!(
+            "cannot write it ({e})\n  help: `posterlab run` records into the database, so it needs \
+             write access to the file and its folder; `--db FILE` names another (`posterlab runs`, \
+             `show`, `export` and `report` only read, and work here)"
+        ),
+        _ => format!("cannot set up the schema: {e}"),
+    })??;
     let post = |conn: &Connection| -> rusqlite::Result<()> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a commit is on disk before posterlab removes the checkpoint
