@@ -1,0 +1,147 @@
+//! Reading the store back: runs, their epochs, per-genre counts and test
+//! predictions. Rows are read by column name (`rows`).
+
+use rusqlite::{params, OptionalExtension};
+
+use super::rows::{epoch_row, run_row, GenreRow, PosterPrediction, EPOCH_COLUMNS, RUN_COLUMNS};
+use super::{EpochRow, Result, RunRow, Store};
+use crate::train::metrics::GenreCounts;
+
+impl Store {
+    /// The latest run of a spec hash.
+    pub fn latest_run(&self, spec_hash: &str) -> Result<Option<RunRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs r WHERE r.spec_hash = ?1 ORDER BY r.id DESC LIMIT 1"
+                ),
+                [spec_hash],
+                run_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn epochs_done(&self, id: i64) -> Result<usize> {
+        self.conn
+            .query_row("SELECT epochs_done FROM runs WHERE id = ?1", [id], |r| {
+                r.get::<_, i64>("epochs_done")
+            })
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
+    }
+
+    pub(super) fn genres(&self, id: i64) -> Result<Vec<String>> {
+        let text: String = self
+            .conn
+            .query_row("SELECT genres FROM runs WHERE id = ?1", [id], |r| {
+                r.get("genres")
+            })
+            .map_err(|e| self.err(e))?;
+        serde_json::from_str(&text).map_err(|e| self.err(format!("run {id}: genres: {e}")))
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs r ORDER BY r.id"))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], run_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Every epoch (train and val) and the test row of run `id`, by epoch.
+    pub fn epochs(&self, id: i64) -> Result<Vec<EpochRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                &format!(
+                    "SELECT {EPOCH_COLUMNS} FROM metrics m JOIN runs r ON r.id = m.run_id \
+                 LEFT JOIN epochs e ON e.run_id = m.run_id AND e.epoch = m.epoch AND m.split != 'test' \
+                 WHERE m.run_id = ?1 \
+                 ORDER BY m.split = 'test', m.epoch, m.split"
+                ),
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], epoch_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Per-genre counts of run `id` on `split` at `epoch`, in genre order.
+    pub fn genre_counts(&self, id: i64, split: &str, epoch: usize) -> Result<Vec<GenreRow>> {
+        let genres = self.genres(id)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT genre, tp, fp, fn, tn FROM genre_metrics \
+                 WHERE run_id = ?1 AND split = ?2 AND epoch = ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query_map(params![id, split, epoch as i64], |r| {
+                Ok(GenreRow {
+                    genre: r.get("genre")?,
+                    counts: GenreCounts {
+                        tp: r.get::<_, i64>("tp")? as u64,
+                        fp: r.get::<_, i64>("fp")? as u64,
+                        fn_: r.get::<_, i64>("fn")? as u64,
+                        tn: r.get::<_, i64>("tn")? as u64,
+                    },
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        rows.sort_by_key(|r| genres.iter().position(|g| *g == r.genre));
+        Ok(rows)
+    }
+
+    /// The test predictions of run `id`, poster by poster (in poster id
+    /// order), each with one entry per genre in the run's genre order.
+    pub fn predictions(&self, id: i64) -> Result<Vec<PosterPrediction>> {
+        let genres = self.genres(id)?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT poster, genre, truth, probability, predicted FROM predictions \
+                 WHERE run_id = ?1 ORDER BY poster",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>("poster")?,
+                    r.get::<_, String>("genre")?,
+                    r.get::<_, bool>("truth")?,
+                    r.get::<_, f64>("probability")?,
+                    r.get::<_, bool>("predicted")?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<PosterPrediction> = Vec::new();
+        for (poster, genre, truth, probability, predicted) in rows {
+            if out.last().is_none_or(|p| p.poster != poster) {
+                out.push(PosterPrediction {
+                    poster,
+                    truth: vec![false; genres.len()],
+                    probability: vec![0.0; genres.len()],
+                    predicted: vec![false; genres.len()],
+                });
+            }
+            let p = out.last_mut().expect("pushed above");
+            if let Some(g) = genres.iter().position(|x| *x == genre) {
+                p.truth[g] = truth;
+                p.probability[g] = probability as f32;
+                p.predicted[g] = predicted;
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,274 @@
+//! Writing the store: a run's record, its status, each epoch with its
+//! per-genre counts (one transaction, with the checkpoint it belongs to),
+//! and the test results with every prediction. Every write is one
+//! immediate transaction (`Store::write`).
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, Transaction};
+
+use super::{NewRun, Result, Status, Store};
+use crate::train::run::{EpochRecord, SplitResult, TestRecord};
+
+/// The time now, UTC, RFC 3339 (what SQLite's date functions read).
+fn now(tx: &Connection) -> rusqlite::Result<String> {
+    tx.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| {
+        r.get(0)
+    })
+}
+
+impl Store {
+    /// Records a new run (status running); returns its id.
+    pub fn create_run(&mut self, run: &NewRun, uid: &str) -> Result<i64> {
+        self.write(|tx| {
+            let at = now(tx)?;
+            tx.execute(
+                "INSERT INTO runs (uid, name, experiment, tags, spec_hash, spec_toml, spec_file, swept, \
+                 status, epochs_planned, monitor, decision, threshold, genres, dataset, dataset_csv, \
+                 dataset_hash, n_train, n_val, n_test, params, device, host, git_commit, version, \
+                 checkpoint_dir, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                 ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?26)",
+                params![
+                    uid,
+                    run.name,
+                    run.experiment,
+                    json_list(&run.tags),
+                    run.spec_hash,
+                    run.spec_toml,
+                    run.spec_file,
+                    json_map(&run.swept),
+                    run.epochs_planned as i64,
+                    run.monitor,
+                    run.decision,
+                    run.threshold,
+                    json_list(&run.genres),
+                    run.dataset,
+                    run.dataset_csv,
+                    run.dataset_hash,
+                    run.split_sizes[0] as i64,
+                    run.split_sizes[1] as i64,
+                    run.split_sizes[2] as i64,
+                    run.params as i64,
+                    run.device,
+                    run.host,
+                    run.git_commit,
+                    run.version,
+                    run.checkpoint_dir,
+                    at,
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Marks a run running again (resume), clearing any earlier error.
+    pub fn resume_run(&mut self, id: i64, device: &str, host: &str) -> Result<()> {
+        self.write(|tx| {
+            let at = now(tx)?;
+            tx.execute(
+                "UPDATE runs SET status = 'running', status_epoch = NULL, error = NULL, device = ?2, \
+                 host = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, device, host, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Starts a run that completed no epoch again, with what is known now
+    /// (the data set may have been repaired since it failed).
+    pub fn restart_run(&mut self, id: i64, run: &NewRun) -> Result<()> {
+        self.write(|tx| {
+            let at = now(tx)?;
+            tx.execute(
+                "UPDATE runs SET status = 'running', status_epoch = NULL, error = NULL, genres = ?2, \
+                 dataset_csv = ?3, dataset_hash = ?4, n_train = ?5, n_val = ?6, n_test = ?7, params = ?8, \
+                 device = ?9, host = ?10, git_commit = ?11, version = ?12, updated_at = ?13 \
+                 WHERE id = ?1 AND epochs_done = 0",
+                params![
+                    id,
+                    json_list(&run.genres),
+                    run.dataset_csv,
+                    run.dataset_hash,
+                    run.split_sizes[0] as i64,
+                    run.split_sizes[1] as i64,
+                    run.split_sizes[2] as i64,
+                    run.params as i64,
+                    run.device,
+                    run.host,
+                    run.git_commit,
+                    run.version,
+                    at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ends a run as failed, interrupted or diverged (at `epoch`, 1-based).
+    pub fn set_status(
+        &mut self,
+        id: i64,
+        status: Status,
+        epoch: Option<usize>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let at = now(tx)?;
+            tx.execute(
+                "UPDATE runs SET status = ?2, status_epoch = ?3, error = ?4, updated_at = ?5 WHERE id = ?1",
+                params![id, status.as_str(), epoch.map(|e| e as i64), error, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records one epoch and the checkpoint that holds its state, in one
+    /// transaction.
+    pub fn record_epoch(&mut self, id: i64, record: &EpochRecord, checkpoint: &Path) -> Result<()> {
+        let genres = self.genres(id)?;
+        self.write(|tx| {
+            let at = now(tx)?;
+            let e = record.epoch as i64;
+            tx.execute(
+                "INSERT INTO epochs (run_id, epoch, lr, seconds, images_per_sec, is_best, recorded_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    e,
+                    record.lr,
+                    record.seconds,
+                    record.images_per_sec,
+                    record.best_epoch == record.epoch,
+                    at
+                ],
+            )?;
+            if record.best_epoch == record.epoch {
+                tx.execute(
+                    "UPDATE epochs SET is_best = 0 WHERE run_id = ?1 AND epoch != ?2",
+                    params![id, e],
+                )?;
+            }
+            insert_split(tx, id, e, "train", &record.train, &genres)?;
+            insert_split(tx, id, e, "val", &record.val, &genres)?;
+            tx.execute(
+                "UPDATE runs SET epochs_done = ?2, best_epoch = ?3, checkpoint = ?4, \
+                 train_seconds = train_seconds + ?5, updated_at = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    e,
+                    record.best_epoch as i64,
+                    checkpoint.to_string_lossy(),
+                    record.seconds,
+                    at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records the test evaluation and predictions and marks the run finished.
+    pub fn record_test(&mut self, id: i64, record: &TestRecord) -> Result<()> {
+        let genres = self.genres(id)?;
+        self.write(|tx| {
+            let at = now(tx)?;
+            insert_split(tx, id, record.epoch as i64, "test", &record.result, &genres)?;
+            let mut insert = tx.prepare(
+                "INSERT INTO predictions (run_id, poster, genre, truth, probability, predicted) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let g = genres.len();
+            for (p, poster) in record.posters.iter().enumerate() {
+                let row = &record.scores[p * g..(p + 1) * g];
+                let cut = record.decision.cut(row);
+                for (j, genre) in genres.iter().enumerate() {
+                    insert.execute(params![
+                        id,
+                        poster,
+                        genre,
+                        record.targets[p * g + j],
+                        row[j] as f64,
+                        row[j] as f64 > cut
+                    ])?;
+                }
+            }
+            tx.execute(
+                "UPDATE runs SET status = 'finished', status_epoch = NULL, error = NULL, \
+                 stopped_early = ?2, finished_at = ?3, updated_at = ?3 WHERE id = ?1",
+                params![id, record.stopped_early, at],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+fn insert_split(
+    tx: &Transaction,
+    id: i64,
+    epoch: i64,
+    split: &str,
+    r: &SplitResult,
+    genres: &[String],
+) -> rusqlite::Result<()> {
+    let m = &r.metrics;
+    tx.execute(
+        "INSERT INTO metrics (run_id, epoch, split, posters, loss, micro_precision, micro_recall, \
+         micro_f1, macro_precision, macro_recall, macro_f1, samples_f1, subset_accuracy, \
+         binary_accuracy, hamming_loss, micro_ap, macro_ap) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            id,
+            epoch,
+            split,
+            r.posters as i64,
+            r.loss.is_finite().then_some(r.loss),
+            m.micro_precision,
+            m.micro_recall,
+            m.micro_f1,
+            m.macro_precision,
+            m.macro_recall,
+            m.macro_f1,
+            m.samples_f1,
+            m.subset_accuracy,
+            m.binary_accuracy,
+            m.hamming_loss,
+            m.micro_ap,
+            m.macro_ap
+        ],
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO genre_metrics (run_id, epoch, split, genre, tp, fp, fn, tn, support, \
+         precision, recall, f1) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    for (genre, c) in genres.iter().zip(&m.per_genre) {
+        insert.execute(params![
+            id,
+            epoch,
+            split,
+            genre,
+            c.tp as i64,
+            c.fp as i64,
+            c.fn_ as i64,
+            c.tn as i64,
+            c.support() as i64,
+            c.precision(),
+            c.recall(),
+            c.f1()
+        ])?;
+    }
+    Ok(())
+}
+
+/// A JSON array of strings, for list columns.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).expect("strings serialise")
+}
+
+/// A JSON object of string values, for the swept values.
+fn json_map(pairs: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
