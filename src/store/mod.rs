@@ -23,6 +23,9 @@ mod select;
 mod tracker;
 mod writes;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

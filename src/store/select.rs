@@ -95,3 +95,105 @@ pub fn spec_value(spec_toml: &str, key: &str) -> Option<String> {
         other => other.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Status;
+
+    fn run(id: i64, name: &str, status: Status, spec_toml: &str) -> RunRow {
+        RunRow {
+            id,
+            uid: format!("uid{id}"),
+            name: name.to_string(),
+            experiment: name.split('[').next().unwrap().to_string(),
+            tags: vec!["seed".to_string()],
+            spec_hash: format!("{id:x}abcdef0123"),
+            spec_toml: spec_toml.to_string(),
+            status,
+            status_epoch: None,
+            error: None,
+            epochs_planned: 3,
+            epochs_done: 3,
+            best_epoch: Some(3),
+            stopped_early: false,
+            genres: Vec::new(),
+            dataset: "synthetic".into(),
+            dataset_hash: String::new(),
+            dataset_csv: String::new(),
+            swept: Vec::new(),
+            checkpoint_dir: Default::default(),
+            train_seconds: 0.0,
+            created_at: String::new(),
+            finished_at: None,
+            best_val_loss: None,
+            test_micro_f1: None,
+        }
+    }
+
+    fn runs() -> Vec<RunRow> {
+        let cnn = "[model]\narch = \"cnn\"\n[train]\nseed = 1\nloss = { kind = \"focal\", gamma = 2.0 }\n";
+        let rnn = "[model]\narch = \"cnn_rnn\"\n[train]\nseed = 2\nloss = \"bce\"\n";
+        vec![
+            run(1, "ablation[arch=cnn]", Status::Finished, cnn),
+            run(2, "ablation[arch=cnn_rnn]", Status::Diverged, rnn),
+            run(3, "quickstart", Status::Running, cnn),
+        ]
+    }
+
+    fn ids(selectors: &[&str]) -> Result<(Vec<i64>, Vec<String>), String> {
+        let selectors: Vec<String> = selectors.iter().map(|s| s.to_string()).collect();
+        select(&runs(), &selectors).map(|s| (s.runs.iter().map(|r| r.id).collect(), s.unmatched))
+    }
+
+    #[test]
+    fn each_kind_of_selector_picks_its_runs() {
+        for (selectors, want) in [
+            (&[][..], vec![1, 2, 3]),
+            (&["2"][..], vec![2]),
+            (&["quickstart"], vec![3]),
+            (&["ablation"], vec![1, 2]),
+            (&["seed"], vec![1, 2, 3]),
+            (&["diverged"], vec![2]),
+            (&["1abc"], vec![1]),
+            (&["1ABC"], vec![1]),
+            (&["model.arch=cnn_rnn"], vec![2]),
+            (&["train.seed = 1"], vec![1, 3]),
+            (&["train.loss=focal"], vec![1, 3]),
+            (&["3", "finished"], vec![1, 3]),
+        ] {
+            assert_eq!(ids(selectors).unwrap().0, want, "{selectors:?}");
+        }
+    }
+
+    #[test]
+    fn short_or_non_hex_prefixes_are_not_hashes() {
+        // Three digits are too short to be a hash prefix; `abc` matches no
+        // name, so nothing is picked.
+        assert!(ids(&["1ab"]).is_err());
+        assert!(ids(&["xyz1"]).is_err());
+    }
+
+    #[test]
+    fn a_selector_matching_nothing_is_noted_and_only_no_match_at_all_fails() {
+        let (picked, unmatched) = ids(&["finished", "interrupted"]).unwrap();
+        assert_eq!(picked, [1]);
+        assert_eq!(unmatched, ["interrupted"]);
+        let e = ids(&["interrupted", "model.arch=vit"]).unwrap_err();
+        assert!(
+            e.starts_with("no run matches `interrupted` or `model.arch=vit`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn spec_values_read_dotted_fields_as_text() {
+        let toml =
+            "[train]\nlr = 0.001\nloss = { kind = \"focal\", gamma = 2.0 }\ndevice = \"cpu\"\n";
+        assert_eq!(spec_value(toml, "train.lr").as_deref(), Some("0.001"));
+        assert_eq!(spec_value(toml, "train.loss").as_deref(), Some("focal"));
+        assert_eq!(spec_value(toml, "train.device").as_deref(), Some("cpu"));
+        assert_eq!(spec_value(toml, "train.nope"), None);
+        assert_eq!(spec_value("not toml [", "train.lr"), None);
+    }
+}
