@@ -27,10 +27,25 @@ fn outputs() -> BTreeMap<String, Vec<u8>> {
     std::fs::copy(fixture().join("posterlab.sqlite"), &db).unwrap();
     // The poster files the gallery embeds: the recorded set, remade (the
     // generator is deterministic) where the runs recorded it, `posters/`.
-    let o = posterlab(dir.path(), &["synth", "--out", "posters", "--count", "120", "--seed", "5"]);
+    let o = posterlab(
+        dir.path(),
+        &["synth", "--out", "posters", "--count", "120", "--seed", "5"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let mut out = BTreeMap::new();
-    let o = posterlab(dir.path(), &["--db", "fixture.sqlite", "report", "--out", "r", "finished", "diverged", "running"]);
+    let o = posterlab(
+        dir.path(),
+        &[
+            "--db",
+            "fixture.sqlite",
+            "report",
+            "--out",
+            "r",
+            "finished",
+            "diverged",
+            "running",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     for (name, bytes) in files_under(&dir.path().join("r")) {
         out.insert(format!("report/{name}"), bytes);

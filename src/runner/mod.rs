@@ -25,8 +25,9 @@ use crate::progress::Progress;
 use crate::spec::{Device as SpecDevice, Spec};
 use crate::store::{NewRun, Status, Store};
 use crate::text::plural;
+use crate::train::fit::{self, Context, Outcome};
 use crate::train::metrics::Decision;
-use crate::train::run::{self, Context, Outcome};
+use crate::train::record::Error;
 
 /// What the command line chose.
 #[derive(Debug, Clone, Copy)]
@@ -152,7 +153,7 @@ fn run_one(
     datasets: &mut HashMap<String, Arc<Dataset>>,
     host: &str,
     git: &Option<String>,
-) -> Result<Ended, run::Error> {
+) -> Result<Ended, Error> {
     let hash = spec.hash();
     let short = &hash[..12];
     let runs_dir = ws.results.join("runs");
@@ -344,14 +345,14 @@ fn train_on_device(
     cx: &Context,
     store: &mut Store,
     id: i64,
-) -> Result<Outcome, run::Error> {
+) -> Result<Outcome, Error> {
     match device {
-        SpecDevice::Cpu => run::train(&Cpu::default(), cx, &mut store.tracker(id)),
+        SpecDevice::Cpu => fit::train(&Cpu::default(), cx, &mut store.tracker(id)),
         #[cfg(feature = "cuda")]
         SpecDevice::Cuda(ordinal) => {
             let dev = Cuda::try_build(ordinal, cx.spec.train.seed)
                 .map_err(|e| format!("cannot open cuda:{ordinal}: {e:?}"))?;
-            run::train(&dev, cx, &mut store.tracker(id))
+            fit::train(&dev, cx, &mut store.tracker(id))
         }
         #[cfg(not(feature = "cuda"))]
         SpecDevice::Cuda(_) => Err(crate::model::NO_CUDA.into()),

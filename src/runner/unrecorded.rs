@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::write_atomic;
 use crate::store::{RunRow, Status, Store};
-use crate::train::run::Error;
+use crate::train::record::Error;
 
 /// The note's file name in the run's checkpoint folder.
 pub const NOTE: &str = "unrecorded-end.json";

@@ -12,7 +12,7 @@
 //!
 //! Files: `rows` (row types, read by column name), `writes`, `reads`,
 //! `select` (the run-selector language), `tracker` (the training loop's
-//! [`Tracker`](crate::train::run::Tracker)), `open` (which files may be
+//! [`Tracker`](crate::train::record::Tracker)), `open` (which files may be
 //! opened, and how), `schema` (tables and migrations).
 
 mod open;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::train::metrics::{evaluate, Decision};
-use crate::train::run::{EpochRecord, SplitResult, TestRecord};
+use crate::train::record::{EpochRecord, SplitResult, TestRecord};
 
 fn new_run(name: &str) -> NewRun {
     NewRun {

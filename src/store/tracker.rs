@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::Store;
-use crate::train::run::{EpochRecord, TestRecord, Tracker};
+use crate::train::record::{EpochRecord, Error, TestRecord, Tracker};
 
 impl Store {
     /// A tracker for run `id`.
@@ -20,22 +20,15 @@ pub struct RunTracker<'a> {
 }
 
 impl Tracker for RunTracker<'_> {
-    fn completed_epochs(&mut self) -> std::result::Result<usize, crate::train::run::Error> {
+    fn completed_epochs(&mut self) -> Result<usize, Error> {
         Ok(self.store.epochs_done(self.id)?)
     }
 
-    fn record_epoch(
-        &mut self,
-        record: &EpochRecord,
-        checkpoint: &Path,
-    ) -> std::result::Result<(), crate::train::run::Error> {
+    fn record_epoch(&mut self, record: &EpochRecord, checkpoint: &Path) -> Result<(), Error> {
         Ok(self.store.record_epoch(self.id, record, checkpoint)?)
     }
 
-    fn record_test(
-        &mut self,
-        record: &TestRecord,
-    ) -> std::result::Result<(), crate::train::run::Error> {
+    fn record_test(&mut self, record: &TestRecord) -> Result<(), Error> {
         Ok(self.store.record_test(self.id, record)?)
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, Transaction};
 
 use super::{NewRun, Result, Status, Store};
-use crate::train::run::{EpochRecord, SplitResult, TestRecord};
+use crate::train::record::{EpochRecord, SplitResult, TestRecord};
 
 /// The time now, UTC, RFC 3339 (what SQLite's date functions read).
 fn now(tx: &Connection) -> rusqlite::Result<String> {

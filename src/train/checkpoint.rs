@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use ::safetensors::SafeTensors;
 
 use super::optim::Optimizer;
-use super::run::SplitResult;
+use super::record::SplitResult;
 use crate::files::write_atomic;
 use crate::model::params::f32s;
 use crate::model::{Layers, Model};

@@ -1,13 +1,15 @@
-//! Training: the epoch loop (`run`), losses, optimizers and their state,
-//! checkpoints, metrics, the decisions taken from recorded history
-//! (learning-rate schedule, early stopping, best epoch) and the throughput
-//! benchmark. Results go to a [`run::Tracker`], which the store implements.
+//! Training: the epoch loop (`fit`), what it reports (`record`: split, epoch
+//! and test results, and the [`record::Tracker`] the store implements),
+//! losses, optimizers and their state, checkpoints, metrics, the decisions
+//! taken from recorded history (learning-rate schedule, early stopping, best
+//! epoch) and the throughput benchmark.
 
 pub mod bench;
 pub mod checkpoint;
+pub mod fit;
 pub mod history;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
-pub mod run;
+pub mod record;
 pub mod step;

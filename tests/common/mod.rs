@@ -80,7 +80,7 @@ pub fn posterlab(cwd: &Path, args: &[&str]) -> Output {
 
 /// Runs the posterlab binary in `cwd` with the crash hook armed: it aborts,
 /// as kill -9 would stop it, at `point` (`recorded@2`: see
-/// `POSTERLAB_CRASH` in src/train/run.rs).
+/// `POSTERLAB_CRASH` in src/train/fit.rs).
 pub fn posterlab_crashing(cwd: &Path, args: &[&str], point: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_posterlab"))
         .current_dir(cwd)

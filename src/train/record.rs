@@ -1,0 +1,91 @@
+//! What training reports, and to what: the results of a split, of an epoch
+//! and of the final test, and the [`Tracker`] trait the store implements.
+//! Kept apart from the loop (`fit`) so that the store, checkpoints and the
+//! schedule read these types without reaching into the loop.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{Decision, Metrics};
+use crate::spec::Monitor;
+
+/// Errors of a run: I/O, the store, the device. Data and spec problems are
+/// caught before a run starts.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The loss and metrics of one split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitResult {
+    pub posters: usize,
+    /// Mean loss per poster (per poster and genre for the BCE losses).
+    pub loss: f64,
+    pub metrics: Metrics,
+}
+
+impl SplitResult {
+    /// The value of a monitored metric (the `val_` prefix names the split
+    /// this result is for).
+    pub fn monitored(&self, monitor: Monitor) -> f64 {
+        let m = &self.metrics;
+        match monitor {
+            Monitor::ValLoss => self.loss,
+            Monitor::ValMicroF1 => m.micro_f1,
+            Monitor::ValMacroF1 => m.macro_f1,
+            Monitor::ValSamplesF1 => m.samples_f1,
+            Monitor::ValMicroPrecision => m.micro_precision,
+            Monitor::ValMicroRecall => m.micro_recall,
+            Monitor::ValMacroPrecision => m.macro_precision,
+            Monitor::ValMacroRecall => m.macro_recall,
+            Monitor::ValMicroAp => m.micro_ap,
+            Monitor::ValMacroAp => m.macro_ap,
+            Monitor::ValSubsetAccuracy => m.subset_accuracy,
+            Monitor::ValBinaryAccuracy => m.binary_accuracy,
+            Monitor::ValHammingLoss => m.hamming_loss,
+        }
+    }
+}
+
+/// One completed epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: usize,
+    pub lr: f64,
+    /// Wall time of the epoch: training, both evaluations, the checkpoint.
+    pub seconds: f64,
+    /// Training throughput (training phase only).
+    pub images_per_sec: f64,
+    /// Metrics of the training forward passes (dropout on, weights moving
+    /// during the epoch), as Keras reports training metrics.
+    pub train: SplitResult,
+    pub val: SplitResult,
+    /// The best epoch so far (1-based) by the spec's monitor.
+    pub best_epoch: usize,
+}
+
+/// The test evaluation of the best checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRecord {
+    /// The epoch whose weights were tested (1-based).
+    pub epoch: usize,
+    pub result: SplitResult,
+    /// Poster ids, targets and scores (`posters × genres`), in split order.
+    pub posters: Vec<String>,
+    pub targets: Vec<u8>,
+    pub scores: Vec<f32>,
+    pub decision: Decision,
+    /// Whether early stopping ended training before `epochs`.
+    pub stopped_early: bool,
+}
+
+/// Where a run's results go.
+pub trait Tracker {
+    /// Epochs already recorded (0 for a new run).
+    fn completed_epochs(&mut self) -> Result<usize, Error>;
+    /// Records a completed epoch whose checkpoint is already durable at
+    /// `checkpoint`.
+    fn record_epoch(&mut self, record: &EpochRecord, checkpoint: &Path) -> Result<(), Error>;
+    /// Records the test results and marks the run finished.
+    fn record_test(&mut self, record: &TestRecord) -> Result<(), Error>;
+}
