@@ -13,5 +13,7 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod train;

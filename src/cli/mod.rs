@@ -305,21 +305,7 @@ fn run(
             s.train.device = device;
         }
     }
-    // Every data set must be there before a night's sweep starts.
-    let missing: std::collections::BTreeSet<String> = specs
-        .iter()
-        .filter_map(|s| match &s.data.dataset {
-            DatasetRef::Path(p) => data::find_csv(p).err().map(|e| e.to_string()),
-            DatasetRef::Synthetic => None,
-        })
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{}\n  help: fix `data.dataset` in the spec; `posterlab run --dry-run` lists what each run reads",
-            missing.into_iter().collect::<Vec<_>>().join("\n")
-        );
-    }
-    runner::check_devices(&specs).map_err(anyhow::Error::msg)?;
+    runner::preflight(&specs).map_err(anyhow::Error::msg)?;
     let mut store = Store::open(db)?;
     signals::install();
     let options = runner::Options {

@@ -445,7 +445,7 @@ fn cue(g: usize) -> Cue {
         Texture::Dots,
     ];
     let hue = (g as f32 * 137.508) % 360.0;
-    let value = if g % 2 == 0 { 1.0 } else { 0.8 };
+    let value = if g.is_multiple_of(2) { 1.0 } else { 0.8 };
     Cue {
         colour: hsv(hue, 0.85, value),
         shape: SHAPES[g % 5],

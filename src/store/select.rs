@@ -103,31 +103,8 @@ mod tests {
 
     fn run(id: i64, name: &str, status: Status, spec_toml: &str) -> RunRow {
         RunRow {
-            id,
-            uid: format!("uid{id}"),
-            name: name.to_string(),
-            experiment: name.split('[').next().unwrap().to_string(),
-            tags: vec!["seed".to_string()],
-            spec_hash: format!("{id:x}abcdef0123"),
             spec_toml: spec_toml.to_string(),
-            status,
-            status_epoch: None,
-            error: None,
-            epochs_planned: 3,
-            epochs_done: 3,
-            best_epoch: Some(3),
-            stopped_early: false,
-            genres: Vec::new(),
-            dataset: "synthetic".into(),
-            dataset_hash: String::new(),
-            dataset_csv: String::new(),
-            swept: Vec::new(),
-            checkpoint_dir: Default::default(),
-            train_seconds: 0.0,
-            created_at: String::new(),
-            finished_at: None,
-            best_val_loss: None,
-            test_micro_f1: None,
+            ..crate::testing::run_row(id, name, status)
         }
     }
 

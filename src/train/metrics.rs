@@ -149,7 +149,7 @@ impl Decision {
 pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: Decision) -> Metrics {
     assert_eq!(targets.len(), scores.len(), "one score per target");
     assert!(
-        genres > 0 && targets.len() % genres == 0,
+        genres > 0 && targets.len().is_multiple_of(genres),
         "rows of `genres` values"
     );
     let n = targets.len() / genres;
