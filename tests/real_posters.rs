@@ -7,6 +7,10 @@ use posterlab::progress::Quiet;
 use posterlab::spec::{BadImages, DataFormat, Fit};
 
 #[test]
+#[cfg_attr(
+    real_posters_absent,
+    ignore = "the real posters are not at ../shared/data/movie-posters"
+)]
 fn the_real_set_reads_as_its_readme_describes() {
     let Some(root) = common::real_posters() else {
         return;
@@ -61,6 +65,10 @@ fn the_real_set_reads_as_its_readme_describes() {
 
 /// The baselines ../shared/data/README.md quotes, through our metrics.
 #[test]
+#[cfg_attr(
+    real_posters_absent,
+    ignore = "the real posters are not at ../shared/data/movie-posters"
+)]
 fn the_readme_baselines_come_out_of_our_metrics() {
     use posterlab::train::metrics::{evaluate, Decision};
     let Some(root) = common::real_posters() else {

@@ -1,0 +1,42 @@
+//! Tells the tests which of their outside components this machine has, so
+//! that a test whose component is missing is reported as ignored, with the
+//! reason, instead of passing without having run: the real posters
+//! (`../shared/data/movie-posters`), the `sqlite3` program, root (to mount a
+//! small tmpfs). Under CI (`CI` set) every test runs, and a missing
+//! component fails it.
+
+use std::path::Path;
+
+fn main() {
+    for cfg in ["real_posters_absent", "no_sqlite3", "not_root"] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+    }
+    println!("cargo::rerun-if-env-changed=CI");
+    println!("cargo::rerun-if-env-changed=PATH");
+    if std::env::var_os("CI").is_some() {
+        return;
+    }
+    let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let csv = Path::new(&root).join("../shared/data/movie-posters/train.csv");
+    // Cargo reruns the script when this file appears or changes.
+    println!("cargo::rerun-if-changed={}", csv.display());
+    if !csv.is_file() {
+        println!("cargo::rustc-cfg=real_posters_absent");
+    }
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    };
+    if !on_path("sqlite3") {
+        println!("cargo::rustc-cfg=no_sqlite3");
+    }
+    // The effective uid, from the kernel's own account of this process.
+    let euid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
+    });
+    if euid.as_deref() != Some("0") {
+        println!("cargo::rustc-cfg=not_root");
+    }
+}
