@@ -15,17 +15,23 @@ pub mod gallery;
 pub mod style;
 pub mod tables;
 
+mod load;
+mod spec_derived;
+
+pub use self::load::select;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use rayon::prelude::*;
 
 use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series, XAxis};
 use self::gallery::escape;
+use self::load::{curve, groups, metric, RunData};
+use self::spec_derived::{decision_of, decision_text, monitor_of, PosterFiles};
 use crate::files::write_atomic;
-use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+use crate::store::{EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
 use crate::text::plural;
 use crate::train::metrics::{Decision, GenreCounts};
 
@@ -52,130 +58,12 @@ const GALLERY: usize = 12;
 
 type Band = Vec<(f64, f64, f64)>;
 
-/// Everything one run's figures need, read from the store.
-struct RunData {
-    run: RunRow,
-    epochs: Vec<EpochRow>,
-    test: Option<EpochRow>,
-    genre_counts: Vec<GenreRow>,
-    predictions: Vec<PosterPrediction>,
-    /// The configuration this run belongs to.
-    group: String,
-}
-
-impl RunData {
-    fn folder(&self) -> String {
-        format!("runs/{}-{}", self.run.id, slug(&self.run.name))
-    }
-}
-
-fn slug(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    while s.contains("--") {
-        s = s.replace("--", "-");
-    }
-    s.trim_matches('-').chars().take(60).collect()
-}
-
-/// The runs a report shows: those `selectors` pick, or every finished run.
-pub fn select(store: &Store, selectors: &[String]) -> Result<store::Selection, String> {
-    let all = store.runs().map_err(|e| e.to_string())?;
-    if selectors.is_empty() {
-        let finished: Vec<RunRow> = all
-            .into_iter()
-            .filter(|r| r.status == Status::Finished)
-            .collect();
-        if finished.is_empty() {
-            return Err(format!(
-                "no finished runs in {}\n  help: `posterlab runs` lists what is there; name runs (or a status such as `running`) to report on them",
-                store.path().display()
-            ));
-        }
-        return Ok(store::Selection {
-            runs: finished,
-            unmatched: Vec::new(),
-        });
-    }
-    store::select(&all, selectors)
-}
-
-/// A run's configuration label.
-fn group_of(run: &RunRow, group_by: &[String]) -> String {
-    if group_by.is_empty() {
-        let swept: Vec<String> = run
-            .swept
-            .iter()
-            .filter(|(k, _)| k != "train.seed")
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    k.rsplit('.').next().unwrap_or(k),
-                    v.trim_matches('"')
-                )
-            })
-            .collect();
-        if swept.is_empty() {
-            run.experiment.clone()
-        } else {
-            format!("{} {}", run.experiment, swept.join(" "))
-        }
-    } else {
-        group_by
-            .iter()
-            .map(|k| {
-                let v = store::spec_value(&run.spec_toml, k).unwrap_or_else(|| "?".to_string());
-                format!("{}={v}", k.rsplit('.').next().unwrap_or(k))
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
 /// Renders the report for `runs` into `options.out`.
 pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Written, String> {
     if runs.is_empty() {
         return Err("no runs selected: nothing to report".to_string());
     }
-    for key in &options.group_by {
-        if runs
-            .iter()
-            .all(|r| store::spec_value(&r.spec_toml, key).is_none())
-        {
-            return Err(format!(
-                "--group-by {key}: no selected run's spec has that field\n  help: use a dotted spec field such as model.arch or train.loss (see `posterlab spec defaults`)"
-            ));
-        }
-    }
-    let err = |e: store::StoreError| e.to_string();
-    let mut data = Vec::with_capacity(runs.len());
-    for run in runs {
-        let rows = store.epochs(run.id).map_err(err)?;
-        let test = rows.iter().find(|r| r.split == "test").cloned();
-        let (genre_counts, predictions) = match &test {
-            Some(t) => (
-                store.genre_counts(run.id, "test", t.epoch).map_err(err)?,
-                store.predictions(run.id).map_err(err)?,
-            ),
-            None => (Vec::new(), Vec::new()),
-        };
-        data.push(RunData {
-            group: group_of(run, &options.group_by),
-            run: run.clone(),
-            epochs: rows.into_iter().filter(|r| r.split != "test").collect(),
-            test,
-            genre_counts,
-            predictions,
-        });
-    }
+    let data = load::read(store, runs, &options.group_by)?;
 
     folder::claim(&options.out)?;
     let posters = PosterFiles::default();
@@ -204,29 +92,6 @@ pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Writt
         files: files.len(),
         index: options.out.join("index.html"),
     })
-}
-
-fn metric(row: &EpochRow, name: &str) -> f64 {
-    match name {
-        "loss" => row.loss.unwrap_or(f64::NAN),
-        "micro_precision" => row.micro_precision,
-        "micro_recall" => row.micro_recall,
-        "micro_f1" => row.micro_f1,
-        "macro_f1" => row.macro_f1,
-        "micro_ap" => row.micro_ap,
-        "macro_ap" => row.macro_ap,
-        "samples_f1" => row.samples_f1,
-        "lr" => row.lr.unwrap_or(f64::NAN),
-        other => unreachable!("no metric {other}"),
-    }
-}
-
-fn curve(epochs: &[EpochRow], split: &str, name: &str) -> Vec<(f64, f64)> {
-    epochs
-        .iter()
-        .filter(|r| r.split == split)
-        .map(|r| (r.epoch as f64, metric(r, name)))
-        .collect()
 }
 
 /// The vertical marks of a run: best epoch, early stop, divergence.
@@ -682,80 +547,6 @@ fn bar(label: &str, colour: usize, values: Vec<f64>) -> BarSeries {
     }
 }
 
-fn monitor_of(run: &RunRow) -> String {
-    store::spec_value(&run.spec_toml, "train.monitor").unwrap_or_else(|| "val_loss".into())
-}
-
-/// The run's rule for turning scores into genres, from its resolved spec.
-fn decision_of(run: &RunRow) -> Decision {
-    let threshold = store::spec_value(&run.spec_toml, "train.threshold")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0.5);
-    if store::spec_value(&run.spec_toml, "train.loss").as_deref() == Some("categorical_ce") {
-        Decision::RelativeToTop(threshold)
-    } else {
-        Decision::Threshold(threshold)
-    }
-}
-
-fn decision_text(run: &RunRow) -> String {
-    match decision_of(run) {
-        Decision::RelativeToTop(t) => {
-            format!("softmax probability above {t} x the poster's top one")
-        }
-        Decision::Threshold(t) => format!("probability above {t}"),
-    }
-}
-
-/// A data set's poster files by id, or why they cannot be found.
-type PosterIndex = Result<HashMap<String, PathBuf>, String>;
-
-/// Poster files of each data set (read once), and thumbnails (made once).
-#[derive(Default)]
-struct PosterFiles {
-    indexes: Mutex<HashMap<String, PosterIndex>>,
-    thumbnails: Mutex<HashMap<PathBuf, Result<String, String>>>,
-}
-
-impl PosterFiles {
-    fn paths(&self, run: &RunRow) -> PosterIndex {
-        let spec = crate::spec::load_str(Path::new("<stored spec>"), &run.spec_toml)
-            .map_err(|_| "the stored spec no longer parses".to_string())?
-            .remove(0);
-        let key = format!(
-            "{}|{:?}|{:?}",
-            run.dataset_csv, spec.data.format, spec.data.images
-        );
-        if let Some(found) = self.indexes.lock().expect("index cache").get(&key) {
-            return found.clone();
-        }
-        let found = crate::data::read_index(
-            Path::new(&run.dataset_csv),
-            spec.data.format,
-            spec.data.images.as_deref(),
-        )
-        .map(|index| index.posters.into_iter().map(|p| (p.id, p.image)).collect())
-        .map_err(|e| format!("cannot read {}: {}", run.dataset_csv, e.message));
-        self.indexes
-            .lock()
-            .expect("index cache")
-            .insert(key, found.clone());
-        found
-    }
-
-    fn thumbnail(&self, path: &Path) -> Result<String, String> {
-        if let Some(t) = self.thumbnails.lock().expect("thumbnail cache").get(path) {
-            return t.clone();
-        }
-        let t = gallery::thumbnail(path);
-        self.thumbnails
-            .lock()
-            .expect("thumbnail cache")
-            .insert(path.to_path_buf(), t.clone());
-        t
-    }
-}
-
 /// Per configuration: the mean of a curve over its runs, epoch by epoch,
 /// and a (epoch, mean − std, mean + std) band where 2+ runs reached it.
 fn aggregate(runs: &[&RunData], split: &str, name: &str) -> (Vec<(f64, f64)>, Band) {
@@ -777,17 +568,6 @@ fn aggregate(runs: &[&RunData], split: &str, name: &str) -> (Vec<(f64, f64)>, Ba
         }
     }
     (mean, band)
-}
-
-fn groups(data: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
-    let mut groups: Vec<(String, Vec<&RunData>)> = Vec::new();
-    for d in data {
-        match groups.iter_mut().find(|(g, _)| *g == d.group) {
-            Some((_, members)) => members.push(d),
-            None => groups.push((d.group.clone(), vec![d])),
-        }
-    }
-    groups
 }
 
 fn comparisons(data: &[RunData]) -> Result<Vec<(String, String)>, String> {
