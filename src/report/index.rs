@@ -4,13 +4,20 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use super::compare::table_rows;
 use super::gallery::escape;
-use super::load::{groups, RunData};
-use super::{folder, status_line, table_rows, tables};
+use super::load::{Group, RunData};
+use super::{folder, status_line, tables};
 use crate::text::plural;
 
-/// The index page of a report that wrote `files` for `data`, read from `db`.
-pub(super) fn page(db: &Path, data: &[RunData], files: &[(String, String)]) -> String {
+/// The index page of a report that wrote `files` for `data` (in
+/// configurations `groups`), read from `db`.
+pub(super) fn page(
+    db: &Path,
+    data: &[RunData],
+    groups: &[Group],
+    files: &[(String, String)],
+) -> String {
     let has = |name: &str| files.iter().any(|(f, _)| f == name);
     let mut s = String::new();
     let _ = write!(
@@ -44,7 +51,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
              standard deviation over n runs; bold: the best mean of each column. Also as \
              <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
              <a href=\"results.tex\">LaTeX</a>.</p>\n",
-            tables::html(&table_rows(&groups(data)))
+            tables::html(&table_rows(groups))
         );
     }
     s.push_str("<h2>Comparisons</h2>\n");

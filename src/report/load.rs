@@ -137,13 +137,23 @@ fn group_of(run: &RunRow, group_by: &[String]) -> String {
     }
 }
 
-/// The configurations, in the order of their first run, with their runs.
-pub(super) fn groups(data: &[RunData]) -> Vec<(String, Vec<&RunData>)> {
-    let mut groups: Vec<(String, Vec<&RunData>)> = Vec::new();
+/// A configuration: its label and its runs (seeds, unless `--group-by`
+/// says otherwise).
+pub(super) struct Group<'a> {
+    pub label: String,
+    pub runs: Vec<&'a RunData>,
+}
+
+/// The configurations, in the order of their first run.
+pub(super) fn groups(data: &[RunData]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group> = Vec::new();
     for d in data {
-        match groups.iter_mut().find(|(g, _)| *g == d.group) {
-            Some((_, members)) => members.push(d),
-            None => groups.push((d.group.clone(), vec![d])),
+        match groups.iter_mut().find(|g| g.label == d.group) {
+            Some(g) => g.runs.push(d),
+            None => groups.push(Group {
+                label: d.group.clone(),
+                runs: vec![d],
+            }),
         }
     }
     groups

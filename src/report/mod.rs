@@ -15,22 +15,23 @@ pub mod gallery;
 pub mod style;
 pub mod tables;
 
+mod compare;
 mod index;
 mod load;
 mod spec_derived;
 
 pub use self::load::select;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use self::figures::{BarSeries, Bars, Heatmap, Key, Mark, Panel, Series, XAxis};
-use self::load::{curve, groups, metric, RunData};
+use self::load::{curve, RunData};
 use self::spec_derived::{decision_of, decision_text, monitor_of, PosterFiles};
 use crate::files::write_atomic;
-use crate::store::{EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+use crate::store::{GenreRow, PosterPrediction, RunRow, Status, Store};
 use crate::text::plural;
 use crate::train::metrics::{Decision, GenreCounts};
 
@@ -55,8 +56,6 @@ pub struct Written {
 /// Posters in a run's gallery.
 const GALLERY: usize = 12;
 
-type Band = Vec<(f64, f64, f64)>;
-
 /// Renders the report for `runs` into `options.out`.
 pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Written, String> {
     if runs.is_empty() {
@@ -73,8 +72,9 @@ pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Writt
         .into_iter()
         .flatten()
         .collect();
-    files.extend(comparisons(&data)?);
-    let index = index::page(store.path(), &data, &files);
+    let groups = load::groups(&data);
+    files.extend(compare::figures(&groups)?);
+    let index = index::page(store.path(), &data, &groups, &files);
     files.push(("index.html".to_string(), index));
 
     for (name, text) in &files {
@@ -544,195 +544,6 @@ fn bar(label: &str, colour: usize, values: Vec<f64>) -> BarSeries {
         values,
         errors: None,
     }
-}
-
-/// Per configuration: the mean of a curve over its runs, epoch by epoch,
-/// and a (epoch, mean − std, mean + std) band where 2+ runs reached it.
-fn aggregate(runs: &[&RunData], split: &str, name: &str) -> (Vec<(f64, f64)>, Band) {
-    let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for d in runs {
-        for (x, y) in curve(&d.epochs, split, name) {
-            if y.is_finite() {
-                by_epoch.entry(x as usize).or_default().push(y);
-            }
-        }
-    }
-    let mut mean = Vec::new();
-    let mut band = Vec::new();
-    for (epoch, ys) in by_epoch {
-        let (m, s) = tables::mean_std(&ys);
-        mean.push((epoch as f64, m));
-        if ys.len() > 1 {
-            band.push((epoch as f64, m - s, m + s));
-        }
-    }
-    (mean, band)
-}
-
-fn comparisons(data: &[RunData]) -> Result<Vec<(String, String)>, String> {
-    let groups = groups(data);
-    let mut out = Vec::new();
-    // Curves: one line per configuration, a ±1 std band where it has 2+ runs.
-    let series = |split: &str, name: &str| -> Vec<Series> {
-        groups
-            .iter()
-            .enumerate()
-            .map(|(i, (label, members))| {
-                let (points, band) = aggregate(members, split, name);
-                Series {
-                    label: label.clone(),
-                    colour: style::colour(i),
-                    dashed: (i / style::PALETTE.len()) % 2 == 1,
-                    points,
-                    band,
-                }
-            })
-            .collect()
-    };
-    let panels = vec![
-        Panel {
-            x: XAxis::Epoch,
-            title: "validation loss".into(),
-            y_desc: "mean loss".into(),
-            series: series("val", "loss"),
-            marks: Vec::new(),
-        },
-        Panel {
-            x: XAxis::Epoch,
-            title: "validation micro F1".into(),
-            y_desc: "F1".into(),
-            series: series("val", "micro_f1"),
-            marks: Vec::new(),
-        },
-        Panel {
-            x: XAxis::Epoch,
-            title: "validation micro AP".into(),
-            y_desc: "AP".into(),
-            series: series("val", "micro_ap"),
-            marks: Vec::new(),
-        },
-        Panel {
-            x: XAxis::Epoch,
-            title: "training loss".into(),
-            y_desc: "mean loss".into(),
-            series: series("train", "loss"),
-            marks: Vec::new(),
-        },
-        Panel {
-            x: XAxis::Epoch,
-            title: "validation macro F1".into(),
-            y_desc: "F1".into(),
-            series: series("val", "macro_f1"),
-            marks: Vec::new(),
-        },
-        Panel {
-            x: XAxis::Epoch,
-            title: "validation macro AP".into(),
-            y_desc: "AP".into(),
-            series: series("val", "macro_ap"),
-            marks: Vec::new(),
-        },
-    ];
-    let mut keys: Vec<(String, Key)> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, (label, members))| {
-            (
-                format!("{label} (n={})", members.len()),
-                Key::Line {
-                    colour: style::colour(i),
-                    dashed: (i / style::PALETTE.len()) % 2 == 1,
-                },
-            )
-        })
-        .collect();
-    if groups.iter().any(|(_, m)| m.len() > 1) {
-        keys.push((
-            "band: mean ± 1 std over the runs".into(),
-            Key::Band {
-                colour: style::GREY,
-            },
-        ));
-    }
-    out.push((
-        "compare/curves.svg".to_string(),
-        figures::panels(
-            &format!(
-                "{} in {}: mean per epoch",
-                plural(data.len(), "run"),
-                plural(groups.len(), "configuration")
-            ),
-            &panels,
-            3,
-            &keys,
-        )?,
-    ));
-
-    // Test metrics per configuration.
-    let rows = table_rows(&groups);
-    if rows.is_empty() {
-        return Ok(out);
-    }
-    let pick = |key: &str| {
-        tables::METRICS
-            .iter()
-            .position(|(_, k)| *k == key)
-            .expect("a table metric")
-    };
-    let bar_series = ["micro_f1", "macro_f1", "micro_ap", "macro_ap"]
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let m = pick(key);
-            let stats: Vec<(f64, f64)> = rows
-                .iter()
-                .map(|r| tables::mean_std(&r.values[m]))
-                .collect();
-            BarSeries {
-                label: format!("test {}", tables::METRICS[m].0),
-                colour: style::colour(i),
-                values: stats.iter().map(|s| s.0).collect(),
-                errors: Some(stats.iter().map(|s| s.1).collect()),
-            }
-        })
-        .collect();
-    out.push((
-        "compare/test-metrics.svg".to_string(),
-        figures::bars(&Bars {
-            title: "test metrics per configuration (mean ± std over runs)".into(),
-            x_desc: "score".into(),
-            categories: rows
-                .iter()
-                .map(|r| format!("{} (n={})", r.config, r.n()))
-                .collect(),
-            series: bar_series,
-            max: Some(1.0),
-        })?,
-    ));
-    out.push(("results.md".to_string(), tables::markdown(&rows)));
-    out.push(("results.csv".to_string(), tables::csv(&rows)));
-    out.push(("results.tex".to_string(), tables::latex(&rows)));
-    Ok(out)
-}
-
-/// Table rows: one per configuration with at least one tested run.
-fn table_rows(groups: &[(String, Vec<&RunData>)]) -> Vec<tables::Row> {
-    groups
-        .iter()
-        .filter_map(|(label, members)| {
-            let tested: Vec<&EpochRow> = members.iter().filter_map(|d| d.test.as_ref()).collect();
-            if tested.is_empty() {
-                return None;
-            }
-            Some(tables::Row {
-                config: label.clone(),
-                values: tables::METRICS
-                    .iter()
-                    .map(|(_, key)| tested.iter().map(|t| metric(t, key)).collect())
-                    .collect(),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
