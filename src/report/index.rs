@@ -7,7 +7,8 @@ use std::path::Path;
 use super::compare::table_rows;
 use super::gallery::escape;
 use super::load::{Group, RunData};
-use super::{folder, status_line, tables};
+use super::run::status_line;
+use super::{folder, tables};
 use crate::text::plural;
 
 /// The index page of a report that wrote `files` for `data` (in
