@@ -5,9 +5,13 @@
 //! seeds as mean ± standard deviation), the results table (Markdown, CSV,
 //! LaTeX) and `index.html` linking them all.
 //!
-//! Everything is read from the store first, then drawn (in parallel); the
-//! output depends only on the database (and the poster files the gallery
-//! embeds), so the same database gives the same bytes.
+//! Everything is read from the store first (`load`; what is still worked
+//! out from the spec text and the data set sits in `spec_derived`), then
+//! drawn: each run's figures in parallel (`run/`), the comparisons and the
+//! results table (`compare`), the index page (`index`), all through the
+//! drawing in `figures/`, `gallery` and `tables`. The output depends only
+//! on the database (and the poster files the gallery embeds), so the same
+//! database gives the same bytes.
 
 pub mod figures;
 pub mod folder;
