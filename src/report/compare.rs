@@ -1,0 +1,183 @@
+//! Comparisons across runs, by configuration (a configuration's runs differ
+//! only in their seed, unless `--group-by` says otherwise): overlaid curves
+//! with the mean per epoch and a ±1 standard deviation band, test metrics
+//! with error bars, and the results table.
+
+use std::collections::BTreeMap;
+
+use super::figures::{self, BarSeries, Bars, Key, Panel, Series, XAxis};
+use super::load::{curve, metric, Group, RunData};
+use super::{style, tables};
+use crate::store::EpochRow;
+use crate::text::plural;
+
+/// The panels of `compare/curves.svg`, three to a row:
+/// (title, y axis, split, metric).
+const CURVES: [(&str, &str, &str, &str); 6] = [
+    ("validation loss", "mean loss", "val", "loss"),
+    ("validation micro F1", "F1", "val", "micro_f1"),
+    ("validation micro AP", "AP", "val", "micro_ap"),
+    ("training loss", "mean loss", "train", "loss"),
+    ("validation macro F1", "F1", "val", "macro_f1"),
+    ("validation macro AP", "AP", "val", "macro_ap"),
+];
+
+/// The bars of `compare/test-metrics.svg`, by stored column; each is one of
+/// [`tables::METRICS`].
+const TEST_BARS: [&str; 4] = ["micro_f1", "macro_f1", "micro_ap", "macro_ap"];
+
+/// (epoch, mean − std, mean + std).
+type Band = Vec<(f64, f64, f64)>;
+
+/// The comparison figures and the results table: (file name under the
+/// output folder, text). Without a tested run, the curves only.
+pub(super) fn figures(groups: &[Group]) -> Result<Vec<(String, String)>, String> {
+    let mut out = vec![("compare/curves.svg".to_string(), curves(groups)?)];
+    let rows = table_rows(groups);
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    out.push(("compare/test-metrics.svg".to_string(), test_metrics(&rows)?));
+    out.push(("results.md".to_string(), tables::markdown(&rows)));
+    out.push(("results.csv".to_string(), tables::csv(&rows)));
+    out.push(("results.tex".to_string(), tables::latex(&rows)));
+    Ok(out)
+}
+
+/// Past the palette's colours, a configuration's line is dashed.
+fn dashed(i: usize) -> bool {
+    (i / style::PALETTE.len()) % 2 == 1
+}
+
+/// Curves: one line per configuration, a ±1 std band where it has 2+ runs.
+fn curves(groups: &[Group]) -> Result<String, String> {
+    let panels: Vec<Panel> = CURVES
+        .iter()
+        .map(|&(title, y_desc, split, name)| Panel {
+            x: XAxis::Epoch,
+            title: title.into(),
+            y_desc: y_desc.into(),
+            series: groups
+                .iter()
+                .enumerate()
+                .map(|(i, group)| {
+                    let (points, band) = aggregate(&group.runs, split, name);
+                    Series {
+                        label: group.label.clone(),
+                        colour: style::colour(i),
+                        dashed: dashed(i),
+                        points,
+                        band,
+                    }
+                })
+                .collect(),
+            marks: Vec::new(),
+        })
+        .collect();
+    let mut keys: Vec<(String, Key)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, group)| {
+            (
+                format!("{} (n={})", group.label, group.runs.len()),
+                Key::Line {
+                    colour: style::colour(i),
+                    dashed: dashed(i),
+                },
+            )
+        })
+        .collect();
+    if groups.iter().any(|g| g.runs.len() > 1) {
+        keys.push((
+            "band: mean ± 1 std over the runs".into(),
+            Key::Band {
+                colour: style::GREY,
+            },
+        ));
+    }
+    let runs: usize = groups.iter().map(|g| g.runs.len()).sum();
+    let title = format!(
+        "{} in {}: mean per epoch",
+        plural(runs, "run"),
+        plural(groups.len(), "configuration")
+    );
+    figures::panels(&title, &panels, 3, &keys)
+}
+
+/// Per configuration: the mean of a curve over its runs, epoch by epoch,
+/// and a (epoch, mean − std, mean + std) band where 2+ runs reached it.
+fn aggregate(runs: &[&RunData], split: &str, name: &str) -> (Vec<(f64, f64)>, Band) {
+    let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for d in runs {
+        for (x, y) in curve(&d.epochs, split, name) {
+            if y.is_finite() {
+                by_epoch.entry(x as usize).or_default().push(y);
+            }
+        }
+    }
+    let mut mean = Vec::new();
+    let mut band = Vec::new();
+    for (epoch, ys) in by_epoch {
+        let (m, s) = tables::mean_std(&ys);
+        mean.push((epoch as f64, m));
+        if ys.len() > 1 {
+            band.push((epoch as f64, m - s, m + s));
+        }
+    }
+    (mean, band)
+}
+
+/// Test metrics per configuration: mean bars, ±1 std error bars.
+fn test_metrics(rows: &[tables::Row]) -> Result<String, String> {
+    let series = TEST_BARS
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let m = tables::METRICS
+                .iter()
+                .position(|(_, k)| k == key)
+                .expect("a table metric");
+            let stats: Vec<(f64, f64)> = rows
+                .iter()
+                .map(|r| tables::mean_std(&r.values[m]))
+                .collect();
+            BarSeries {
+                label: format!("test {}", tables::METRICS[m].0),
+                colour: style::colour(i),
+                values: stats.iter().map(|s| s.0).collect(),
+                errors: Some(stats.iter().map(|s| s.1).collect()),
+            }
+        })
+        .collect();
+    figures::bars(&Bars {
+        title: "test metrics per configuration (mean ± std over runs)".into(),
+        x_desc: "score".into(),
+        categories: rows
+            .iter()
+            .map(|r| format!("{} (n={})", r.config, r.n()))
+            .collect(),
+        series,
+        max: Some(1.0),
+    })
+}
+
+/// Table rows: one per configuration with at least one tested run.
+pub(super) fn table_rows(groups: &[Group]) -> Vec<tables::Row> {
+    groups
+        .iter()
+        .filter_map(|group| {
+            let tested: Vec<&EpochRow> =
+                group.runs.iter().filter_map(|d| d.test.as_ref()).collect();
+            if tested.is_empty() {
+                return None;
+            }
+            Some(tables::Row {
+                config: group.label.clone(),
+                values: tables::METRICS
+                    .iter()
+                    .map(|(_, key)| tested.iter().map(|t| metric(t, key)).collect())
+                    .collect(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! `index.html`: the results table, the comparisons and every run's
+//! figures on one page that opens from the folder (no server needed).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::compare::table_rows;
+use super::gallery::escape;
+use super::load::{Group, RunData};
+use super::run::status_line;
+use super::{folder, tables};
+use crate::text::plural;
+
+/// The index page of a report that wrote `files` for `data` (in
+/// configurations `groups`), read from `db`.
+pub(super) fn page(
+    db: &Path,
+    data: &[RunData],
+    groups: &[Group],
+    files: &[(String, String)],
+) -> String {
+    let has = |name: &str| files.iter().any(|(f, _)| f == name);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+{}
+<style>
+body {{ font-family: sans-serif; margin: 2em auto; max-width: 1500px; color: #141414; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ max-width: 100%; display: block; margin: 1em 0; }}
+.facts {{ color: #555; }}
+</style>
+</head>
+<body>
+<h1>posterlab report</h1>
+<p class="facts">{} from {}</p>
+"#,
+        folder::INDEX_TITLE,
+        plural(data.len(), "run"),
+        escape(&db.display().to_string())
+    );
+    if has("results.md") {
+        let _ = write!(
+            s,
+            "<h2>Results</h2>\n{}<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
+             standard deviation over n runs; bold: the best mean of each column. Also as \
+             <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
+             <a href=\"results.tex\">LaTeX</a>.</p>\n",
+            tables::html(&table_rows(groups))
+        );
+    }
+    s.push_str("<h2>Comparisons</h2>\n");
+    for f in ["compare/curves.svg", "compare/test-metrics.svg"] {
+        if has(f) {
+            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{f}\">");
+        }
+    }
+    s.push_str("<h2>Runs</h2>\n<ul>\n");
+    for d in data {
+        let _ = writeln!(
+            s,
+            "<li><a href=\"#run-{}\">{} {}</a>: {}</li>",
+            d.run.id,
+            d.run.id,
+            escape(&d.run.name),
+            escape(&status_line(&d.run))
+        );
+    }
+    s.push_str("</ul>\n");
+    for d in data {
+        let r = &d.run;
+        let _ = write!(
+            s,
+            "<h3 id=\"run-{}\">{} {}</h3>\n<p class=\"facts\">{}; configuration {}; spec hash {}; data {}",
+            r.id,
+            r.id,
+            escape(&r.name),
+            escape(&status_line(r)),
+            escape(&d.group),
+            &r.spec_hash[..12],
+            escape(&r.dataset)
+        );
+        if let Some(t) = &d.test {
+            let _ = write!(
+                s,
+                "; test (epoch {}): micro-F1 {:.3}, macro-F1 {:.3}, micro mAP {:.3}",
+                t.epoch, t.micro_f1, t.macro_f1, t.micro_ap
+            );
+        } else {
+            s.push_str("; no test results");
+        }
+        if let Some(e) = &r.error {
+            let _ = write!(s, "; {}", escape(e));
+        }
+        s.push_str("</p>\n");
+        for f in [
+            "curves",
+            "genres",
+            "frequency",
+            "threshold",
+            "confusion",
+            "genre-by-genre",
+            "gallery",
+        ] {
+            let name = format!("{}/{f}.svg", d.folder());
+            if has(&name) {
+                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{f}\">");
+            }
+        }
+    }
+    s.push_str("</body>\n</html>\n");
+    s
+}

@@ -1,0 +1,185 @@
+//! What the report reads from the store, all of it, before anything is
+//! drawn: the runs to show, each run's epochs, its test genre counts and
+//! predictions; and the configurations the runs fall into. A change to the
+//! store's row types meets the report here.
+
+use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+
+/// Everything one run's figures need, read from the store.
+pub(super) struct RunData {
+    pub run: RunRow,
+    /// The training and validation rows, epoch by epoch.
+    pub epochs: Vec<EpochRow>,
+    /// The test split's row (the best checkpoint), if the run was tested.
+    pub test: Option<EpochRow>,
+    pub genre_counts: Vec<GenreRow>,
+    pub predictions: Vec<PosterPrediction>,
+    /// The configuration this run belongs to.
+    pub group: String,
+}
+
+impl RunData {
+    /// Where the run's figures go under the output folder.
+    pub fn folder(&self) -> String {
+        format!("runs/{}-{}", self.run.id, slug(&self.run.name))
+    }
+}
+
+fn slug(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    s.trim_matches('-').chars().take(60).collect()
+}
+
+/// The runs a report shows: those `selectors` pick, or every finished run.
+pub fn select(store: &Store, selectors: &[String]) -> Result<store::Selection, String> {
+    let all = store.runs().map_err(|e| e.to_string())?;
+    if selectors.is_empty() {
+        let finished: Vec<RunRow> = all
+            .into_iter()
+            .filter(|r| r.status == Status::Finished)
+            .collect();
+        if finished.is_empty() {
+            return Err(format!(
+                "no finished runs in {}\n  help: `posterlab runs` lists what is there; name runs (or a status such as `running`) to report on them",
+                store.path().display()
+            ));
+        }
+        return Ok(store::Selection {
+            runs: finished,
+            unmatched: Vec::new(),
+        });
+    }
+    store::select(&all, selectors)
+}
+
+/// Reads everything the figures of `runs` need; configurations by the spec
+/// fields `group_by` (empty: see [`group_of`]).
+pub(super) fn read(
+    store: &Store,
+    runs: &[RunRow],
+    group_by: &[String],
+) -> Result<Vec<RunData>, String> {
+    for key in group_by {
+        if runs
+            .iter()
+            .all(|r| store::spec_value(&r.spec_toml, key).is_none())
+        {
+            return Err(format!(
+                "--group-by {key}: no selected run's spec has that field\n  help: use a dotted spec field such as model.arch or train.loss (see `posterlab spec defaults`)"
+            ));
+        }
+    }
+    let err = |e: store::StoreError| e.to_string();
+    let mut data = Vec::with_capacity(runs.len());
+    for run in runs {
+        let rows = store.epochs(run.id).map_err(err)?;
+        let test = rows.iter().find(|r| r.split == "test").cloned();
+        let (genre_counts, predictions) = match &test {
+            Some(t) => (
+                store.genre_counts(run.id, "test", t.epoch).map_err(err)?,
+                store.predictions(run.id).map_err(err)?,
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        data.push(RunData {
+            group: group_of(run, group_by),
+            run: run.clone(),
+            epochs: rows.into_iter().filter(|r| r.split != "test").collect(),
+            test,
+            genre_counts,
+            predictions,
+        });
+    }
+    Ok(data)
+}
+
+/// A run's configuration label.
+fn group_of(run: &RunRow, group_by: &[String]) -> String {
+    if group_by.is_empty() {
+        let swept: Vec<String> = run
+            .swept
+            .iter()
+            .filter(|(k, _)| k != "train.seed")
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    k.rsplit('.').next().unwrap_or(k),
+                    v.trim_matches('"')
+                )
+            })
+            .collect();
+        if swept.is_empty() {
+            run.experiment.clone()
+        } else {
+            format!("{} {}", run.experiment, swept.join(" "))
+        }
+    } else {
+        group_by
+            .iter()
+            .map(|k| {
+                let v = store::spec_value(&run.spec_toml, k).unwrap_or_else(|| "?".to_string());
+                format!("{}={v}", k.rsplit('.').next().unwrap_or(k))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A configuration: its label and its runs (seeds, unless `--group-by`
+/// says otherwise).
+pub(super) struct Group<'a> {
+    pub label: String,
+    pub runs: Vec<&'a RunData>,
+}
+
+/// The configurations, in the order of their first run.
+pub(super) fn groups(data: &[RunData]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group> = Vec::new();
+    for d in data {
+        match groups.iter_mut().find(|g| g.label == d.group) {
+            Some(g) => g.runs.push(d),
+            None => groups.push(Group {
+                label: d.group.clone(),
+                runs: vec![d],
+            }),
+        }
+    }
+    groups
+}
+
+/// A stored metric of an epoch row, by its column name.
+pub(super) fn metric(row: &EpochRow, name: &str) -> f64 {
+    match name {
+        "loss" => row.loss.unwrap_or(f64::NAN),
+        "micro_precision" => row.micro_precision,
+        "micro_recall" => row.micro_recall,
+        "micro_f1" => row.micro_f1,
+        "macro_f1" => row.macro_f1,
+        "micro_ap" => row.micro_ap,
+        "macro_ap" => row.macro_ap,
+        "samples_f1" => row.samples_f1,
+        "lr" => row.lr.unwrap_or(f64::NAN),
+        other => unreachable!("no metric {other}"),
+    }
+}
+
+/// A metric of one split over the epochs: (epoch, value).
+pub(super) fn curve(epochs: &[EpochRow], split: &str, name: &str) -> Vec<(f64, f64)> {
+    epochs
+        .iter()
+        .filter(|r| r.split == split)
+        .map(|r| (r.epoch as f64, metric(r, name)))
+        .collect()
+}

@@ -1,0 +1,116 @@
+//! A run's learning curves (`curves.svg`): loss, micro precision, recall,
+//! F1 and average precision per epoch, training against validation, and
+//! the learning rate; the best epoch, an early stop and a divergence marked.
+
+use super::status_line;
+use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
+use crate::report::load::{curve, RunData};
+use crate::report::spec_derived::monitor_of;
+use crate::report::style;
+use crate::store::{RunRow, Status};
+
+/// The panels drawn for both training and validation, three to a row
+/// before the learning rate's: (title, y axis, metric).
+const PANELS: [(&str, &str, &str); 5] = [
+    ("loss", "mean loss", "loss"),
+    ("micro precision", "precision", "micro_precision"),
+    ("micro recall", "recall", "micro_recall"),
+    ("micro F1", "F1", "micro_f1"),
+    ("micro average precision", "AP", "micro_ap"),
+];
+
+/// The curves, or, before the first epoch ends, why there are none.
+pub(super) fn figure(d: &RunData) -> Result<String, String> {
+    let run = &d.run;
+    let title = format!("run {} {} ({})", run.id, run.name, status_line(run));
+    if d.epochs.is_empty() {
+        let why = match &run.error {
+            Some(e) => format!("no epoch completed: {e}"),
+            None => "no epoch completed yet".to_string(),
+        };
+        return figures::placeholder(&title, &why);
+    }
+    let marks = marks(run);
+    let line = |label: &str, colour, dashed, split: &str, name: &str| Series {
+        label: label.into(),
+        colour,
+        dashed,
+        points: curve(&d.epochs, split, name),
+        band: Vec::new(),
+    };
+    let mut panels: Vec<Panel> = PANELS
+        .iter()
+        .map(|&(title, y_desc, name)| Panel {
+            x: XAxis::Epoch,
+            title: title.into(),
+            y_desc: y_desc.into(),
+            series: vec![
+                line("training", style::TRAIN, false, "train", name),
+                line("validation", style::VAL, true, "val", name),
+            ],
+            marks: marks.clone(),
+        })
+        .collect();
+    panels.push(Panel {
+        x: XAxis::Epoch,
+        title: "learning rate".into(),
+        y_desc: "learning rate".into(),
+        series: vec![line("learning rate", style::PALETTE[2], false, "val", "lr")],
+        marks: marks.clone(),
+    });
+    let mut keys = vec![
+        (
+            "training (dropout on, as Keras reports)".to_string(),
+            Key::Line {
+                colour: style::TRAIN,
+                dashed: false,
+            },
+        ),
+        (
+            "validation".to_string(),
+            Key::Line {
+                colour: style::VAL,
+                dashed: true,
+            },
+        ),
+        (
+            "learning rate".to_string(),
+            Key::Line {
+                colour: style::PALETTE[2],
+                dashed: false,
+            },
+        ),
+    ];
+    for m in &marks {
+        keys.push((m.label.clone(), Key::Mark { colour: m.colour }));
+    }
+    figures::panels(&title, &panels, 3, &keys)
+}
+
+/// The vertical marks of a run: best epoch, early stop, divergence.
+fn marks(run: &RunRow) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    if let Some(b) = run.best_epoch {
+        marks.push(Mark {
+            x: b as f64,
+            label: format!("best epoch ({b}, by {})", monitor_of(run)),
+            colour: style::GREY,
+        });
+    }
+    if run.stopped_early {
+        marks.push(Mark {
+            x: run.epochs_done as f64,
+            label: format!("early stop after epoch {}", run.epochs_done),
+            colour: style::PALETTE[3],
+        });
+    }
+    if run.status == Status::Diverged {
+        let e = run.status_epoch.unwrap_or(run.epochs_done + 1);
+        marks.push(Mark {
+            x: e as f64,
+            label: format!("diverged in epoch {e}"),
+            colour: style::MISS,
+        });
+    }
+    marks
+}

@@ -1,0 +1,128 @@
+//! A tested run's micro and macro F1 against the threshold
+//! (`threshold.svg`), the spec's marked: what the threshold costs or gains.
+//! Chosen on the test split, so the others read as optimistic.
+
+use super::Tested;
+use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
+use crate::report::spec_derived::decision_of;
+use crate::report::style;
+use crate::store::PosterPrediction;
+use crate::train::metrics::{Decision, GenreCounts};
+
+/// F1 at thresholds 0.05, 0.10, …, 0.95, the run's rule otherwise kept.
+pub(super) fn figure(t: &Tested) -> Result<String, String> {
+    let (relative, spec_threshold) = match decision_of(t.run) {
+        Decision::RelativeToTop(x) => (true, x),
+        Decision::Threshold(x) => (false, x),
+    };
+    let (micro, macro_): (Vec<_>, Vec<_>) = (1..20)
+        .map(|k| {
+            let threshold = k as f64 * 0.05;
+            let decision = if relative {
+                Decision::RelativeToTop(threshold)
+            } else {
+                Decision::Threshold(threshold)
+            };
+            let (f1_micro, f1_macro) = f1_at(t.predictions, t.run.genres.len(), decision);
+            ((threshold, f1_micro), (threshold, f1_macro))
+        })
+        .unzip();
+    let panel = Panel {
+        x: XAxis::Threshold,
+        title: if relative {
+            "F1 by threshold x top score".into()
+        } else {
+            "F1 by threshold".into()
+        },
+        y_desc: "F1".into(),
+        series: vec![
+            Series {
+                label: "micro F1".into(),
+                colour: style::PALETTE[0],
+                dashed: false,
+                points: micro,
+                band: Vec::new(),
+            },
+            Series {
+                label: "macro F1".into(),
+                colour: style::PALETTE[1],
+                dashed: true,
+                points: macro_,
+                band: Vec::new(),
+            },
+        ],
+        marks: vec![Mark {
+            x: spec_threshold,
+            label: String::new(),
+            colour: style::GREY,
+        }],
+    };
+    let spec_mark = format!(
+        "the spec's threshold ({spec_threshold}); others are chosen on the test split here, so read them as optimistic"
+    );
+    let keys = [
+        (
+            "micro F1".to_string(),
+            Key::Line {
+                colour: style::PALETTE[0],
+                dashed: false,
+            },
+        ),
+        (
+            "macro F1".to_string(),
+            Key::Line {
+                colour: style::PALETTE[1],
+                dashed: true,
+            },
+        ),
+        (
+            spec_mark,
+            Key::Mark {
+                colour: style::GREY,
+            },
+        ),
+    ];
+    figures::panels(&t.title("test F1 by threshold"), &[panel], 1, &keys)
+}
+
+/// Micro and macro F1 of the test predictions under `decision` (the run's
+/// rule at another threshold), counted as the metrics count them.
+fn f1_at(predictions: &[PosterPrediction], genres: usize, decision: Decision) -> (f64, f64) {
+    let mut counts = vec![GenreCounts::default(); genres];
+    for p in predictions {
+        let cut = decision.cut(&p.probability);
+        for (g, c) in counts.iter_mut().enumerate() {
+            c.record(p.truth[g], p.probability[g] as f64 > cut);
+        }
+    }
+    let macro_ = counts.iter().map(GenreCounts::f1).sum::<f64>() / genres.max(1) as f64;
+    (GenreCounts::total(&counts).f1(), macro_)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::metrics::evaluate;
+
+    #[test]
+    fn f1_by_threshold_agrees_with_the_metrics() {
+        let scores = [0.9f32, 0.2, 0.6, 0.4, 0.55, 0.05, 0.3, 0.8, 0.1];
+        let truth = [1u8, 0, 1, 1, 0, 0, 0, 1, 1];
+        let predictions: Vec<PosterPrediction> = (0..3)
+            .map(|p| PosterPrediction {
+                poster: p.to_string(),
+                truth: truth[p * 3..p * 3 + 3].iter().map(|&t| t == 1).collect(),
+                probability: scores[p * 3..p * 3 + 3].to_vec(),
+                predicted: vec![false; 3],
+            })
+            .collect();
+        for t in [0.25, 0.5, 0.7] {
+            let m = evaluate(&truth, &scores, 3, Decision::Threshold(t));
+            let (micro, macro_) = f1_at(&predictions, 3, Decision::Threshold(t));
+            assert!((micro - m.micro_f1).abs() < 1e-12 && (macro_ - m.macro_f1).abs() < 1e-12);
+            let m = evaluate(&truth, &scores, 3, Decision::RelativeToTop(t));
+            let (micro, macro_) = f1_at(&predictions, 3, Decision::RelativeToTop(t));
+            assert!((micro - m.micro_f1).abs() < 1e-12 && (macro_ - m.macro_f1).abs() < 1e-12);
+        }
+    }
+}
