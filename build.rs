@@ -31,11 +31,13 @@ fn main() {
         println!("cargo::rustc-cfg=no_sqlite3");
     }
     // The effective uid, from the kernel's own account of this process.
-    let euid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
-    });
+    let euid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
+        });
     if euid.as_deref() != Some("0") {
         println!("cargo::rustc-cfg=not_root");
     }

@@ -378,7 +378,10 @@ fn sqlite3() -> Option<PathBuf> {
 }
 
 #[test]
-#[cfg_attr(no_sqlite3, ignore = "needs the sqlite3 program (Debian: sqlite3) on the PATH")]
+#[cfg_attr(
+    no_sqlite3,
+    ignore = "needs the sqlite3 program (Debian: sqlite3) on the PATH"
+)]
 fn a_database_restored_from_a_dump_is_recognised_by_its_tables() {
     let Some(sqlite3) = sqlite3() else { return };
     let p = trained();
@@ -688,7 +691,10 @@ impl Drop for SmallDisk {
 }
 
 #[test]
-#[cfg_attr(not_root, ignore = "needs root, to mount a small tmpfs for the database")]
+#[cfg_attr(
+    not_root,
+    ignore = "needs root, to mount a small tmpfs for the database"
+)]
 fn a_run_whose_database_disk_is_full_is_recorded_once_it_can_be() {
     let p = project(&[("tiny.toml", &spec("epochs = 3"))]);
     let Some(disk) = SmallDisk::mount(&p.path().join("db"), "400k") else {
