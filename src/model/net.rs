@@ -1,11 +1,11 @@
 //! A model: its architecture and its parameters, and the forward pass of
-//! both architectures, on the fast CPU layers or the portable ones.
+//! both architectures, on the layer set (`layers`) its kernels name.
 
 use dfdx::prelude::*;
 
 use super::arch::{Architecture, Head};
 use super::dropout::mix;
-use super::layers::{Kernels, Layers};
+use super::layers::{Kernels, LayerSet, Layers, Portable};
 use super::params::Params;
 use super::portable::{self, RnnWeights, T2, T4};
 use crate::spec::RnnKind;
@@ -55,68 +55,51 @@ impl<D: Layers> Model<D> {
         images: T4<D, T>,
         mode: Mode,
     ) -> Result<T2<D, T>, D::Err> {
-        let (train, fast) = (mode == Mode::Train, self.kernels == Kernels::Fast);
-        let pool = |x: T4<D, T>| {
-            if fast {
-                D::max_pool2(x)
-            } else {
-                portable::max_pool2(x)
-            }
-        };
+        // The one choice of kernels: below it, every layer comes from one set.
+        match self.kernels {
+            Kernels::Fast => self.forward_on::<D::Fast, T>(images, mode),
+            Kernels::Portable => self.forward_on::<Portable, T>(images, mode),
+        }
+    }
+
+    /// [`Model::forward`] with the conv blocks' layers, and dropout, from `L`.
+    fn forward_on<L: LayerSet<D>, T: Tape<f32, D>>(
+        &mut self,
+        images: T4<D, T>,
+        mode: Mode,
+    ) -> Result<T2<D, T>, D::Err> {
+        let train = mode == Mode::Train;
         let mut x = images;
-        for (i, block) in self.arch.blocks.clone().iter().enumerate() {
+        for (i, block) in self.arch.blocks.iter().enumerate() {
             let p = |name: &str| format!("features.{i}.{name}");
             let (w, b) = (
                 self.params.get(&p("conv.weight")),
                 self.params.get(&p("conv.bias")),
             );
-            x = if fast {
-                // The first block's input is the images: no gradient needed.
-                D::conv2d(x, w, b, block, i > 0)?
-            } else {
-                portable::conv2d(x, w, b, block)?
-            }; // [n, out_channels, conv_side, conv_side]
+            // The first block's input is the images: no gradient needed.
+            x = L::conv2d(x, w, b, block, i > 0)?; // [n, out_channels, conv_side, conv_side]
             x = if !self.arch.batch_norm {
-                pool(x.try_relu()?)?
-            } else {
+                L::max_pool2(x.try_relu()?)?
+            } else if train {
                 let (gamma, beta) = (
-                    self.params.get(&p("bn.weight")).clone(),
-                    self.params.get(&p("bn.bias")).clone(),
+                    self.params.get(&p("bn.weight")),
+                    self.params.get(&p("bn.bias")),
                 );
-                if train {
-                    let mut mean = self.params.get(&p("bn.running_mean")).clone();
-                    let mut var = self.params.get(&p("bn.running_var")).clone();
-                    let y = if fast {
-                        D::batch_norm_relu_pool_train(x, &gamma, &beta, &mut mean, &mut var)?
-                    } else {
-                        portable::max_pool2(
-                            portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?
-                                .try_relu()?,
-                        )?
-                    };
-                    *self.params.get_mut(&p("bn.running_mean")) = mean;
-                    *self.params.get_mut(&p("bn.running_var")) = var;
-                    y
-                } else {
-                    let (mean, var) = (
-                        self.params.get(&p("bn.running_mean")),
-                        self.params.get(&p("bn.running_var")),
-                    );
-                    let y = if fast {
-                        D::batch_norm_relu_eval(x, &gamma, &beta, mean, var)?
-                    } else {
-                        portable::batch_norm_eval(x, &gamma, &beta, mean, var)?.try_relu()?
-                    };
-                    pool(y)?
-                }
+                let mut mean = self.params.get(&p("bn.running_mean")).clone();
+                let mut var = self.params.get(&p("bn.running_var")).clone();
+                let y = L::batch_norm_relu_pool_train(x, gamma, beta, &mut mean, &mut var)?;
+                *self.params.get_mut(&p("bn.running_mean")) = mean;
+                *self.params.get_mut(&p("bn.running_var")) = var;
+                y
+            } else {
+                let [gamma, beta, mean, var] =
+                    ["bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"]
+                        .map(|n| self.params.get(&p(n)));
+                L::max_pool2(L::batch_norm_relu_eval(x, gamma, beta, mean, var)?)?
             }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
                 let seed = mix(self.dropout_key, i as u64);
-                x = if fast {
-                    D::dropout(x, self.arch.conv_dropout, seed)?
-                } else {
-                    portable::dropout(x, self.arch.conv_dropout, seed)?
-                };
+                x = L::dropout(x, self.arch.conv_dropout, seed)?;
             }
         }
         let (n, c, h, w) = *x.shape();
@@ -133,11 +116,7 @@ impl<D: Layers> Model<D> {
                     z = portable::linear(z, wj, bj)?.try_relu()?;
                     if train && *dropout > 0.0 {
                         let seed = mix(self.dropout_key, (self.arch.blocks.len() + j) as u64);
-                        z = if fast {
-                            D::dropout(z, *dropout, seed)?
-                        } else {
-                            portable::dropout(z, *dropout, seed)?
-                        };
+                        z = L::dropout(z, *dropout, seed)?;
                     }
                 }
                 z
