@@ -7,12 +7,14 @@
 pub mod arch;
 pub mod dropout;
 pub mod fast;
+pub mod layers;
 pub mod net;
 pub mod params;
 pub mod portable;
 
 pub use arch::{Architecture, ConvBlock, Head, Init, TensorSpec};
+pub use layers::{Kernels, Layers};
 #[cfg(not(feature = "cuda"))]
 pub use net::NO_CUDA;
-pub use net::{Kernels, Layers, Mode, Model};
+pub use net::{Mode, Model};
 pub use params::Params;

@@ -1,11 +1,12 @@
 //! A model: its architecture and its parameters, and the forward pass of
-//! both architectures, on the fast CPU layers or the portable ones.
+//! both architectures, on the layer set (`layers`) its kernels name.
 
 use dfdx::prelude::*;
 
-use super::arch::{Architecture, ConvBlock, Head};
+use super::arch::{Architecture, Head};
 use super::dropout::mix;
-use super::params::{Flat, Params};
+use super::layers::{Kernels, LayerSet, Layers, Portable};
+use super::params::Params;
 use super::portable::{self, RnnWeights, T2, T4};
 use crate::spec::RnnKind;
 
@@ -16,118 +17,6 @@ pub enum Mode {
     Train,
     Eval,
 }
-
-/// Which implementation of the heavy layers a model runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernels {
-    /// dfdx custom ops with their own backward (CPU); other devices fall
-    /// back to the portable layers.
-    Fast,
-    /// Built only from dfdx tensor ops: any device; the reference.
-    Portable,
-}
-
-/// Devices with fast versions of some layers. The defaults are the portable
-/// layers, so a device without its own kernels (CUDA) still runs.
-pub trait Layers: Device<f32> {
-    fn conv2d<T: Tape<f32, Self>>(
-        x: T4<Self, T>,
-        w: &Flat<Self>,
-        b: &Flat<Self>,
-        block: &ConvBlock,
-        _input_grad: bool,
-    ) -> Result<T4<Self, T>, Self::Err> {
-        portable::conv2d(x, w, b, block)
-    }
-
-    /// Batch norm with batch statistics, ReLU, then the 2x2 max-pool.
-    fn batch_norm_relu_pool_train<T: Tape<f32, Self>>(
-        x: T4<Self, T>,
-        gamma: &Flat<Self>,
-        beta: &Flat<Self>,
-        mean: &mut Flat<Self>,
-        var: &mut Flat<Self>,
-    ) -> Result<T4<Self, T>, Self::Err> {
-        portable::max_pool2(portable::batch_norm_train(x, gamma, beta, mean, var)?.try_relu()?)
-    }
-
-    fn max_pool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err> {
-        portable::max_pool2(x)
-    }
-
-    /// Batch norm with the running statistics, then ReLU.
-    fn batch_norm_relu_eval<T: Tape<f32, Self>>(
-        x: T4<Self, T>,
-        gamma: &Flat<Self>,
-        beta: &Flat<Self>,
-        mean: &Flat<Self>,
-        var: &Flat<Self>,
-    ) -> Result<T4<Self, T>, Self::Err> {
-        portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu()
-    }
-
-    /// Dropout in training, its mask drawn from `seed`.
-    fn dropout<S: Shape, T: Tape<f32, Self>>(
-        x: Tensor<S, f32, Self, T>,
-        p: f64,
-        seed: u64,
-    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
-        portable::dropout(x, p, seed)
-    }
-}
-
-impl Layers for Cpu {
-    fn conv2d<T: Tape<f32, Cpu>>(
-        x: T4<Cpu, T>,
-        w: &Flat<Cpu>,
-        b: &Flat<Cpu>,
-        block: &ConvBlock,
-        input_grad: bool,
-    ) -> Result<T4<Cpu, T>, CpuError> {
-        super::fast::conv2d(x, w, b, block, input_grad)
-    }
-
-    fn batch_norm_relu_pool_train<T: Tape<f32, Cpu>>(
-        x: T4<Cpu, T>,
-        gamma: &Flat<Cpu>,
-        beta: &Flat<Cpu>,
-        mean: &mut Flat<Cpu>,
-        var: &mut Flat<Cpu>,
-    ) -> Result<T4<Cpu, T>, CpuError> {
-        super::fast::batch_norm_relu_pool_train(x, gamma, beta, mean, var)
-    }
-
-    fn max_pool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
-        super::fast::max_pool2(x)
-    }
-
-    /// The fused kernel has no backward: with a tape to record on, the
-    /// portable layers run instead.
-    fn batch_norm_relu_eval<T: Tape<f32, Cpu>>(
-        x: T4<Cpu, T>,
-        gamma: &Flat<Cpu>,
-        beta: &Flat<Cpu>,
-        mean: &Flat<Cpu>,
-        var: &Flat<Cpu>,
-    ) -> Result<T4<Cpu, T>, CpuError> {
-        if T::OWNS_TAPE {
-            return portable::batch_norm_eval(x, gamma, beta, mean, var)?.try_relu();
-        }
-        let (x, tape) = x.split_tape();
-        Ok(super::fast::batch_norm_relu_eval(x, gamma, beta, mean, var)?.put_tape(tape))
-    }
-
-    fn dropout<S: Shape, T: Tape<f32, Cpu>>(
-        x: Tensor<S, f32, Cpu, T>,
-        p: f64,
-        seed: u64,
-    ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-        super::fast::dropout(x, p, seed)
-    }
-}
-
-#[cfg(feature = "cuda")]
-impl Layers for Cuda {}
 
 /// What a build without the `cuda` feature says when asked for a GPU.
 #[cfg(not(feature = "cuda"))]
@@ -166,68 +55,51 @@ impl<D: Layers> Model<D> {
         images: T4<D, T>,
         mode: Mode,
     ) -> Result<T2<D, T>, D::Err> {
-        let (train, fast) = (mode == Mode::Train, self.kernels == Kernels::Fast);
-        let pool = |x: T4<D, T>| {
-            if fast {
-                D::max_pool2(x)
-            } else {
-                portable::max_pool2(x)
-            }
-        };
+        // The one choice of kernels: below it, every layer comes from one set.
+        match self.kernels {
+            Kernels::Fast => self.forward_on::<D::Fast, T>(images, mode),
+            Kernels::Portable => self.forward_on::<Portable, T>(images, mode),
+        }
+    }
+
+    /// [`Model::forward`] with the conv blocks' layers, and dropout, from `L`.
+    fn forward_on<L: LayerSet<D>, T: Tape<f32, D>>(
+        &mut self,
+        images: T4<D, T>,
+        mode: Mode,
+    ) -> Result<T2<D, T>, D::Err> {
+        let train = mode == Mode::Train;
         let mut x = images;
-        for (i, block) in self.arch.blocks.clone().iter().enumerate() {
+        for (i, block) in self.arch.blocks.iter().enumerate() {
             let p = |name: &str| format!("features.{i}.{name}");
             let (w, b) = (
                 self.params.get(&p("conv.weight")),
                 self.params.get(&p("conv.bias")),
             );
-            x = if fast {
-                // The first block's input is the images: no gradient needed.
-                D::conv2d(x, w, b, block, i > 0)?
-            } else {
-                portable::conv2d(x, w, b, block)?
-            }; // [n, out_channels, conv_side, conv_side]
+            // The first block's input is the images: no gradient needed.
+            x = L::conv2d(x, w, b, block, i > 0)?; // [n, out_channels, conv_side, conv_side]
             x = if !self.arch.batch_norm {
-                pool(x.try_relu()?)?
-            } else {
+                L::max_pool2(x.try_relu()?)?
+            } else if train {
                 let (gamma, beta) = (
-                    self.params.get(&p("bn.weight")).clone(),
-                    self.params.get(&p("bn.bias")).clone(),
+                    self.params.get(&p("bn.weight")),
+                    self.params.get(&p("bn.bias")),
                 );
-                if train {
-                    let mut mean = self.params.get(&p("bn.running_mean")).clone();
-                    let mut var = self.params.get(&p("bn.running_var")).clone();
-                    let y = if fast {
-                        D::batch_norm_relu_pool_train(x, &gamma, &beta, &mut mean, &mut var)?
-                    } else {
-                        portable::max_pool2(
-                            portable::batch_norm_train(x, &gamma, &beta, &mut mean, &mut var)?
-                                .try_relu()?,
-                        )?
-                    };
-                    *self.params.get_mut(&p("bn.running_mean")) = mean;
-                    *self.params.get_mut(&p("bn.running_var")) = var;
-                    y
-                } else {
-                    let (mean, var) = (
-                        self.params.get(&p("bn.running_mean")),
-                        self.params.get(&p("bn.running_var")),
-                    );
-                    let y = if fast {
-                        D::batch_norm_relu_eval(x, &gamma, &beta, mean, var)?
-                    } else {
-                        portable::batch_norm_eval(x, &gamma, &beta, mean, var)?.try_relu()?
-                    };
-                    pool(y)?
-                }
+                let mut mean = self.params.get(&p("bn.running_mean")).clone();
+                let mut var = self.params.get(&p("bn.running_var")).clone();
+                let y = L::batch_norm_relu_pool_train(x, gamma, beta, &mut mean, &mut var)?;
+                *self.params.get_mut(&p("bn.running_mean")) = mean;
+                *self.params.get_mut(&p("bn.running_var")) = var;
+                y
+            } else {
+                let [gamma, beta, mean, var] =
+                    ["bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"]
+                        .map(|n| self.params.get(&p(n)));
+                L::max_pool2(L::batch_norm_relu_eval(x, gamma, beta, mean, var)?)?
             }; // [n, out_channels, out_side, out_side]
             if train && self.arch.conv_dropout > 0.0 {
                 let seed = mix(self.dropout_key, i as u64);
-                x = if fast {
-                    D::dropout(x, self.arch.conv_dropout, seed)?
-                } else {
-                    portable::dropout(x, self.arch.conv_dropout, seed)?
-                };
+                x = L::dropout(x, self.arch.conv_dropout, seed)?;
             }
         }
         let (n, c, h, w) = *x.shape();
@@ -244,11 +116,7 @@ impl<D: Layers> Model<D> {
                     z = portable::linear(z, wj, bj)?.try_relu()?;
                     if train && *dropout > 0.0 {
                         let seed = mix(self.dropout_key, (self.arch.blocks.len() + j) as u64);
-                        z = if fast {
-                            D::dropout(z, *dropout, seed)?
-                        } else {
-                            portable::dropout(z, *dropout, seed)?
-                        };
+                        z = L::dropout(z, *dropout, seed)?;
                     }
                 }
                 z
