@@ -43,11 +43,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 /// (it would end the cell) and `&`, `<`, `>` as entities (Markdown renders
 /// inline HTML, so a name such as `<img src=x>` would be markup).
 pub fn markdown_cell(text: &str) -> String {
-    printable(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
+    html_escape::encode_text(&printable(text)).replace('|', "\\|")
 }
 
 /// [`printable`], but keeping line breaks and tabs: for messages of

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use base64::Engine;
 use image::imageops::FilterType;
 
 use super::style::{self, hex, FONT};
@@ -39,39 +40,14 @@ pub fn thumbnail(path: &Path) -> Result<String, String> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
         .encode_image(&small)
         .map_err(|e| e.to_string())?;
-    Ok(base64(&out))
+    Ok(base64::engine::general_purpose::STANDARD.encode(&out))
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Escapes text for SVG/HTML.
-/// Text for SVG or HTML: control characters made visible
-/// ([`crate::text::printable`]), then the markup characters as entities.
+/// Text for SVG or HTML, in an element or a double-quoted attribute:
+/// control characters made visible ([`crate::text::printable`]), then `&`,
+/// `<`, `>` and `"` as entities.
 pub fn escape(text: &str) -> String {
-    crate::text::printable(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    html_escape::encode_double_quoted_attribute(&crate::text::printable(text)).into_owned()
 }
 
 pub fn gallery(title: &str, items: &[Item], note: &str) -> String {
@@ -184,17 +160,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc_4648_examples() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want);
-        }
+    fn markup_and_control_characters_are_escaped() {
+        assert_eq!(
+            escape("R&D <b x=\"1\">\u{1b}'"),
+            "R&amp;D &lt;b x=&quot;1&quot;&gt;\\u{1b}'"
+        );
     }
 }
