@@ -14,9 +14,7 @@ use common::{posterlab, posterlab_crashing, stderr, stdout};
 fn trained() -> &'static Path {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("posterlab-report-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::shared_dir("report");
         let o = posterlab(&dir, &["synth", "--out", "posters", "--count", "120", "--seed", "5"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let base = "[data]\ndataset = \"posters\"\nresolution = 16\n[model]\nchannels = [4, 8]\ndense = [16]\n";

@@ -286,8 +286,7 @@ fn reader_binary() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("posterlab-reader-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::shared_dir("reader");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("posterlab");
         if std::fs::hard_link(env!("CARGO_BIN_EXE_posterlab"), &bin).is_err() {

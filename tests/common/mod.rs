@@ -102,9 +102,7 @@ pub fn stderr(o: &Output) -> String {
 pub fn tiny_set() -> PathBuf {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("posterlab-tiny-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = shared_dir("tiny");
         let o = posterlab(
             &dir,
             &["synth", "--out", "posters", "--count", "150", "--seed", "3"],
@@ -151,4 +149,29 @@ pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     out
+}
+
+/// A folder for fixtures that several tests of one test binary share,
+/// `posterlab-<name>-<pid>` in the temporary folder, removed when the test
+/// binary exits (statics are never dropped, so a `TempDir` in one would
+/// stay behind).
+pub fn shared_dir(name: &str) -> PathBuf {
+    static DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    extern "C" fn remove_all() {
+        if let Ok(dirs) = DIRS.lock() {
+            for d in dirs.iter() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("posterlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut dirs = DIRS.lock().unwrap();
+    if dirs.is_empty() {
+        // SAFETY: registers a plain function to run at exit.
+        unsafe { libc::atexit(remove_all) };
+    }
+    dirs.push(dir.clone());
+    dir
 }
