@@ -3,10 +3,12 @@
 //!
 //! `fields` holds every default; `resolve` reads one run's tables into a
 //! `Spec`; `sweep` expands `[sweep.grid]`; `canonical` writes the resolved TOML
-//! that the run hash is taken over. [`LoadOptions`] carries what a caller may
-//! change about loading: the sweep-size limit.
+//! that the run hash is taken over; `diagnostics` collects the problems found
+//! on the way. [`LoadOptions`] carries what a caller may change about loading:
+//! the sweep-size limit.
 
 mod canonical;
+mod diagnostics;
 pub mod fields;
 mod resolve;
 mod sweep;

@@ -5,9 +5,10 @@
 //! every mistake in a file at once; each names `file:line:col`. A field that
 //! cannot be read does not stop the ones after it from being checked.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
+use super::diagnostics::Collector;
 use super::fields::{self, KindField};
 use super::sweep::{self, Axis};
 use super::tree::{self, did_you_mean, Diagnostic, Entry, Node, SourceFile, Span, Table, Value};
@@ -45,21 +46,18 @@ pub fn visit_str_with(
 ) -> Result<(), Vec<Diagnostic>> {
     let src = SourceFile::new(path, text);
     let root = tree::parse(&src).map_err(|d| vec![d])?;
-    let mut ctx = Ctx {
-        src: &src,
-        diags: Vec::new(),
-    };
-    ctx.refuse_control_characters(&root);
-    let doc = ctx.sections(&root);
-    let grid = doc.sweep.and_then(|sweep| sweep::grid(&mut ctx, sweep));
+    let mut diags = Collector::new(&src);
+    diags.refuse_control_characters(&root);
+    let doc = diags.sections(&root);
+    let grid = doc.sweep.and_then(|sweep| sweep::grid(&mut diags, sweep));
     // Unknown keys and bad sweep axes do not stop here: resolving still finds
     // the other problems, so the user sees them all at once.
-    let experiment = ctx.experiment(&doc, path);
+    let experiment = diags.experiment(&doc, path);
     // Counted before a single point is made: a grid of 10^9 points would
     // otherwise run the machine out of memory before any message.
     if let Some(grid) = &grid {
-        if !sweep::check_size(&mut ctx, grid, options.max_runs) {
-            return Err(ctx.finish());
+        if !sweep::check_size(&mut diags, grid, options.max_runs) {
+            return Err(diags.finish());
         }
     }
     let axes = grid.map(|g| g.axes).unwrap_or_default();
@@ -83,7 +81,7 @@ pub fn visit_str_with(
             overrides: &overrides,
             swept_archs: &swept_archs,
         };
-        let Some((data, model, train)) = ctx.run(&view) else {
+        let Some((data, model, train)) = diags.run(&view) else {
             continue;
         };
         let (experiment_name, tags) = match &experiment {
@@ -108,10 +106,10 @@ pub fn visit_str_with(
             visit(spec);
         }
     }
-    if ctx.diags.is_empty() {
+    if diags.is_empty() {
         Ok(())
     } else {
-        Err(ctx.finish())
+        Err(diags.finish())
     }
 }
 
@@ -177,12 +175,6 @@ impl<'a> RunView<'a> {
     }
 }
 
-/// Collects diagnostics while reading one file.
-pub(super) struct Ctx<'s> {
-    pub(super) src: &'s SourceFile,
-    pub(super) diags: Vec<Diagnostic>,
-}
-
 /// Where the default of a field is "written": nowhere. Messages about it point
 /// at the start of the file.
 const DEFAULT_SPAN: Span = 0..0;
@@ -215,15 +207,7 @@ const CONTROL_CHARACTER_WHY: &str =
     "control characters (U+0000-U+001F, U+007F-U+009F: escape codes, tabs, newlines) \
      would act on the terminals and logs that show run names, paths and labels";
 
-impl<'s> Ctx<'s> {
-    pub(super) fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
-        let mut d = self.src.diagnostic(span, message);
-        if let Some(help) = help {
-            d = d.with_help(help);
-        }
-        self.diags.push(d);
-    }
-
+impl Collector<'_> {
     /// Refuses every string in the file, wherever it is (unknown keys and
     /// sweep values too), that holds a control character.
     fn refuse_control_characters(&mut self, root: &Table) {
@@ -239,12 +223,6 @@ impl<'s> Ctx<'s> {
                 Some(format!("remove it: {CONTROL_CHARACTER_WHY}")),
             );
         }
-    }
-
-    /// Sorted by position, each problem once (a sweep repeats the same one per point).
-    fn finish(self) -> Vec<Diagnostic> {
-        let unique: BTreeSet<Diagnostic> = self.diags.into_iter().collect();
-        unique.into_iter().collect()
     }
 
     /// Splits the root table into sections; flags unknown sections and keys.
@@ -369,8 +347,7 @@ impl<'s> Ctx<'s> {
         let help = format!(
             "rename the file, or name the run: [experiment] name = \"...\"; {CONTROL_CHARACTER_WHY}"
         );
-        self.diags
-            .push(Diagnostic::whole_file(path, message).with_help(help));
+        self.push(Diagnostic::whole_file(path, message).with_help(help));
         None
     }
 
@@ -405,13 +382,13 @@ impl<'s> Ctx<'s> {
 
     /// Resolves one sweep point. `None` if anything was wrong (and recorded).
     fn run(&mut self, view: &RunView<'_>) -> Option<(DataSpec, ModelSpec, TrainSpec)> {
-        let before = self.diags.len();
+        let before = self.count();
         let data = self.data(view);
         let model = self.model(view);
         let train = self.train(view);
         let (data, model, train) = (data?, model?, train?);
         self.cross_checks(view, &data, &model);
-        (self.diags.len() == before).then_some((data, model, train))
+        (self.count() == before).then_some((data, model, train))
     }
 
     fn value(&self, view: &RunView<'_>, section: &str, key: &str) -> Value {
