@@ -10,9 +10,26 @@ use std::path::{Component, Path, PathBuf};
 
 use super::diagnostics::Collector;
 use super::fields::{self, KindField};
-use super::sweep::{self, Axis};
+use super::sweep::{self, Axis, MAX_SWEEP_RUNS};
 use super::tree::{self, did_you_mean, Diagnostic, Entry, Node, SourceFile, Span, Table, Value};
-use super::*;
+use super::types::*;
+
+/// How specs are loaded. `LoadOptions::default()` is what `load_str`,
+/// `load_file` and `load_paths` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The most runs one file's `[sweep.grid]` may make; `None` lifts the
+    /// limit (the user confirmed a large sweep). Default: [`MAX_SWEEP_RUNS`].
+    pub max_runs: Option<usize>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_runs: Some(MAX_SWEEP_RUNS),
+        }
+    }
+}
 
 /// Parses and resolves one spec file's text into its runs, in sweep order,
 /// with runs that resolve to the same spec (same hash) kept once. A sweep of
