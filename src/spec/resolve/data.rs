@@ -3,15 +3,15 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::read::{as_str, Range, DEFAULT_SPAN};
+use super::read::{as_str, DEFAULT_SPAN};
 use super::view::RunView;
 use crate::spec::diagnostics::Collector;
 use crate::spec::types::{BadImages, DataFormat, DataSpec, DatasetRef, Fit};
 
 pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<DataSpec> {
-    let v = |k: &str| view.value("data", k);
+    let field = |key: &str| view.field("data", key);
     let dataset = {
-        let value = v("dataset");
+        let value = field("dataset").value;
         match as_str(&value) {
             Some("synthetic") => Some(DatasetRef::Synthetic),
             Some(s) if !s.trim().is_empty() => Some(DatasetRef::Path(normalise_path(s))),
@@ -28,14 +28,9 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<D
             }
         }
     };
-    let format = diags.choice(
-        &v("format"),
-        "data.format",
-        DataFormat::NAMES,
-        DataFormat::from_name,
-    );
+    let format = diags.choice(&field("format"), DataFormat::NAMES, DataFormat::from_name);
     let images = {
-        let value = v("images");
+        let value = field("images").value;
         match as_str(&value) {
             Some("") => Some(None),
             Some(s) => Some(Some(normalise_path(s))),
@@ -52,17 +47,12 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<D
             }
         }
     };
-    let resolution = diags.int(&v("resolution"), "data.resolution", 8, 2048);
-    let fit = diags.choice(&v("fit"), "data.fit", Fit::NAMES, Fit::from_name);
-    let test_fraction = diags.float(&v("test_fraction"), "data.test_fraction", Range::Open01);
-    let val_fraction = diags.float(&v("val_fraction"), "data.val_fraction", Range::Open01);
-    let split_seed = diags.int(&v("split_seed"), "data.split_seed", 0, i64::MAX);
-    let bad_images = diags.choice(
-        &v("bad_images"),
-        "data.bad_images",
-        BadImages::NAMES,
-        BadImages::from_name,
-    );
+    let resolution = diags.int(&field("resolution"));
+    let fit = diags.choice(&field("fit"), Fit::NAMES, Fit::from_name);
+    let test_fraction = diags.float(&field("test_fraction"));
+    let val_fraction = diags.float(&field("val_fraction"));
+    let split_seed = diags.int(&field("split_seed"));
+    let bad_images = diags.choice(&field("bad_images"), BadImages::NAMES, BadImages::from_name);
     if let (Some(t), Some(val)) = (test_fraction, val_fraction) {
         if t + val >= 1.0 {
             let span = view

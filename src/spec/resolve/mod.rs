@@ -230,6 +230,28 @@ mod tests {
     }
 
     #[test]
+    fn every_range_in_fields_fits_its_reader() {
+        // A field read as an integer with a number range in fields.rs (or
+        // the reverse) panics: read every field and every kind's settings.
+        let mut texts = vec![
+            "[model]\narch = \"cnn_rnn\"\n".to_string(),
+            "[train]\nearly_stopping = true\n".to_string(),
+        ];
+        for (key, kinds) in [
+            ("loss", fields::LOSS_KINDS),
+            ("optimizer", fields::OPTIMIZER_KINDS),
+            ("schedule", fields::SCHEDULE_KINDS),
+        ] {
+            for (kind, _) in kinds {
+                texts.push(format!("[train]\n{key} = \"{kind}\"\n"));
+            }
+        }
+        for text in texts {
+            load_str(Path::new("r.toml"), &text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        }
+    }
+
+    #[test]
     fn printed_defaults_parse_back_to_the_defaults() {
         let printed = fields::defaults_toml();
         let a = load_str(Path::new("x.toml"), &printed).unwrap();

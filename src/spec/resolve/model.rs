@@ -2,24 +2,18 @@
 //! one chosen; the other one's options are refused unless a sweep over
 //! `model.arch` is what chose it.
 
-use super::read::Range;
 use super::view::RunView;
 use crate::spec::diagnostics::Collector;
 use crate::spec::types::{Arch, ModelSpec, Padding, RnnKind, RnnSpec};
 
 pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<ModelSpec> {
-    let v = |k: &str| view.value("model", k);
-    let arch = diags.choice(&v("arch"), "model.arch", Arch::NAMES, Arch::from_name);
-    let channels = diags.int_list(&v("channels"), "model.channels", 1, 4096);
-    let kernel = diags.int(&v("kernel"), "model.kernel", 1, 31);
-    let padding = diags.choice(
-        &v("padding"),
-        "model.padding",
-        Padding::NAMES,
-        Padding::from_name,
-    );
-    let batch_norm = diags.boolean(&v("batch_norm"), "model.batch_norm");
-    let conv_dropout = diags.float(&v("conv_dropout"), "model.conv_dropout", Range::Unit);
+    let field = |key: &str| view.field("model", key);
+    let arch = diags.choice(&field("arch"), Arch::NAMES, Arch::from_name);
+    let channels = diags.int_list(&field("channels"));
+    let kernel = diags.int(&field("kernel"));
+    let padding = diags.choice(&field("padding"), Padding::NAMES, Padding::from_name);
+    let batch_norm = diags.boolean(&field("batch_norm"));
+    let conv_dropout = diags.float(&field("conv_dropout"));
     // The fields above are the same for both architectures and have been
     // checked; the ones below depend on which it is.
     let arch = arch?;
@@ -44,13 +38,13 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<M
     }
     let (dense, dense_dropout, rnn) = match arch {
         Arch::Cnn => {
-            let dense = diags.int_list_allow_empty(&v("dense"), "model.dense", 1, 1 << 16);
-            let dropout = diags.float(&v("dense_dropout"), "model.dense_dropout", Range::Unit);
+            let dense = diags.int_list_allow_empty(&field("dense"));
+            let dropout = diags.float(&field("dense_dropout"));
             (dense?, dropout?, None)
         }
         Arch::CnnRnn => {
-            let kind = diags.choice(&v("rnn"), "model.rnn", RnnKind::NAMES, RnnKind::from_name);
-            let hidden = diags.int(&v("rnn_hidden"), "model.rnn_hidden", 1, 8192);
+            let kind = diags.choice(&field("rnn"), RnnKind::NAMES, RnnKind::from_name);
+            let hidden = diags.int(&field("rnn_hidden"));
             (
                 Vec::new(),
                 0.0,

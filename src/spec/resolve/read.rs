@@ -1,11 +1,20 @@
 //! The typed readers: a TOML value to an integer, number, bool, name, list or
-//! kind-table, range-checked, or `None` with the problem recorded (what was
-//! expected, what was found, and a hint where one helps).
+//! kind-table, checked against the range `fields` gives it, or `None` with the
+//! problem recorded (what was expected, what was found, and a hint where one
+//! helps).
 
 use crate::spec::diagnostics::Collector;
-use crate::spec::fields::KindField;
+use crate::spec::fields::{KindField, Range};
 use crate::spec::tree::{self, did_you_mean, Entry, Node, SourceFile, Span, Value};
 use crate::spec::types::Monitor;
+
+/// One value to read: as written (or the default), the name messages call it
+/// by (`data.resolution`, `train.loss.gamma`), and the range it must lie in.
+pub(super) struct FieldValue {
+    pub(super) value: Value,
+    pub(super) what: String,
+    pub(super) range: Range,
+}
 
 /// Where the default of a field is "written": nowhere. Messages about it point
 /// at the start of the file.
@@ -65,7 +74,11 @@ impl Collector<'_> {
         items.into_iter().collect()
     }
 
-    pub(super) fn int(&mut self, value: &Value, what: &str, min: i64, max: i64) -> Option<i64> {
+    pub(super) fn int(&mut self, field: &FieldValue) -> Option<i64> {
+        let FieldValue { value, what, range } = field;
+        let Range::Int(min, max) = *range else {
+            panic!("`{what}` is read as an integer but has no integer range in fields.rs");
+        };
         let Node::Int(i) = value.node else {
             let help = match &value.node {
                 Node::Float(f) if f.fract() == 0.0 => {
@@ -99,7 +112,8 @@ impl Collector<'_> {
         Some(i)
     }
 
-    pub(super) fn float(&mut self, value: &Value, what: &str, range: Range) -> Option<f64> {
+    pub(super) fn float(&mut self, field: &FieldValue) -> Option<f64> {
+        let FieldValue { value, what, range } = field;
         let x = match value.node {
             Node::Float(f) => f,
             Node::Int(i) => i as f64,
@@ -123,6 +137,9 @@ impl Collector<'_> {
             Range::NonNegative => (x >= 0.0, ">= 0"),
             Range::Open01 => (x > 0.0 && x < 1.0, "strictly between 0 and 1"),
             Range::Unit => ((0.0..1.0).contains(&x), "in [0, 1)"),
+            Range::Any | Range::Int(..) => {
+                panic!("`{what}` is read as a number but has no number range in fields.rs")
+            }
         };
         if !ok || !x.is_finite() {
             self.error(
@@ -135,7 +152,8 @@ impl Collector<'_> {
         Some(x)
     }
 
-    pub(super) fn boolean(&mut self, value: &Value, what: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, field: &FieldValue) -> Option<bool> {
+        let FieldValue { value, what, .. } = field;
         match value.node {
             Node::Bool(b) => Some(b),
             _ => {
@@ -151,11 +169,11 @@ impl Collector<'_> {
 
     pub(super) fn choice<T>(
         &mut self,
-        value: &Value,
-        what: &str,
+        field: &FieldValue,
         names: &[&str],
         parse: impl Fn(&str) -> Option<T>,
     ) -> Option<T> {
+        let FieldValue { value, what, .. } = field;
         if let Some(s) = as_str(value) {
             if let Some(t) = parse(s) {
                 return Some(t);
@@ -176,18 +194,12 @@ impl Collector<'_> {
         None
     }
 
-    pub(super) fn int_list(
-        &mut self,
-        value: &Value,
-        what: &str,
-        min: i64,
-        max: i64,
-    ) -> Option<Vec<usize>> {
-        let list = self.int_list_allow_empty(value, what, min, max)?;
+    pub(super) fn int_list(&mut self, field: &FieldValue) -> Option<Vec<usize>> {
+        let list = self.int_list_allow_empty(field)?;
         if list.is_empty() {
             self.error(
-                value.span.clone(),
-                format!("`{what}` must not be empty"),
+                field.value.span.clone(),
+                format!("`{}` must not be empty", field.what),
                 None,
             );
             return None;
@@ -195,13 +207,9 @@ impl Collector<'_> {
         Some(list)
     }
 
-    pub(super) fn int_list_allow_empty(
-        &mut self,
-        value: &Value,
-        what: &str,
-        min: i64,
-        max: i64,
-    ) -> Option<Vec<usize>> {
+    /// The list's range is each item's.
+    pub(super) fn int_list_allow_empty(&mut self, field: &FieldValue) -> Option<Vec<usize>> {
+        let FieldValue { value, what, range } = field;
         let Node::Array(items) = &value.node else {
             self.error(
                 value.span.clone(),
@@ -213,10 +221,16 @@ impl Collector<'_> {
             );
             return None;
         };
-        let what = format!("{what} item");
         let items: Vec<Option<usize>> = items
             .iter()
-            .map(|item| self.int(item, &what, min, max).map(|i| i as usize))
+            .map(|item| {
+                let item = FieldValue {
+                    value: item.clone(),
+                    what: format!("{what} item"),
+                    range: *range,
+                };
+                self.int(&item).map(|i| i as usize)
+            })
             .collect();
         items.into_iter().collect()
     }
@@ -224,11 +238,11 @@ impl Collector<'_> {
     /// Reads `"kind"` or `{ kind = "kind", setting = ... }`.
     pub(super) fn kind_table<'v>(
         &mut self,
-        value: &'v Value,
-        what: &str,
+        field: &'v FieldValue,
         kinds: &'static [(&'static str, &'static [KindField])],
         monitor: Option<Monitor>,
     ) -> Option<KindArgs<'v>> {
+        let FieldValue { value, what, .. } = field;
         let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
         let (kind_value, written): (&Value, &[Entry]) = match &value.node {
             Node::Str(_) => (value, &[]),
@@ -262,9 +276,12 @@ impl Collector<'_> {
         } else {
             what.to_string()
         };
-        let kind_name = self.choice(kind_value, &kind_what, &names, |n| {
-            names.iter().position(|k| *k == n)
-        })?;
+        let kind_field = FieldValue {
+            value: kind_value.clone(),
+            what: kind_what,
+            range: Range::Any,
+        };
+        let kind_name = self.choice(&kind_field, &names, |n| names.iter().position(|k| *k == n))?;
         let (kind, defaults) = kinds[kind_name];
         // An unknown setting is recorded (which refuses the run) but does not
         // stop the known ones beside it from being checked.
@@ -272,6 +289,7 @@ impl Collector<'_> {
             self.check_setting(e, &format!("{what} (kind \"{kind}\")"), defaults);
         }
         Some(KindArgs {
+            what: what.clone(),
             kind,
             written,
             defaults,
@@ -300,18 +318,10 @@ impl Collector<'_> {
     }
 }
 
-#[derive(Clone, Copy)]
-pub(super) enum Range {
-    Positive,
-    NonNegative,
-    /// (0, 1)
-    Open01,
-    /// [0, 1)
-    Unit,
-}
-
 /// A kind-table's settings: the written ones over the defaults.
 pub(super) struct KindArgs<'v> {
+    /// The kind-table field, `train.loss`: its settings are `train.loss.gamma`.
+    pub(super) what: String,
     pub(super) kind: &'static str,
     pub(super) written: &'v [Entry],
     pub(super) defaults: &'static [KindField],
@@ -319,22 +329,28 @@ pub(super) struct KindArgs<'v> {
 }
 
 impl KindArgs<'_> {
-    pub(super) fn get(&self, key: &str) -> Value {
-        if let Some(e) = self.written.iter().find(|e| e.key == key) {
-            return e.value.clone();
-        }
-        let field = self
+    /// A setting to read: written, or else its default; with its range.
+    pub(super) fn field(&self, key: &str) -> FieldValue {
+        let setting = self
             .defaults
             .iter()
             .find(|f| f.key == key)
             .expect("asked for a declared setting");
-        match field.default {
-            Some(literal) => default_value(literal),
-            None => default_value(&tree::toml_string(
-                self.monitor
-                    .expect("monitor-defaulted kinds get the monitor")
-                    .as_str(),
-            )),
+        let value = match self.written.iter().find(|e| e.key == key) {
+            Some(e) => e.value.clone(),
+            None => match setting.default {
+                Some(literal) => default_value(literal),
+                None => default_value(&tree::toml_string(
+                    self.monitor
+                        .expect("monitor-defaulted kinds get the monitor")
+                        .as_str(),
+                )),
+            },
+        };
+        FieldValue {
+            value,
+            what: format!("{}.{key}", self.what),
+            range: setting.range,
         }
     }
 }

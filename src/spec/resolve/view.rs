@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::read::default_value;
+use super::read::{default_value, FieldValue};
 use crate::spec::diagnostics::Collector;
 use crate::spec::fields;
 use crate::spec::sweep::Axis;
@@ -146,16 +146,22 @@ impl<'a> RunView<'a> {
             .map(|e| e.key_span.clone())
     }
 
-    /// The value of a field: written, or else its default.
-    pub(super) fn value(&self, section: &str, key: &str) -> Value {
-        if let Some(v) = self.written(section, key) {
-            return v.clone();
-        }
+    /// A field to read: its value (written, or else its default), with its
+    /// name and range from `fields`.
+    pub(super) fn field(&self, section: &str, key: &str) -> FieldValue {
         let field = fields::find(section, key).expect("resolver asks only for registered fields");
-        default_value(
-            field
-                .default
-                .expect("fields without a literal default are resolved by hand"),
-        )
+        let value = match self.written(section, key) {
+            Some(v) => v.clone(),
+            None => default_value(
+                field
+                    .default
+                    .expect("fields without a literal default are resolved by hand"),
+            ),
+        };
+        FieldValue {
+            value,
+            what: format!("{section}.{key}"),
+            range: field.range,
+        }
     }
 }
