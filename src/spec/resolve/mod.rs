@@ -18,15 +18,15 @@ mod train;
 mod view;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use read::{as_str, DEFAULT_SPAN};
 use view::RunView;
 
 use super::diagnostics::Collector;
 use super::sweep::{self, Axis, MAX_SWEEP_RUNS};
-use super::tree::{self, Diagnostic, SourceFile, Table, Value, CONTROL_CHARACTER_WHY};
-use super::types::{DataSpec, ModelSpec, Spec, TrainSpec};
+use super::tree::{self, Diagnostic, Entry, Node, SourceFile, Table, Value, CONTROL_CHARACTER_WHY};
+use super::types::{Arch, DataSpec, ModelSpec, Spec, TrainSpec};
 
 /// How specs are loaded. `LoadOptions::default()` is what `load_str`,
 /// `load_file` and `load_paths` use.
@@ -144,6 +144,68 @@ pub fn visit_str_with(
     }
 }
 
+impl Default for Spec {
+    /// The run an empty spec file describes: every field at its default
+    /// from `fields`, named "defaults", from no file (`file` is empty).
+    fn default() -> Spec {
+        resolve_set_by_code(&Table::default())
+    }
+}
+
+impl ModelSpec {
+    /// The default model of an architecture: the shared conv stack and
+    /// `arch`'s own head (dense layers, or the recurrent one) at their
+    /// defaults. `for_arch(Arch::Cnn)` is `Spec::default().model`.
+    pub fn for_arch(arch: Arch) -> ModelSpec {
+        let set = |key: &str, node: Node| Entry {
+            key: key.to_string(),
+            key_span: DEFAULT_SPAN,
+            value: Value {
+                node,
+                span: DEFAULT_SPAN,
+            },
+        };
+        let model = Table {
+            entries: vec![set("arch", Node::Str(arch.as_str().to_string()))],
+        };
+        let root = Table {
+            entries: vec![set("model", Node::Table(model))],
+        };
+        resolve_set_by_code(&root).model
+    }
+}
+
+/// One run of the fields in `root` (set by code, not read from a file) and
+/// the defaults, through the resolver itself, so that these defaults are
+/// those of a spec file by construction.
+fn resolve_set_by_code(root: &Table) -> Spec {
+    let src = SourceFile::new("<defaults>", "");
+    let mut diags = Collector::new(&src);
+    let doc = view::sections(&mut diags, root);
+    let view = RunView {
+        doc: &doc,
+        overrides: &[],
+        swept_archs: &HashSet::new(),
+    };
+    let resolved = run(&mut diags, &view).filter(|_| diags.is_empty());
+    let Some((data, model, train)) = resolved else {
+        panic!(
+            "the defaults in fields.rs do not resolve: {:?}",
+            diags.finish()
+        );
+    };
+    Spec {
+        name: "defaults".to_string(),
+        experiment: "defaults".to_string(),
+        tags: Vec::new(),
+        file: PathBuf::new(),
+        swept: Vec::new(),
+        data,
+        model,
+        train,
+    }
+}
+
 /// The first 128 bits of a hex run hash, as a number.
 pub fn hash_key(hash: &str) -> u128 {
     u128::from_str_radix(&hash[..32], 16).expect("a run hash is 64 hex digits")
@@ -227,6 +289,32 @@ mod tests {
         assert_eq!(s.train.lr, 1e-3);
         assert_eq!(s.train.early_stopping, None);
         assert_eq!(s.train.grad_clip, None);
+    }
+
+    #[test]
+    fn the_default_spec_is_an_empty_files_run() {
+        let empty = &load_str(Path::new("defaults.toml"), "").unwrap()[0];
+        let default = Spec::default();
+        assert_eq!(default.resolved_toml(), empty.resolved_toml());
+        assert_eq!(
+            (&default.data, &default.model, &default.train),
+            (&empty.data, &empty.model, &empty.train)
+        );
+        assert_eq!(
+            (default.name.as_str(), default.experiment.as_str()),
+            ("defaults", "defaults")
+        );
+        assert!(default.tags.is_empty() && default.swept.is_empty());
+    }
+
+    #[test]
+    fn each_archs_default_model_is_a_spec_files_with_only_the_arch() {
+        for arch in [Arch::Cnn, Arch::CnnRnn] {
+            let text = format!("[model]\narch = \"{arch}\"\n");
+            let written = &load_str(Path::new("m.toml"), &text).unwrap()[0];
+            assert_eq!(ModelSpec::for_arch(arch), written.model, "{arch}");
+        }
+        assert_eq!(ModelSpec::for_arch(Arch::Cnn), Spec::default().model);
     }
 
     #[test]
