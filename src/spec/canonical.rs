@@ -189,7 +189,7 @@ fn early_stopping(e: Option<EarlyStopping>) -> String {
 mod tests {
     use std::path::Path;
 
-    use crate::spec::load_str;
+    use crate::spec::resolve::load_str;
 
     #[test]
     fn resolved_text_reads_back_as_the_same_run() {

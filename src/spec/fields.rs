@@ -4,6 +4,11 @@
 //! The resolver reads defaults and ranges from here, unknown-key checks and
 //! "did you mean" suggestions come from here, and `posterlab spec defaults`
 //! prints this table as a commented TOML file.
+//!
+//! Adding a field: its entry here (default, range, doc), its member in
+//! `types.rs`, one read in `resolve/<section>.rs`, one line in `canonical.rs`
+//! (which changes every run's hash: bump `HASH_SCHEME`), and the README block
+//! regenerated with `posterlab spec defaults`. `Spec::default()` follows.
 
 /// One key of one section.
 pub struct Field {

@@ -1,10 +1,11 @@
 //! Experiment specs: TOML files turned into validated, fully resolved [`Spec`]s,
 //! one per run, each identified by the hash of its resolved form.
 //!
-//! `types` is the resolved spec; `fields` holds every default; `resolve` reads
-//! one run's tables into a `Spec`; `sweep` expands `[sweep.grid]`; `canonical`
-//! writes the resolved TOML that the run hash is taken over; `diagnostics`
-//! collects the problems found on the way. [`LoadOptions`] carries what a
+//! `types` is the resolved spec; `fields` holds every default and range;
+//! `resolve` reads one run's tables into a `Spec` (and makes
+//! `Spec::default()`, the run of an empty file); `sweep` expands
+//! `[sweep.grid]`; `canonical` writes the resolved TOML that the run hash is
+//! taken over; `diagnostics` collects the problems found on the way. [`LoadOptions`] carries what a
 //! caller may change about loading: the sweep-size limit. This file reads spec
 //! files and directories; no module below imports it.
 
