@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use dfdx::prelude::Cpu;
 use posterlab::data::{self, image::load_poster};
 use posterlab::model::{Architecture, Model};
-use posterlab::spec::{self, DataFormat, Fit};
+use posterlab::spec::{self, DataFormat, Fit, ModelSpec, Spec};
 use posterlab::train::checkpoint;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -365,13 +365,11 @@ proptest! {
 
 /// A tiny model's best-epoch checkpoint, and the hash it is saved under.
 fn checkpoint_file(dir: &Path) -> (PathBuf, Model<Cpu>) {
-    let model_spec = spec::load_str(
-        Path::new("c.toml"),
-        "[model]\nchannels = [4]\ndense = [8]\n",
-    )
-    .unwrap()[0]
-        .model
-        .clone();
+    let model_spec = ModelSpec {
+        channels: vec![4],
+        dense: vec![8],
+        ..Spec::default().model
+    };
     let arch = Architecture::new(&model_spec, 16, 3).unwrap();
     let model = Model::new(arch, 1, &Cpu::default());
     let path = checkpoint::save_best(dir, &model, 1, "feedface").unwrap();

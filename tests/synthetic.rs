@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use posterlab::data::{self, read_index, synth, Split, Workspace};
 use posterlab::progress::Quiet;
-use posterlab::spec::{BadImages, DataFormat, Fit};
+use posterlab::spec::{BadImages, DataFormat, Fit, Spec};
 
 #[test]
 fn labels_follow_the_real_statistics() {
@@ -131,7 +129,7 @@ fn synth_writes_the_real_layout_deterministically() {
 fn the_default_synthetic_set_is_made_once_under_results() {
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::new(dir.path().join("results"));
-    let spec = &posterlab::spec::load_str(Path::new("q.toml"), "").unwrap()[0].data;
+    let spec = &Spec::default().data;
     let csv = data::locate(spec, &ws, &Quiet).unwrap();
     assert!(csv.starts_with(dir.path().join("results/synthetic")));
     let index = read_index(&csv, DataFormat::Auto, None).unwrap();

@@ -494,12 +494,7 @@ fn data_stats(
                 .context("the spec expands to no run")?;
             (first.data, true)
         }
-        None => (
-            spec::load_str(Path::new("<defaults>"), "").expect("defaults resolve")[0]
-                .data
-                .clone(),
-            false,
-        ),
+        None => (Spec::default().data, false),
     };
     data_spec.dataset = match args.dataset.as_str() {
         "synthetic" => DatasetRef::Synthetic,
@@ -565,11 +560,8 @@ fn spec_show(paths: &[PathBuf], load: spec::LoadOptions) -> Result<ExitCode> {
 
 fn bench(args: &BenchArgs, bars: &Bars) -> Result<ExitCode> {
     use posterlab::train::bench::{self, BenchConfig};
-    let text = format!("[model]\narch = {:?}\n", args.arch);
-    let model = spec::load_str(Path::new("<bench>"), &text)
-        .map_err(|d| anyhow::anyhow!("{}", spec::SpecErrors(d)))?
-        .remove(0)
-        .model;
+    let arch = spec::Arch::from_name(&args.arch).expect("clap checked the name");
+    let model = spec::ModelSpec::for_arch(arch);
     let smallest = model.min_resolution();
     if args.res < smallest {
         bail!(

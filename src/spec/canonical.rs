@@ -8,12 +8,31 @@
 //! run from it).
 
 use super::tree::{toml_float, toml_string};
-use super::*;
+use super::types::*;
 
 /// Bumped whenever the canonical text changes shape, which changes every hash.
 pub const HASH_SCHEME: u32 = 1;
 
-pub fn resolved_toml(spec: &Spec) -> String {
+impl Spec {
+    /// The resolved spec as TOML, without `[experiment]`: what the hash is over.
+    pub fn resolved_toml(&self) -> String {
+        resolved_toml(self)
+    }
+
+    /// The run's identity: blake3 of [`Spec::resolved_toml`], 64 hex digits.
+    pub fn hash(&self) -> String {
+        blake3::hash(self.resolved_toml().as_bytes())
+            .to_hex()
+            .to_string()
+    }
+
+    /// The first 12 hex digits of the hash, for tables and logs.
+    pub fn short_hash(&self) -> String {
+        self.hash()[..12].to_string()
+    }
+}
+
+fn resolved_toml(spec: &Spec) -> String {
     let mut out = format!("# posterlab resolved spec, hash scheme {HASH_SCHEME}\n");
     let mut line = |key: &str, value: String| {
         out.push_str(key);
@@ -74,12 +93,6 @@ pub fn resolved_toml(spec: &Spec) -> String {
     line("monitor", toml_string(t.monitor.as_str()));
     line("threshold", toml_float(t.threshold));
     out
-}
-
-pub fn hash(spec: &Spec) -> String {
-    blake3::hash(resolved_toml(spec).as_bytes())
-        .to_hex()
-        .to_string()
 }
 
 fn int_list(items: &[usize]) -> String {
@@ -176,7 +189,7 @@ fn early_stopping(e: Option<EarlyStopping>) -> String {
 mod tests {
     use std::path::Path;
 
-    use super::*;
+    use crate::spec::resolve::load_str;
 
     #[test]
     fn resolved_text_reads_back_as_the_same_run() {

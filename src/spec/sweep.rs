@@ -9,8 +9,8 @@
 //! [`MAX_SWEEP_RUNS`] is refused unless the caller lifts the limit; points are
 //! made one at a time, so expansion holds only the runs it keeps.
 
+use super::diagnostics::Collector;
 use super::fields;
-use super::resolve::Ctx;
 use super::tree::{did_you_mean, Node, Span, Table, Value};
 
 /// One swept field and its values.
@@ -45,12 +45,12 @@ pub struct Grid {
 const SWEEPABLE: &[&str] = &["data", "model", "train"];
 
 /// Reads and checks the axes of a `[sweep]` table; `None` without a grid.
-pub(super) fn grid(ctx: &mut Ctx<'_>, sweep: &Table) -> Option<Grid> {
+pub(super) fn grid(diags: &mut Collector<'_>, sweep: &Table) -> Option<Grid> {
     let mut grid = None;
     for entry in &sweep.entries {
         match (entry.key.as_str(), &entry.value.node) {
             ("grid", Node::Table(t)) => grid = Some((t, entry.key_span.clone())),
-            ("grid", _) => ctx.error(
+            ("grid", _) => diags.error(
                 entry.value.span.clone(),
                 format!(
                     "[sweep.grid] must be a table, found {}",
@@ -58,7 +58,7 @@ pub(super) fn grid(ctx: &mut Ctx<'_>, sweep: &Table) -> Option<Grid> {
                 ),
                 Some("write it as a section: [sweep.grid] then \"train.seed\" = [1, 2, 3]".into()),
             ),
-            (other, _) => ctx.error(
+            (other, _) => diags.error(
                 entry.key_span.clone(),
                 format!("unknown key `{other}` in [sweep]"),
                 Some("[sweep] takes one table, [sweep.grid]".into()),
@@ -69,9 +69,9 @@ pub(super) fn grid(ctx: &mut Ctx<'_>, sweep: &Table) -> Option<Grid> {
 
     let mut axes = Vec::new();
     for (dotted, key_span, value) in flatten(grid) {
-        if let Some(axis) = axis(ctx, dotted, key_span, value) {
+        if let Some(axis) = axis(diags, dotted, key_span, value) {
             if axes.iter().any(|a: &Axis| a.dotted == axis.dotted) {
-                ctx.error(
+                diags.error(
                     axis.key_span.clone(),
                     format!("sweep axis `{}` is given twice", axis.dotted),
                     None,
@@ -88,7 +88,7 @@ pub(super) fn grid(ctx: &mut Ctx<'_>, sweep: &Table) -> Option<Grid> {
 /// without expanding anything) is within `max_runs`; if not, records why. A
 /// count that overflows `usize` is refused even without a limit: such a grid
 /// could never be run.
-pub(super) fn check_size(ctx: &mut Ctx<'_>, grid: &Grid, max_runs: Option<usize>) -> bool {
+pub(super) fn check_size(diags: &mut Collector<'_>, grid: &Grid, max_runs: Option<usize>) -> bool {
     let count = grid
         .axes
         .iter()
@@ -123,7 +123,7 @@ pub(super) fn check_size(ctx: &mut Ctx<'_>, grid: &Grid, max_runs: Option<usize>
             "shrink or remove an axis",
         ),
     };
-    ctx.error(
+    diags.error(
         grid.key_span.clone(),
         format!(
             "[sweep.grid] is too large: {} = {total}, {limit}",
@@ -164,7 +164,7 @@ fn flatten(grid: &Table) -> Vec<(String, Span, &Value)> {
     out
 }
 
-fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Option<Axis> {
+fn axis(diags: &mut Collector<'_>, dotted: String, key_span: Span, value: &Value) -> Option<Axis> {
     let known = || {
         fields::FIELDS
             .iter()
@@ -186,7 +186,7 @@ fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Opt
                     .to_string(),
             }
         };
-        ctx.error(
+        diags.error(
             key_span,
             format!("sweep key `{dotted}` names no spec field"),
             Some(help),
@@ -194,7 +194,7 @@ fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Opt
         return None;
     };
     let Node::Array(values) = &value.node else {
-        ctx.error(
+        diags.error(
             value.span.clone(),
             format!(
                 "sweep axis `{dotted}` must be an array of values, found {}",
@@ -205,7 +205,7 @@ fn axis(ctx: &mut Ctx<'_>, dotted: String, key_span: Span, value: &Value) -> Opt
         return None;
     };
     if values.is_empty() {
-        ctx.error(
+        diags.error(
             value.span.clone(),
             format!("sweep axis `{dotted}` is empty"),
             Some("give it at least one value, or remove the axis".into()),

@@ -161,6 +161,11 @@ pub fn dotted_path(steps: &[Step<'_>]) -> String {
     out
 }
 
+/// Why a control character is refused, for every message that finds one.
+pub const CONTROL_CHARACTER_WHY: &str =
+    "control characters (U+0000-U+001F, U+007F-U+009F: escape codes, tabs, newlines) \
+     would act on the terminals and logs that show run names, paths and labels";
+
 /// A string value that holds a control character.
 #[derive(Debug)]
 pub struct ControlChar<'t> {
