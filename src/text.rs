@@ -32,6 +32,19 @@ pub fn plural_of(n: usize, noun: &str) -> Cow<'_, str> {
     })
 }
 
+/// `n` with a comma between groups of three digits: `7,242`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// `text` with every control character (Unicode Cc: U+0000–U+001F,
 /// U+007F–U+009F) written as Rust writes it in a string (`\n`, `\t`, `\0`,
 /// `\u{1b}`); borrowed when there is none (the usual case).
@@ -84,6 +97,14 @@ pub fn first_control(text: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(7242), "7,242");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
 
     #[test]
     fn plurals() {

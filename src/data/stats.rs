@@ -7,7 +7,7 @@ use std::fmt;
 use super::image::BadImage;
 use super::{Dataset, Index, Split, SplitName};
 use crate::spec::DataFormat;
-use crate::text::printable;
+use crate::text::{printable, thousands};
 
 #[derive(Debug, Clone)]
 pub struct DataStats {
@@ -97,19 +97,6 @@ impl DataStats {
             .position(|g| g == genre)
             .map(|i| self.genre_counts[i])
     }
-}
-
-/// 7242 → "7,242".
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn pct(part: usize, whole: usize) -> String {
@@ -213,18 +200,5 @@ impl fmt::Display for DataStats {
             writeln!(f, "  {}", "#".repeat((n * 30).div_ceil(max)))?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(7242), "7,242");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

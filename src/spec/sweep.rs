@@ -12,6 +12,7 @@
 use super::diagnostics::Collector;
 use super::fields;
 use super::tree::{did_you_mean, Node, Span, Table, Value};
+use crate::text::thousands;
 
 /// One swept field and its values.
 #[derive(Debug)]
@@ -132,19 +133,6 @@ pub(super) fn check_size(diags: &mut Collector<'_>, grid: &Grid, max_runs: Optio
         Some(help.to_string()),
     );
     false
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }
 
 /// `"model.arch" = [...]` and `model.arch = [...]` (which TOML reads as a

@@ -179,7 +179,7 @@ impl std::fmt::Display for BenchReport {
             self.threads,
             if self.threads == 1 { "" } else { "s" },
             self.kernels,
-            crate::data::stats::thousands(self.params),
+            crate::text::thousands(self.params),
             self.forward_mflop_per_image
         )?;
         writeln!(
