@@ -63,16 +63,29 @@ fn checkpoints(dir: &Path) -> Vec<String> {
     names
 }
 
+/// A project with one three-epoch run trained once, shared by the tests
+/// that read what it recorded; its `run` output.
+fn recorded() -> &'static (PathBuf, String) {
+    static ONCE: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = common::shared_dir("recorded");
+        std::fs::write(dir.join("tiny.toml"), spec("epochs = 3")).unwrap();
+        let o = posterlab(&dir, &["-q", "run", "tiny.toml"]);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        (dir, stdout(&o))
+    })
+}
+
 #[test]
-fn a_run_records_everything_and_is_not_repeated() {
-    let p = project(&[("tiny.toml", &spec("epochs = 3"))]);
-    let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    let out = stdout(&o);
+fn a_run_says_each_epoch_and_how_it_ended() {
+    let out = &recorded().1;
     assert!(out.contains("tiny epoch   3/3"), "{out}");
     assert!(out.contains("tiny: finished after 3 epochs"), "{out}");
+}
 
-    let conn = db(p.path());
+#[test]
+fn a_run_records_its_spec_data_and_status() {
+    let conn = db(&recorded().0);
     let (status, n_train, n_val, n_test, genres, hash, toml): (
         String,
         i64,
@@ -106,6 +119,11 @@ fn a_run_records_everything_and_is_not_repeated() {
     );
     assert_eq!(hash.len(), 64);
     assert!(toml.contains("resolution = 16"), "{toml}");
+}
+
+#[test]
+fn every_epoch_split_genre_and_test_poster_is_a_row() {
+    let conn = db(&recorded().0);
     assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 3);
     assert_eq!(count(&conn, "SELECT count(*) FROM metrics"), 3 * 2 + 1);
     assert_eq!(
@@ -113,6 +131,11 @@ fn a_run_records_everything_and_is_not_repeated() {
         (3 * 2 + 1) * 25
     );
     assert_eq!(count(&conn, "SELECT count(*) FROM predictions"), 30 * 25);
+}
+
+#[test]
+fn genre_counts_add_up_and_the_stored_f1_is_the_predictions_one() {
+    let conn = db(&recorded().0);
     assert_eq!(
         count(&conn, "SELECT count(*) FROM genre_metrics WHERE tp + fp + fn + tn != posters_of(split)"
             .replace("posters_of(split)", "(SELECT posters FROM metrics m WHERE m.run_id = genre_metrics.run_id AND m.split = genre_metrics.split AND m.epoch = genre_metrics.epoch)")
@@ -120,19 +143,13 @@ fn a_run_records_everything_and_is_not_repeated() {
         0,
         "every genre's counts add up to the split's posters"
     );
-    // The stored test micro-F1 is the one the predictions give.
-    let tp = count(
-        &conn,
-        "SELECT count(*) FROM predictions WHERE truth = 1 AND predicted = 1",
-    );
-    let fp = count(
-        &conn,
-        "SELECT count(*) FROM predictions WHERE truth = 0 AND predicted = 1",
-    );
-    let fn_ = count(
-        &conn,
-        "SELECT count(*) FROM predictions WHERE truth = 1 AND predicted = 0",
-    );
+    let cells = |truth: u8, predicted: u8| {
+        count(
+            &conn,
+            &format!("SELECT count(*) FROM predictions WHERE truth = {truth} AND predicted = {predicted}"),
+        )
+    };
+    let (tp, fp, fn_) = (cells(1, 1), cells(0, 1), cells(1, 0));
     let f1: f64 = conn
         .query_row(
             "SELECT micro_f1 FROM metrics WHERE split = 'test'",
@@ -141,42 +158,51 @@ fn a_run_records_everything_and_is_not_repeated() {
         )
         .unwrap();
     assert!((f1 - 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64).abs() < 1e-12);
-    assert_eq!(
-        checkpoints(p.path()).len(),
-        2,
-        "{:?}",
-        checkpoints(p.path())
-    );
+}
 
-    // runs / show / export read it back.
-    let o = posterlab(p.path(), &["runs"]);
+#[test]
+fn only_the_current_and_the_best_checkpoint_are_kept() {
+    let dir = &recorded().0;
+    assert_eq!(checkpoints(dir).len(), 2, "{:?}", checkpoints(dir));
+}
+
+#[test]
+fn runs_show_and_export_read_a_run_back() {
+    let dir = &recorded().0;
+    let o = posterlab(dir, &["runs"]);
     assert!(
         stdout(&o).contains("finished") && stdout(&o).contains("3/3"),
         "{}",
         stdout(&o)
     );
-    let o = posterlab(p.path(), &["show", "tiny"]);
+    let o = posterlab(dir, &["show", "tiny"]);
     let shown = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     for want in ["[model]", "TRAIN LOSS", "GENRE", "Drama", "test (epoch"] {
         assert!(shown.contains(want), "show lacks {want}:\n{shown}");
     }
-    let o = posterlab(p.path(), &["export", "--format", "csv"]);
+    let o = posterlab(dir, &["export", "--format", "csv"]);
     let csv = stdout(&o);
     assert_eq!(csv.lines().count(), 1 + 7, "{csv}");
     assert!(csv.starts_with("run_id,run,epoch,split,lr"), "{csv}");
-    let o = posterlab(p.path(), &["export", "--format", "json", "tiny"]);
+    let o = posterlab(dir, &["export", "--format", "json", "tiny"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(rows.len(), 7);
-    let o = posterlab(p.path(), &["export", "nosuchrun"]);
+    let o = posterlab(dir, &["export", "nosuchrun"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("no run matches `nosuchrun`"),
         "{}",
         stderr(&o)
     );
+}
 
-    // Running again skips; --force trains a new run beside the old one.
+#[test]
+fn a_finished_run_is_not_repeated_and_force_adds_another() {
+    let p = project(&[("tiny.toml", &spec("epochs = 2"))]);
+    let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let conn = db(p.path());
     let o = posterlab(p.path(), &["-q", "run", "tiny.toml"]);
     assert!(o.status.success());
     assert!(
@@ -184,7 +210,7 @@ fn a_run_records_everything_and_is_not_repeated() {
         "{}",
         stdout(&o)
     );
-    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 3);
+    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 2);
     let o = posterlab(p.path(), &["-q", "run", "--force", "tiny.toml"]);
     assert!(o.status.success());
     assert_eq!(
