@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod files;
+pub mod metric;
 pub mod model;
 pub mod progress;
 pub mod report;

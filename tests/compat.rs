@@ -56,6 +56,7 @@ fn outputs() -> BTreeMap<String, Vec<u8>> {
         ("show-9.txt", vec!["show", "busy"]),
         ("export.csv", vec!["export"]),
         ("export.json", vec!["export", "--format", "json"]),
+        ("export-empty.csv", vec!["export", "diverges"]),
     ] {
         let mut full = vec!["--db", "fixture.sqlite"];
         full.extend(args);

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use posterlab::metric::{Metric, Split};
 use posterlab::store::{self, EpochRow, RunRow, Status, Store};
 use posterlab::text::{plural, printable, terminal_safe};
 
@@ -121,7 +122,7 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
     println!("\n{}", terminal_safe(run.spec_toml.trim_end()));
 
     let rows = store.epochs(run.id)?;
-    let val: Vec<&EpochRow> = rows.iter().filter(|r| r.split == "val").collect();
+    let val: Vec<&EpochRow> = rows.iter().filter(|r| r.split == Split::Val).collect();
     if !val.is_empty() {
         println!(
             "\n{:>5}  {:>9}  {:>10}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>7}",
@@ -138,7 +139,7 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
         for v in val {
             let train = rows
                 .iter()
-                .find(|r| r.split == "train" && r.epoch == v.epoch);
+                .find(|r| r.split == Split::Train && r.epoch == v.epoch);
             println!(
                 "{:>5}  {:>9}  {:>10}  {:>8}  {:>8.3}  {:>8.3}  {:>8.3}  {:>8.3}  {:>7}{}",
                 v.epoch,
@@ -159,7 +160,7 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
         }
         println!("(validation metrics; * marks the best epoch)");
     }
-    if let Some(test) = rows.iter().find(|r| r.split == "test") {
+    if let Some(test) = rows.iter().find(|r| r.split == Split::Test) {
         println!(
             "\ntest (epoch {} weights, {}): loss {}, micro P/R/F1 {:.3}/{:.3}/{:.3}, macro F1 {:.3}, \
              samples F1 {:.3}, micro mAP {:.3}, macro mAP {:.3}, subset acc {:.3}, binary acc {:.3}",
@@ -176,7 +177,7 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
             test.subset_accuracy,
             test.binary_accuracy
         );
-        let genres = store.genre_counts(run.id, "test", test.epoch)?;
+        let genres = store.genre_counts(run.id, Split::Test, test.epoch)?;
         let width = genres
             .iter()
             .map(|g| printable(&g.genre).chars().count())
@@ -255,7 +256,7 @@ pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -
         }
         if rows.is_empty() {
             // The header alone, so that an empty export still parses.
-            w.write_record(EPOCH_COLUMNS)?;
+            w.write_record(epoch_columns())?;
         }
         w.flush()?;
         drop(w);
@@ -283,34 +284,26 @@ fn is_export(path: &Path, json: bool) -> bool {
         serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(&text).is_ok_and(
             |rows| {
                 rows.iter()
-                    .all(|r| EPOCH_COLUMNS.iter().all(|c| r.contains_key(*c)))
+                    .all(|r| epoch_columns().iter().all(|c| r.contains_key(*c)))
             },
         )
     } else {
-        text.lines().next() == Some(EPOCH_COLUMNS.join(",").as_str())
+        text.lines().next() == Some(epoch_columns().join(",").as_str())
     }
 }
 
-const EPOCH_COLUMNS: &[&str] = &[
-    "run_id",
-    "run",
-    "epoch",
-    "split",
-    "lr",
-    "seconds",
-    "images_per_sec",
-    "posters",
-    "loss",
-    "micro_precision",
-    "micro_recall",
-    "micro_f1",
-    "macro_precision",
-    "macro_recall",
-    "macro_f1",
-    "samples_f1",
-    "subset_accuracy",
-    "binary_accuracy",
-    "hamming_loss",
-    "micro_ap",
-    "macro_ap",
-];
+/// The columns of an export: what identifies the row, then every metric.
+fn epoch_columns() -> Vec<&'static str> {
+    let mut columns = vec![
+        "run_id",
+        "run",
+        "epoch",
+        "split",
+        "lr",
+        "seconds",
+        "images_per_sec",
+        "posters",
+    ];
+    columns.extend(Metric::ALL.map(Metric::name));
+    columns
+}

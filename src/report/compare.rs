@@ -6,25 +6,31 @@
 use std::collections::BTreeMap;
 
 use super::figures::{self, BarSeries, Bars, Key, Panel, Series, XAxis};
-use super::load::{curve, metric, Group, RunData};
+use super::load::{curve, Group, RunData};
 use super::{style, tables};
+use crate::metric::{Metric, Split};
 use crate::store::EpochRow;
 use crate::text::plural;
 
 /// The panels of `compare/curves.svg`, three to a row:
 /// (title, y axis, split, metric).
-const CURVES: [(&str, &str, &str, &str); 6] = [
-    ("validation loss", "mean loss", "val", "loss"),
-    ("validation micro F1", "F1", "val", "micro_f1"),
-    ("validation micro AP", "AP", "val", "micro_ap"),
-    ("training loss", "mean loss", "train", "loss"),
-    ("validation macro F1", "F1", "val", "macro_f1"),
-    ("validation macro AP", "AP", "val", "macro_ap"),
+const CURVES: [(&str, &str, Split, Metric); 6] = [
+    ("validation loss", "mean loss", Split::Val, Metric::Loss),
+    ("validation micro F1", "F1", Split::Val, Metric::MicroF1),
+    ("validation micro AP", "AP", Split::Val, Metric::MicroAp),
+    ("training loss", "mean loss", Split::Train, Metric::Loss),
+    ("validation macro F1", "F1", Split::Val, Metric::MacroF1),
+    ("validation macro AP", "AP", Split::Val, Metric::MacroAp),
 ];
 
-/// The bars of `compare/test-metrics.svg`, by stored column; each is one of
+/// The bars of `compare/test-metrics.svg`; each is one of
 /// [`tables::METRICS`].
-const TEST_BARS: [&str; 4] = ["micro_f1", "macro_f1", "micro_ap", "macro_ap"];
+const TEST_BARS: [Metric; 4] = [
+    Metric::MicroF1,
+    Metric::MacroF1,
+    Metric::MicroAp,
+    Metric::MacroAp,
+];
 
 /// (epoch, mean − std, mean + std).
 type Band = Vec<(f64, f64, f64)>;
@@ -53,7 +59,7 @@ fn dashed(i: usize) -> bool {
 fn curves(groups: &[Group]) -> Result<String, String> {
     let panels: Vec<Panel> = CURVES
         .iter()
-        .map(|&(title, y_desc, split, name)| Panel {
+        .map(|&(title, y_desc, split, metric)| Panel {
             x: XAxis::Epoch,
             title: title.into(),
             y_desc: y_desc.into(),
@@ -61,7 +67,7 @@ fn curves(groups: &[Group]) -> Result<String, String> {
                 .iter()
                 .enumerate()
                 .map(|(i, group)| {
-                    let (points, band) = aggregate(&group.runs, split, name);
+                    let (points, band) = aggregate(&group.runs, split, metric);
                     Series {
                         label: group.label.clone(),
                         colour: style::colour(i),
@@ -106,10 +112,10 @@ fn curves(groups: &[Group]) -> Result<String, String> {
 
 /// Per configuration: the mean of a curve over its runs, epoch by epoch,
 /// and a (epoch, mean − std, mean + std) band where 2+ runs reached it.
-fn aggregate(runs: &[&RunData], split: &str, name: &str) -> (Vec<(f64, f64)>, Band) {
+fn aggregate(runs: &[&RunData], split: Split, metric: Metric) -> (Vec<(f64, f64)>, Band) {
     let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for d in runs {
-        for (x, y) in curve(&d.epochs, split, name) {
+        for (x, y) in curve(&d.epochs, split, metric) {
             if y.is_finite() {
                 by_epoch.entry(x as usize).or_default().push(y);
             }
@@ -132,17 +138,17 @@ fn test_metrics(rows: &[tables::Row]) -> Result<String, String> {
     let series = TEST_BARS
         .iter()
         .enumerate()
-        .map(|(i, key)| {
+        .map(|(i, metric)| {
             let m = tables::METRICS
                 .iter()
-                .position(|(_, k)| k == key)
+                .position(|k| k == metric)
                 .expect("a table metric");
             let stats: Vec<(f64, f64)> = rows
                 .iter()
                 .map(|r| tables::mean_std(&r.values[m]))
                 .collect();
             BarSeries {
-                label: format!("test {}", tables::METRICS[m].0),
+                label: format!("test {}", metric.label()),
                 colour: style::colour(i),
                 values: stats.iter().map(|s| s.0).collect(),
                 errors: Some(stats.iter().map(|s| s.1).collect()),
@@ -175,7 +181,7 @@ pub(super) fn table_rows(groups: &[Group]) -> Vec<tables::Row> {
                 config: group.label.clone(),
                 values: tables::METRICS
                     .iter()
-                    .map(|(_, key)| tested.iter().map(|t| metric(t, key)).collect())
+                    .map(|&m| tested.iter().map(|t| t.value(m)).collect())
                     .collect(),
             })
         })

@@ -3,6 +3,7 @@
 //! predictions; and the configurations the runs fall into. A change to the
 //! store's row types meets the report here.
 
+use crate::metric::{Metric, Split};
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
 
 /// Everything one run's figures need, read from the store.
@@ -85,10 +86,12 @@ pub(super) fn read(
     let mut data = Vec::with_capacity(runs.len());
     for run in runs {
         let rows = store.epochs(run.id).map_err(err)?;
-        let test = rows.iter().find(|r| r.split == "test").cloned();
+        let test = rows.iter().find(|r| r.split == Split::Test).cloned();
         let (genre_counts, predictions) = match &test {
             Some(t) => (
-                store.genre_counts(run.id, "test", t.epoch).map_err(err)?,
+                store
+                    .genre_counts(run.id, Split::Test, t.epoch)
+                    .map_err(err)?,
                 store.predictions(run.id).map_err(err)?,
             ),
             None => (Vec::new(), Vec::new()),
@@ -96,7 +99,10 @@ pub(super) fn read(
         data.push(RunData {
             group: group_of(run, group_by),
             run: run.clone(),
-            epochs: rows.into_iter().filter(|r| r.split != "test").collect(),
+            epochs: rows
+                .into_iter()
+                .filter(|r| r.split != Split::Test)
+                .collect(),
             test,
             genre_counts,
             predictions,
@@ -159,27 +165,20 @@ pub(super) fn groups(data: &[RunData]) -> Vec<Group<'_>> {
     groups
 }
 
-/// A stored metric of an epoch row, by its column name.
-pub(super) fn metric(row: &EpochRow, name: &str) -> f64 {
-    match name {
-        "loss" => row.loss.unwrap_or(f64::NAN),
-        "micro_precision" => row.micro_precision,
-        "micro_recall" => row.micro_recall,
-        "micro_f1" => row.micro_f1,
-        "macro_f1" => row.macro_f1,
-        "micro_ap" => row.micro_ap,
-        "macro_ap" => row.macro_ap,
-        "samples_f1" => row.samples_f1,
-        "lr" => row.lr.unwrap_or(f64::NAN),
-        other => unreachable!("no metric {other}"),
-    }
-}
-
 /// A metric of one split over the epochs: (epoch, value).
-pub(super) fn curve(epochs: &[EpochRow], split: &str, name: &str) -> Vec<(f64, f64)> {
+pub(super) fn curve(epochs: &[EpochRow], split: Split, metric: Metric) -> Vec<(f64, f64)> {
     epochs
         .iter()
         .filter(|r| r.split == split)
-        .map(|r| (r.epoch as f64, metric(r, name)))
+        .map(|r| (r.epoch as f64, r.value(metric)))
+        .collect()
+}
+
+/// The learning rate of each epoch: (epoch, rate).
+pub(super) fn lr_curve(epochs: &[EpochRow]) -> Vec<(f64, f64)> {
+    epochs
+        .iter()
+        .filter(|r| r.split == Split::Val)
+        .map(|r| (r.epoch as f64, r.lr.unwrap_or(f64::NAN)))
         .collect()
 }

@@ -5,17 +5,18 @@
 use std::fmt::Write;
 
 use super::gallery::escape;
+use crate::metric::Metric;
 use crate::text::{markdown_cell, printable};
 
-/// The test metrics a table shows: (column title, stored column name).
-pub const METRICS: [(&str, &str); 7] = [
-    ("micro-F1", "micro_f1"),
-    ("macro-F1", "macro_f1"),
-    ("samples-F1", "samples_f1"),
-    ("micro P", "micro_precision"),
-    ("micro R", "micro_recall"),
-    ("micro mAP", "micro_ap"),
-    ("macro mAP", "macro_ap"),
+/// The test metrics a table shows, headed by their labels.
+pub const METRICS: [Metric; 7] = [
+    Metric::MicroF1,
+    Metric::MacroF1,
+    Metric::SamplesF1,
+    Metric::MicroPrecision,
+    Metric::MicroRecall,
+    Metric::MicroAp,
+    Metric::MacroAp,
 ];
 
 /// One configuration: its label and, per metric, one value per run.
@@ -79,8 +80,8 @@ fn cell(values: &[f64]) -> String {
 pub fn markdown(rows: &[Row]) -> String {
     let marks = best(rows);
     let mut s = String::from("| configuration | n |");
-    for (title, _) in METRICS {
-        let _ = write!(s, " {title} |");
+    for m in METRICS {
+        let _ = write!(s, " {} |", m.label());
     }
     s.push_str("\n|---|---:|");
     s.push_str(&"---:|".repeat(METRICS.len()));
@@ -118,11 +119,12 @@ fn csv_field(text: &str) -> String {
 pub fn csv(rows: &[Row]) -> String {
     let marks = best(rows);
     let mut s = String::from("configuration,n");
-    for (_, key) in METRICS {
+    for m in METRICS {
+        let key = m.name();
         let _ = write!(s, ",{key}_mean,{key}_std");
     }
-    for (_, key) in METRICS {
-        let _ = write!(s, ",best_{key}");
+    for m in METRICS {
+        let _ = write!(s, ",best_{}", m.name());
     }
     s.push('\n');
     for (r, row) in rows.iter().enumerate() {
@@ -162,8 +164,8 @@ pub fn latex(rows: &[Row]) -> String {
     let mut s = String::from("% posterlab results table; needs \\usepackage{booktabs}\n");
     let _ = writeln!(s, "\\begin{{tabular}}{{lr{}}}", "c".repeat(METRICS.len()));
     s.push_str("\\toprule\nconfiguration & $n$");
-    for (title, _) in METRICS {
-        let _ = write!(s, " & {}", latex_escape(title));
+    for m in METRICS {
+        let _ = write!(s, " & {}", latex_escape(m.label()));
     }
     s.push_str(" \\\\\n\\midrule\n");
     for (r, row) in rows.iter().enumerate() {
@@ -190,8 +192,8 @@ pub fn latex(rows: &[Row]) -> String {
 pub fn html(rows: &[Row]) -> String {
     let marks = best(rows);
     let mut s = String::from("<table>\n<thead><tr><th>configuration</th><th>n</th>");
-    for (title, _) in METRICS {
-        let _ = write!(s, "<th>{}</th>", escape(title));
+    for m in METRICS {
+        let _ = write!(s, "<th>{}</th>", escape(m.label()));
     }
     s.push_str("</tr></thead>\n<tbody>\n");
     for (r, row) in rows.iter().enumerate() {

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::metric::Metric;
+
 /// Declares a string-named enum: its TOML names, parsing and display.
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -265,8 +267,44 @@ named_enum! {
 }
 
 impl Monitor {
+    /// The validation metric it reads.
+    pub fn metric(self) -> Metric {
+        match self {
+            Monitor::ValLoss => Metric::Loss,
+            Monitor::ValMicroF1 => Metric::MicroF1,
+            Monitor::ValMacroF1 => Metric::MacroF1,
+            Monitor::ValSamplesF1 => Metric::SamplesF1,
+            Monitor::ValMicroPrecision => Metric::MicroPrecision,
+            Monitor::ValMicroRecall => Metric::MicroRecall,
+            Monitor::ValMacroPrecision => Metric::MacroPrecision,
+            Monitor::ValMacroRecall => Metric::MacroRecall,
+            Monitor::ValMicroAp => Metric::MicroAp,
+            Monitor::ValMacroAp => Metric::MacroAp,
+            Monitor::ValSubsetAccuracy => Metric::SubsetAccuracy,
+            Monitor::ValBinaryAccuracy => Metric::BinaryAccuracy,
+            Monitor::ValHammingLoss => Metric::HammingLoss,
+        }
+    }
+
     /// Whether smaller is better.
     pub fn minimise(self) -> bool {
-        matches!(self, Monitor::ValLoss | Monitor::ValHammingLoss)
+        self.metric().minimise()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_a_monitor_named_after_it() {
+        for name in Monitor::NAMES {
+            let monitor = Monitor::from_name(name).unwrap();
+            assert_eq!(*name, format!("val_{}", monitor.metric().name()));
+        }
+        for metric in Metric::ALL {
+            let name = format!("val_{}", metric.name());
+            assert!(Monitor::from_name(&name).is_some(), "no monitor {name}");
+        }
     }
 }

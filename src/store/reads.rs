@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::rows::{epoch_row, run_row, GenreRow, PosterPrediction, EPOCH_COLUMNS, RUN_COLUMNS};
 use super::{EpochRow, Result, RunRow, Store};
+use crate::metric::Split;
 use crate::train::metrics::GenreCounts;
 
 impl Store {
@@ -75,7 +76,7 @@ impl Store {
     }
 
     /// Per-genre counts of run `id` on `split` at `epoch`, in genre order.
-    pub fn genre_counts(&self, id: i64, split: &str, epoch: usize) -> Result<Vec<GenreRow>> {
+    pub fn genre_counts(&self, id: i64, split: Split, epoch: usize) -> Result<Vec<GenreRow>> {
         let genres = self.genres(id)?;
         let mut stmt = self
             .conn
@@ -85,7 +86,7 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let mut rows = stmt
-            .query_map(params![id, split, epoch as i64], |r| {
+            .query_map(params![id, split.as_str(), epoch as i64], |r| {
                 Ok(GenreRow {
                     genre: r.get("genre")?,
                     counts: GenreCounts {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::metric::{Metric, Split};
 use crate::train::metrics::GenreCounts;
 
 /// A run's status.
@@ -165,7 +166,7 @@ pub struct EpochRow {
     pub run_id: i64,
     pub run: String,
     pub epoch: usize,
-    pub split: String,
+    pub split: Split,
     pub lr: Option<f64>,
     pub seconds: Option<f64>,
     pub images_per_sec: Option<f64>,
@@ -185,6 +186,28 @@ pub struct EpochRow {
     pub macro_ap: f64,
 }
 
+impl EpochRow {
+    /// The value of `metric` in this row (a loss that was not finite is
+    /// stored as NULL and reads as NaN).
+    pub fn value(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::Loss => self.loss.unwrap_or(f64::NAN),
+            Metric::MicroPrecision => self.micro_precision,
+            Metric::MicroRecall => self.micro_recall,
+            Metric::MicroF1 => self.micro_f1,
+            Metric::MacroPrecision => self.macro_precision,
+            Metric::MacroRecall => self.macro_recall,
+            Metric::MacroF1 => self.macro_f1,
+            Metric::SamplesF1 => self.samples_f1,
+            Metric::SubsetAccuracy => self.subset_accuracy,
+            Metric::BinaryAccuracy => self.binary_accuracy,
+            Metric::HammingLoss => self.hamming_loss,
+            Metric::MicroAp => self.micro_ap,
+            Metric::MacroAp => self.macro_ap,
+        }
+    }
+}
+
 /// The columns [`epoch_row`] reads, named as [`EpochRow`]'s fields.
 pub(super) const EPOCH_COLUMNS: &str = "m.run_id AS run_id, r.name AS run, m.epoch AS epoch, \
     m.split AS split, e.lr AS lr, e.seconds AS seconds, e.images_per_sec AS images_per_sec, \
@@ -201,7 +224,16 @@ pub(super) fn epoch_row(r: &rusqlite::Row) -> rusqlite::Result<EpochRow> {
         run_id: r.get("run_id")?,
         run: r.get("run")?,
         epoch: count("epoch")?,
-        split: r.get("split")?,
+        split: {
+            let name: String = r.get("split")?;
+            Split::parse(&name).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    format!("unknown split `{name}`").into(),
+                )
+            })?
+        },
         lr: r.get("lr")?,
         seconds: r.get("seconds")?,
         images_per_sec: r.get("images_per_sec")?,

@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, Transaction};
 
 use super::{NewRun, Result, Status, Store};
+use crate::metric::Split;
 use crate::train::record::{EpochRecord, SplitResult, TestRecord};
 
 /// The time now, UTC, RFC 3339 (what SQLite's date functions read).
@@ -149,8 +150,8 @@ impl Store {
                     params![id, e],
                 )?;
             }
-            insert_split(tx, id, e, "train", &record.train, &genres)?;
-            insert_split(tx, id, e, "val", &record.val, &genres)?;
+            insert_split(tx, id, e, Split::Train, &record.train, &genres)?;
+            insert_split(tx, id, e, Split::Val, &record.val, &genres)?;
             tx.execute(
                 "UPDATE runs SET epochs_done = ?2, best_epoch = ?3, checkpoint = ?4, \
                  train_seconds = train_seconds + ?5, updated_at = ?6 WHERE id = ?1",
@@ -172,7 +173,14 @@ impl Store {
         let genres = self.genres(id)?;
         self.write(|tx| {
             let at = now(tx)?;
-            insert_split(tx, id, record.epoch as i64, "test", &record.result, &genres)?;
+            insert_split(
+                tx,
+                id,
+                record.epoch as i64,
+                Split::Test,
+                &record.result,
+                &genres,
+            )?;
             let mut insert = tx.prepare(
                 "INSERT INTO predictions (run_id, poster, genre, truth, probability, predicted) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -206,7 +214,7 @@ fn insert_split(
     tx: &Transaction,
     id: i64,
     epoch: i64,
-    split: &str,
+    split: Split,
     r: &SplitResult,
     genres: &[String],
 ) -> rusqlite::Result<()> {
@@ -219,7 +227,7 @@ fn insert_split(
         params![
             id,
             epoch,
-            split,
+            split.as_str(),
             r.posters as i64,
             r.loss.is_finite().then_some(r.loss),
             m.micro_precision,
@@ -244,7 +252,7 @@ fn insert_split(
         insert.execute(params![
             id,
             epoch,
-            split,
+            split.as_str(),
             genre,
             c.tp as i64,
             c.fp as i64,

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{Decision, Metrics};
+use crate::metric::Metric;
 use crate::spec::Monitor;
 
 /// Errors of a run: I/O, the store, the device. Data and spec problems are
@@ -24,25 +25,30 @@ pub struct SplitResult {
 }
 
 impl SplitResult {
+    /// The value of `metric` in this result.
+    pub fn value(&self, metric: Metric) -> f64 {
+        let m = &self.metrics;
+        match metric {
+            Metric::Loss => self.loss,
+            Metric::MicroPrecision => m.micro_precision,
+            Metric::MicroRecall => m.micro_recall,
+            Metric::MicroF1 => m.micro_f1,
+            Metric::MacroPrecision => m.macro_precision,
+            Metric::MacroRecall => m.macro_recall,
+            Metric::MacroF1 => m.macro_f1,
+            Metric::SamplesF1 => m.samples_f1,
+            Metric::SubsetAccuracy => m.subset_accuracy,
+            Metric::BinaryAccuracy => m.binary_accuracy,
+            Metric::HammingLoss => m.hamming_loss,
+            Metric::MicroAp => m.micro_ap,
+            Metric::MacroAp => m.macro_ap,
+        }
+    }
+
     /// The value of a monitored metric (the `val_` prefix names the split
     /// this result is for).
     pub fn monitored(&self, monitor: Monitor) -> f64 {
-        let m = &self.metrics;
-        match monitor {
-            Monitor::ValLoss => self.loss,
-            Monitor::ValMicroF1 => m.micro_f1,
-            Monitor::ValMacroF1 => m.macro_f1,
-            Monitor::ValSamplesF1 => m.samples_f1,
-            Monitor::ValMicroPrecision => m.micro_precision,
-            Monitor::ValMicroRecall => m.micro_recall,
-            Monitor::ValMacroPrecision => m.macro_precision,
-            Monitor::ValMacroRecall => m.macro_recall,
-            Monitor::ValMicroAp => m.micro_ap,
-            Monitor::ValMacroAp => m.macro_ap,
-            Monitor::ValSubsetAccuracy => m.subset_accuracy,
-            Monitor::ValBinaryAccuracy => m.binary_accuracy,
-            Monitor::ValHammingLoss => m.hamming_loss,
-        }
+        self.value(monitor.metric())
     }
 }
 

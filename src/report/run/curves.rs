@@ -3,20 +3,21 @@
 //! the learning rate; the best epoch, an early stop and a divergence marked.
 
 use super::status_line;
+use crate::metric::{Metric, Split};
 use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
-use crate::report::load::{curve, RunData};
+use crate::report::load::{curve, lr_curve, RunData};
 use crate::report::spec_derived::monitor_of;
 use crate::report::style;
 use crate::store::{RunRow, Status};
 
 /// The panels drawn for both training and validation, three to a row
 /// before the learning rate's: (title, y axis, metric).
-const PANELS: [(&str, &str, &str); 5] = [
-    ("loss", "mean loss", "loss"),
-    ("micro precision", "precision", "micro_precision"),
-    ("micro recall", "recall", "micro_recall"),
-    ("micro F1", "F1", "micro_f1"),
-    ("micro average precision", "AP", "micro_ap"),
+const PANELS: [(&str, &str, Metric); 5] = [
+    ("loss", "mean loss", Metric::Loss),
+    ("micro precision", "precision", Metric::MicroPrecision),
+    ("micro recall", "recall", Metric::MicroRecall),
+    ("micro F1", "F1", Metric::MicroF1),
+    ("micro average precision", "AP", Metric::MicroAp),
 ];
 
 /// The curves, or, before the first epoch ends, why there are none.
@@ -31,22 +32,32 @@ pub(super) fn figure(d: &RunData) -> Result<String, String> {
         return figures::placeholder(&title, &why);
     }
     let marks = marks(run);
-    let line = |label: &str, colour, dashed, split: &str, name: &str| Series {
+    let line = |label: &str, colour, dashed, points| Series {
         label: label.into(),
         colour,
         dashed,
-        points: curve(&d.epochs, split, name),
+        points,
         band: Vec::new(),
     };
     let mut panels: Vec<Panel> = PANELS
         .iter()
-        .map(|&(title, y_desc, name)| Panel {
+        .map(|&(title, y_desc, metric)| Panel {
             x: XAxis::Epoch,
             title: title.into(),
             y_desc: y_desc.into(),
             series: vec![
-                line("training", style::TRAIN, false, "train", name),
-                line("validation", style::VAL, true, "val", name),
+                line(
+                    "training",
+                    style::TRAIN,
+                    false,
+                    curve(&d.epochs, Split::Train, metric),
+                ),
+                line(
+                    "validation",
+                    style::VAL,
+                    true,
+                    curve(&d.epochs, Split::Val, metric),
+                ),
             ],
             marks: marks.clone(),
         })
@@ -55,7 +66,12 @@ pub(super) fn figure(d: &RunData) -> Result<String, String> {
         x: XAxis::Epoch,
         title: "learning rate".into(),
         y_desc: "learning rate".into(),
-        series: vec![line("learning rate", style::PALETTE[2], false, "val", "lr")],
+        series: vec![line(
+            "learning rate",
+            style::PALETTE[2],
+            false,
+            lr_curve(&d.epochs),
+        )],
         marks: marks.clone(),
     });
     let mut keys = vec![
