@@ -22,6 +22,8 @@ pub fn run_row(id: i64, name: &str, status: Status) -> RunRow {
         epochs_done: 3,
         best_epoch: Some(3),
         stopped_early: false,
+        monitor: crate::metric::Metric::Loss,
+        decision: crate::train::metrics::Decision::Threshold(0.5),
         genres: Vec::new(),
         dataset: "synthetic".into(),
         dataset_hash: String::new(),

@@ -247,3 +247,35 @@ fn run_renders_its_runs_figures_when_it_ends() {
     assert!(stdout(&o).contains("figures for 1 run:"), "{}", stdout(&o));
     assert!(dir.join("auto/index.html").is_file());
 }
+
+#[test]
+fn the_gallery_of_a_new_run_needs_no_data_set_csv() {
+    // Each test poster's file is recorded when the run is tested: moving the
+    // data set's CSV away afterwards loses no thumbnail.
+    let p = common::project(&[]);
+    common::copy_of_tiny_set(p.path(), "posters");
+    let text =
+        common::spec("epochs = 1").replace(&common::tiny_set().display().to_string(), "posters");
+    std::fs::write(p.path().join("t.toml"), text).unwrap();
+    let o = posterlab(p.path(), &["-q", "run", "--no-report", "t.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::rename(
+        p.path().join("posters/train.csv"),
+        p.path().join("moved.csv"),
+    )
+    .unwrap();
+    let o = posterlab(p.path(), &["report", "--out", "r"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = std::fs::read_dir(p.path().join("r/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let gallery = std::fs::read_to_string(dir.join("gallery.svg")).unwrap();
+    assert_eq!(
+        gallery.matches("data:image/jpeg;base64,").count(),
+        12,
+        "every thumbnail is there"
+    );
+}

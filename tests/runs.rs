@@ -385,22 +385,6 @@ fn several_processes_share_one_database() {
     assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 12);
 }
 
-/// A copy of the tiny set in `dir/name`, returning its first poster's path.
-fn copy_of_tiny_set(dir: &Path, name: &str) -> PathBuf {
-    let data = dir.join(name);
-    std::fs::create_dir_all(data.join("Images")).unwrap();
-    let mut images: Vec<PathBuf> = std::fs::read_dir(tiny_set().join("Images"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    images.sort();
-    for path in &images {
-        std::fs::copy(path, data.join("Images").join(path.file_name().unwrap())).unwrap();
-    }
-    std::fs::copy(tiny_set().join("train.csv"), data.join("train.csv")).unwrap();
-    data.join("Images").join(images[0].file_name().unwrap())
-}
-
 #[test]
 fn divergence_and_failure_end_their_runs_not_the_sweep() {
     let broken = spec("epochs = 2").replace(&tiny_set().display().to_string(), "broken") + "\n"; // same spec, the copy with a cut-short poster, bad_images = "error"
@@ -413,7 +397,7 @@ fn divergence_and_failure_end_their_runs_not_the_sweep() {
         ("sweep/b-fails.toml", &broken),
         ("sweep/c-trains.toml", &spec("epochs = 2")),
     ]);
-    let poster = copy_of_tiny_set(p.path(), "broken");
+    let poster = common::copy_of_tiny_set(p.path(), "broken");
     let whole = std::fs::read(&poster).unwrap();
     std::fs::write(&poster, &whole[..whole.len() / 2]).unwrap();
 
@@ -546,7 +530,7 @@ fn a_lost_checkpoint_fails_the_run_with_a_way_out() {
 #[test]
 fn a_run_does_not_resume_on_changed_data() {
     let p = project(&[]);
-    let first = copy_of_tiny_set(p.path(), "posters");
+    let first = common::copy_of_tiny_set(p.path(), "posters");
     let text = spec("epochs = 3").replace(&tiny_set().display().to_string(), "posters");
     std::fs::write(p.path().join("c.toml"), text).unwrap();
     let crashed = posterlab_crashing(p.path(), &["-q", "run", "c.toml"], "recorded@1");

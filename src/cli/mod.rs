@@ -334,7 +334,10 @@ fn run(
             out: args.reports.clone(),
             group_by: Vec::new(),
         };
-        match report::render(&store, &runs, &options) {
+        let earlier = data::RecordedElsewhere::default();
+        let earlier =
+            |run: &posterlab::store::RunRow| earlier.poster_files(&run.spec_toml, &run.dataset_csv);
+        match report::render(&store, &runs, &options, &earlier) {
             Ok(w) => println!(
                 "figures for {}: {}",
                 plural(w.runs, "run"),

@@ -221,7 +221,11 @@ pub fn report(
         out: out.to_path_buf(),
         group_by: group_by.to_vec(),
     };
-    let written = posterlab::report::render(&store, &runs, &options).map_err(anyhow::Error::msg)?;
+    let earlier = posterlab::data::RecordedElsewhere::default();
+    let written = posterlab::report::render(&store, &runs, &options, &|run: &RunRow| {
+        earlier.poster_files(&run.spec_toml, &run.dataset_csv)
+    })
+    .map_err(anyhow::Error::msg)?;
     println!(
         "{} for {} in {:.1} s: open {}",
         plural(written.files, "file"),

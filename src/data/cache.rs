@@ -198,6 +198,8 @@ fn parse(file: File, key: &Key) -> Result<Dataset, String> {
         content_hash: meta.content_hash,
         genres: meta.genres,
         ids: meta.ids,
+        // Where the files are is the index's to say, not the cache's.
+        images: Vec::new(),
         labels: meta.labels,
         resolution: meta.resolution,
         fit: key.fit,
@@ -216,6 +218,7 @@ mod tests {
             content_hash: "abc".into(),
             genres: vec!["Drama".into(), "Comedy".into()],
             ids: vec!["a".into(), "b".into()],
+            images: Vec::new(),
             labels: vec![1, 0, 1, 1],
             resolution: 2,
             fit: Fit::Stretch,

@@ -15,7 +15,9 @@ mod split;
 pub mod stats;
 pub mod synth;
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -73,6 +75,8 @@ pub struct Dataset {
     pub genres: Vec<String>,
     /// Poster ids, in CSV order, without skipped posters.
     pub ids: Vec<String>,
+    /// Each poster's image file, as the CSV named it (beside `ids`).
+    pub images: Vec<PathBuf>,
     /// Multi-hot labels, `ids.len() × genres.len()`, row-major, 0 or 1.
     pub labels: Vec<u8>,
     pub resolution: u32,
@@ -185,7 +189,7 @@ pub fn load_index(
     let content_hash = content_hash(index)?;
     let key = cache::Key::new(&content_hash, resolution, fit);
     let cache_file = ws.cache_dir().join(key.file_name());
-    let dataset = match cache::read(&cache_file, &key) {
+    let mut dataset = match cache::read(&cache_file, &key) {
         Ok(Some(mut dataset)) => {
             dataset.csv = index.csv.clone();
             dataset.report.from_cache = true;
@@ -206,6 +210,21 @@ pub fn load_index(
             dataset
         }
     };
+    let files: HashMap<&str, &PathBuf> = index
+        .posters
+        .iter()
+        .map(|p| (p.id.as_str(), &p.image))
+        .collect();
+    dataset.images = dataset
+        .ids
+        .iter()
+        .map(|id| {
+            files
+                .get(id.as_str())
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default()
+        })
+        .collect();
     if bad_images == BadImages::Error && !dataset.report.skipped.is_empty() {
         return Err(DataError::bad_images(&index.csv, &dataset.report.skipped));
     }
@@ -299,6 +318,7 @@ fn decode_all(
         content_hash,
         genres: index.genres.clone(),
         ids,
+        images: Vec::new(),
         labels,
         resolution,
         fit,
@@ -309,5 +329,40 @@ fn decode_all(
             skipped,
             from_cache: false,
         },
+    }
+}
+
+/// The poster files of runs recorded before the store kept them (schema
+/// 1), found again from each run's resolved spec and the CSV it read; one
+/// read of each data set's CSV however many runs share it.
+#[derive(Default)]
+pub struct RecordedElsewhere {
+    indexes: Mutex<HashMap<String, PosterFiles>>,
+}
+
+/// Poster id → image file, or why they cannot be found.
+pub type PosterFiles = Result<HashMap<String, PathBuf>, String>;
+
+impl RecordedElsewhere {
+    /// Poster id → image file, for a run with resolved spec `spec_toml` that
+    /// read `csv`.
+    pub fn poster_files(&self, spec_toml: &str, csv: &str) -> PosterFiles {
+        let spec = crate::spec::load_str(Path::new("<stored spec>"), spec_toml)
+            .map_err(|_| "the stored spec no longer parses".to_string())?
+            .remove(0);
+        let key = format!("{csv}|{:?}|{:?}", spec.data.format, spec.data.images);
+        let mut indexes = self.indexes.lock().expect("index cache");
+        indexes
+            .entry(key)
+            .or_insert_with(|| {
+                read_index(
+                    Path::new(csv),
+                    spec.data.format,
+                    spec.data.images.as_deref(),
+                )
+                .map(|index| index.posters.into_iter().map(|p| (p.id, p.image)).collect())
+                .map_err(|e| format!("cannot read {csv}: {}", e.message))
+            })
+            .clone()
     }
 }

@@ -32,7 +32,7 @@ const THUMB_H: u32 = 163;
 /// A poster file as a base64 JPEG thumbnail (deterministic bytes).
 pub fn thumbnail(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let img = crate::data::image::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let img = image::load_from_memory(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let small = img
         .resize_exact(THUMB_W, THUMB_H, FilterType::Triangle)
         .to_rgb8();

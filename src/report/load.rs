@@ -3,6 +3,10 @@
 //! predictions; and the configurations the runs fall into. A change to the
 //! store's row types meets the report here.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::EarlierPosters;
 use crate::metric::{Metric, Split};
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
 
@@ -15,6 +19,9 @@ pub(super) struct RunData {
     pub test: Option<EpochRow>,
     pub genre_counts: Vec<GenreRow>,
     pub predictions: Vec<PosterPrediction>,
+    /// Each test poster's image file, by poster id, or why they cannot be
+    /// found.
+    pub images: Result<HashMap<String, PathBuf>, String>,
     /// The configuration this run belongs to.
     pub group: String,
 }
@@ -71,6 +78,7 @@ pub(super) fn read(
     store: &Store,
     runs: &[RunRow],
     group_by: &[String],
+    earlier: EarlierPosters,
 ) -> Result<Vec<RunData>, String> {
     for key in group_by {
         if runs
@@ -96,6 +104,12 @@ pub(super) fn read(
             ),
             None => (Vec::new(), Vec::new()),
         };
+        let recorded = store.test_images(run.id).map_err(err)?;
+        let images = if recorded.is_empty() && !predictions.is_empty() {
+            earlier(run)
+        } else {
+            Ok(recorded)
+        };
         data.push(RunData {
             group: group_of(run, group_by),
             run: run.clone(),
@@ -106,6 +120,7 @@ pub(super) fn read(
             test,
             genre_counts,
             predictions,
+            images,
         });
     }
     Ok(data)

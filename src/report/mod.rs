@@ -5,9 +5,7 @@
 //! seeds as mean ± standard deviation), the results table (Markdown, CSV,
 //! LaTeX) and `index.html` linking them all.
 //!
-//! Everything is read from the store first (`load`; what is still worked
-//! out from the spec text and the data set sits in `spec_derived`), then
-//! drawn: each run's figures in parallel (`run/`), the comparisons and the
+//! Everything is read from the store first (`load`), then drawn: each run's figures in parallel (`run/`), the comparisons and the
 //! results table (`compare`), the index page (`index`), all through the
 //! drawing in `figures/`, `gallery` and `tables`. The output depends only
 //! on the database (and the poster files the gallery embeds), so the same
@@ -23,15 +21,15 @@ mod compare;
 mod index;
 mod load;
 mod run;
-mod spec_derived;
 
 pub use self::load::select;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use self::spec_derived::PosterFiles;
+use self::run::Thumbnails;
 use crate::files::write_atomic;
 use crate::store::{RunRow, Store};
 
@@ -53,18 +51,30 @@ pub struct Written {
     pub index: PathBuf,
 }
 
+/// Where the poster files of a run recorded before the store kept them
+/// (schema 1) are: poster id → image file, or why they cannot be found.
+/// Finding them means reading the run's data set, which is not the report's
+/// to do, so its caller says (`data::RecordedElsewhere`).
+pub type EarlierPosters<'a> =
+    &'a (dyn Fn(&RunRow) -> Result<HashMap<String, PathBuf>, String> + Sync);
+
 /// Renders the report for `runs` into `options.out`.
-pub fn render(store: &Store, runs: &[RunRow], options: &Options) -> Result<Written, String> {
+pub fn render(
+    store: &Store,
+    runs: &[RunRow],
+    options: &Options,
+    earlier: EarlierPosters,
+) -> Result<Written, String> {
     if runs.is_empty() {
         return Err("no runs selected: nothing to report".to_string());
     }
-    let data = load::read(store, runs, &options.group_by)?;
+    let data = load::read(store, runs, &options.group_by, earlier)?;
 
     folder::claim(&options.out)?;
-    let posters = PosterFiles::default();
+    let thumbnails = Thumbnails::default();
     let mut files: Vec<(String, String)> = data
         .par_iter()
-        .map(|d| run::figures(d, &posters))
+        .map(|d| run::figures(d, &thumbnails))
         .collect::<Result<Vec<_>, String>>()?
         .into_iter()
         .flatten()

@@ -57,6 +57,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The schema version of the file: [`SCHEMA_VERSION`] once opened for
+    /// writing, possibly older when only read.
+    version: i64,
 }
 
 impl Store {
@@ -64,7 +67,7 @@ impl Store {
     /// migrates it; refuses a file that is not posterlab's without changing
     /// it ([`open`]).
     pub fn open(path: &Path) -> Result<Store> {
-        Store::opened(path, open::read_write(path))
+        Store::opened(path, open::read_write(path).map(|c| (c, SCHEMA_VERSION)))
     }
 
     /// Opens an existing posterlab database for reading only: the file is
@@ -73,10 +76,14 @@ impl Store {
         Store::opened(path, open::read_only(path))
     }
 
-    fn opened(path: &Path, conn: std::result::Result<Connection, String>) -> Result<Store> {
+    fn opened(path: &Path, conn: std::result::Result<(Connection, i64), String>) -> Result<Store> {
         let path = path.to_path_buf();
         match conn {
-            Ok(conn) => Ok(Store { conn, path }),
+            Ok((conn, version)) => Ok(Store {
+                conn,
+                path,
+                version,
+            }),
             Err(message) => Err(StoreError { path, message }),
         }
     }

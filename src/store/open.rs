@@ -114,8 +114,9 @@ pub fn read_write(path: &Path) -> Result<Connection, String> {
 /// Opens an existing posterlab database for reading only. Works on a
 /// read-only file and in a folder the user cannot write to (a colleague's
 /// results, an archive, a read-only mount); never creates tables, migrates,
-/// or changes the journal mode or `user_version`.
-pub fn read_only(path: &Path) -> Result<Connection, String> {
+/// or changes the journal mode or `user_version`. Gives its schema version
+/// too (an older one is read as it is).
+pub fn read_only(path: &Path) -> Result<(Connection, i64), String> {
     match sniff(path)? {
         FileKind::Missing => return Err(
             "does not exist\n  help: `posterlab run SPEC` creates it; `--db FILE` reads another"
@@ -147,17 +148,17 @@ pub fn read_only(path: &Path) -> Result<Connection, String> {
     if let Some(why) = schema::refusal(&found) {
         return Err(why);
     }
-    if found == Found::Blank {
+    let Found::Posterlab { version, .. } = found else {
         return Err(
             "the database holds no tables: no run has been recorded in it\n  \
              help: `posterlab run SPEC --db FILE` records runs there"
                 .to_string(),
         );
-    }
+    };
     drop(look);
     // Posterlab's: read with SQLite's locks, so that a sweep writing it
     // meanwhile is seen consistently.
-    open_for_reading(path)
+    Ok((open_for_reading(path)?, version))
 }
 
 /// A read-only connection, its first read done (SQLite opens lazily: that

@@ -1,6 +1,9 @@
 //! Reading the store back: runs, their epochs, per-genre counts and test
 //! predictions. Rows are read by column name (`rows`).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
 use rusqlite::{params, OptionalExtension};
 
 use super::rows::{epoch_row, run_row, GenreRow, PosterPrediction, EPOCH_COLUMNS, RUN_COLUMNS};
@@ -101,6 +104,29 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.sort_by_key(|r| genres.iter().position(|g| *g == r.genre));
         Ok(rows)
+    }
+
+    /// The image file of each test poster of run `id`, by poster id, as
+    /// recorded at test time; empty for runs recorded before the store
+    /// kept them (schema 1: see `data::RecordedElsewhere`).
+    pub fn test_images(&self, id: i64) -> Result<HashMap<String, PathBuf>> {
+        if self.version < 2 {
+            return Ok(HashMap::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT poster, image FROM test_posters WHERE run_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>("poster")?,
+                    PathBuf::from(r.get::<_, String>("image")?),
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<HashMap<_, _>>>())
+            .map_err(|e| self.err(e));
+        rows
     }
 
     /// The test predictions of run `id`, poster by poster (in poster id

@@ -5,7 +5,16 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::metric::{Metric, Split};
-use crate::train::metrics::GenreCounts;
+use crate::train::metrics::{Decision, GenreCounts};
+
+/// A stored name this build does not know (a newer posterlab's, or edited).
+fn unknown(column: &str, name: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("unknown {column} `{name}`").into(),
+    )
+}
 
 /// A run's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +100,10 @@ pub struct RunRow {
     pub epochs_done: usize,
     pub best_epoch: Option<usize>,
     pub stopped_early: bool,
+    /// The validation metric that picks the best epoch (`train.monitor`).
+    pub monitor: Metric,
+    /// How the run's scores become predicted genres.
+    pub decision: Decision,
     pub genres: Vec<String>,
     pub dataset: String,
     pub dataset_hash: String,
@@ -139,6 +152,16 @@ pub(super) fn run_row(row: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         epochs_done: count("epochs_done")?,
         best_epoch: epoch("best_epoch")?,
         stopped_early: row.get("stopped_early")?,
+        monitor: {
+            let name: String = row.get("monitor")?;
+            name.strip_prefix("val_")
+                .and_then(Metric::parse)
+                .ok_or_else(|| unknown("monitor", &name))?
+        },
+        decision: {
+            let (name, threshold): (String, f64) = (row.get("decision")?, row.get("threshold")?);
+            Decision::parse(&name, threshold).ok_or_else(|| unknown("decision", &name))?
+        },
         genres: json_list("genres")?,
         dataset: row.get("dataset")?,
         dataset_hash: row.get("dataset_hash")?,
@@ -226,13 +249,7 @@ pub(super) fn epoch_row(r: &rusqlite::Row) -> rusqlite::Result<EpochRow> {
         epoch: count("epoch")?,
         split: {
             let name: String = r.get("split")?;
-            Split::parse(&name).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Text,
-                    format!("unknown split `{name}`").into(),
-                )
-            })?
+            Split::parse(&name).ok_or_else(|| unknown("split", &name))?
         },
         lr: r.get("lr")?,
         seconds: r.get("seconds")?,

@@ -8,10 +8,11 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Each migration takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id              INTEGER PRIMARY KEY,
     uid             TEXT NOT NULL UNIQUE,
@@ -111,7 +112,18 @@ CREATE TABLE predictions (
     predicted       INTEGER NOT NULL,
     PRIMARY KEY (run_id, poster, genre)
 ) WITHOUT ROWID;
-"#];
+"#,
+    // 2: where each test poster's image file is, recorded at test time, so that
+    // reading a run never needs its data set's CSV again.
+    r#"
+CREATE TABLE test_posters (
+    run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    poster          TEXT NOT NULL,
+    image           TEXT NOT NULL,
+    PRIMARY KEY (run_id, poster)
+) WITHOUT ROWID;
+"#,
+];
 
 /// What a SQLite file holds, judged by its tables (never by its name).
 #[derive(Debug, Clone, PartialEq, Eq)]

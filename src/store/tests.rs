@@ -1,7 +1,7 @@
 //! Every row type written and read back: what the store was given is what
 //! it gives back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::metric::{Metric, Split};
@@ -81,6 +81,10 @@ fn a_new_run_reads_back_as_it_was_recorded() {
     );
     assert_eq!(r.checkpoint_dir, Path::new("/ck/run"));
     assert_eq!(
+        (r.monitor, r.decision),
+        (Metric::Loss, Decision::Threshold(0.5))
+    );
+    assert_eq!(
         (r.status, r.best_epoch, r.best_val_loss, r.test_micro_f1),
         (Status::Running, None, None, None)
     );
@@ -144,6 +148,9 @@ fn the_test_results_read_back_poster_by_poster() {
         epoch: 1,
         result: split(0.25),
         posters: vec!["p2".into(), "p1".into(), "p3".into()],
+        images: ["/d/p2.jpg", "/d/p1.jpg", "/d/p3.jpg"]
+            .map(PathBuf::from)
+            .to_vec(),
         targets: TARGETS.to_vec(),
         scores: SCORES.to_vec(),
         decision: Decision::Threshold(0.5),
@@ -166,6 +173,9 @@ fn the_test_results_read_back_poster_by_poster() {
         assert_eq!(p.probability, probability, "f32 scores are stored exactly");
         assert_eq!(p.predicted, predicted);
     }
+    let images = store.test_images(id).unwrap();
+    assert_eq!(images.len(), 3);
+    assert_eq!(images["p1"], Path::new("/d/p1.jpg"));
     let test = store.epochs(id).unwrap().pop().unwrap();
     assert_eq!(
         (test.split.as_str(), test.lr, test.loss),

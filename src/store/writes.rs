@@ -200,6 +200,11 @@ impl Store {
                     ])?;
                 }
             }
+            let mut insert =
+                tx.prepare("INSERT INTO test_posters (run_id, poster, image) VALUES (?1, ?2, ?3)")?;
+            for (poster, image) in record.posters.iter().zip(&record.images) {
+                insert.execute(params![id, poster, image.to_string_lossy()])?;
+            }
             tx.execute(
                 "UPDATE runs SET status = 'finished', status_epoch = NULL, error = NULL, \
                  stopped_early = ?2, finished_at = ?3, updated_at = ?3 WHERE id = ?1",

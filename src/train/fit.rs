@@ -303,11 +303,18 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
             )
         })?;
         let test = self.evaluate(&self.cx.split.test)?;
-        let ids = &self.cx.data.ids;
+        let (data, test_split) = (self.cx.data, &self.cx.split.test);
         Ok(TestRecord {
             epoch: best,
             result: test.result,
-            posters: self.cx.split.test.iter().map(|&i| ids[i].clone()).collect(),
+            posters: test_split.iter().map(|&i| data.ids[i].clone()).collect(),
+            // Absolute, so that the report finds them from any folder.
+            images: test_split
+                .iter()
+                .map(|&i| {
+                    std::path::absolute(&data.images[i]).unwrap_or_else(|_| data.images[i].clone())
+                })
+                .collect(),
             targets: test.targets,
             scores: test.scores,
             decision: self.decision,

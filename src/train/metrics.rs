@@ -125,6 +125,26 @@ impl Decision {
         }
     }
 
+    /// The rule stored as `name` (what [`Decision::as_str`] gives) with
+    /// `threshold`.
+    pub fn parse(name: &str, threshold: f64) -> Option<Decision> {
+        match name {
+            "threshold" => Some(Decision::Threshold(threshold)),
+            "relative_to_top" => Some(Decision::RelativeToTop(threshold)),
+            _ => None,
+        }
+    }
+
+    /// The rule in words, for figures.
+    pub fn describe(self) -> String {
+        match self {
+            Decision::RelativeToTop(t) => {
+                format!("softmax probability above {t} x the poster's top one")
+            }
+            Decision::Threshold(t) => format!("probability above {t}"),
+        }
+    }
+
     /// The name stored with a run.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -76,8 +76,10 @@ pub struct TestRecord {
     /// The epoch whose weights were tested (1-based).
     pub epoch: usize,
     pub result: SplitResult,
-    /// Poster ids, targets and scores (`posters × genres`), in split order.
+    /// Poster ids, their image files, targets and scores (`posters ×
+    /// genres`), in split order.
     pub posters: Vec<String>,
+    pub images: Vec<std::path::PathBuf>,
     pub targets: Vec<u8>,
     pub scores: Vec<f32>,
     pub decision: Decision,

@@ -175,3 +175,19 @@ pub fn shared_dir(name: &str) -> PathBuf {
     dirs.push(dir.clone());
     dir
 }
+
+/// A copy of the tiny set in `dir/name`, returning its first poster's path.
+pub fn copy_of_tiny_set(dir: &Path, name: &str) -> PathBuf {
+    let data = dir.join(name);
+    std::fs::create_dir_all(data.join("Images")).unwrap();
+    let mut images: Vec<PathBuf> = std::fs::read_dir(tiny_set().join("Images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    images.sort();
+    for path in &images {
+        std::fs::copy(path, data.join("Images").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(tiny_set().join("train.csv"), data.join("train.csv")).unwrap();
+    data.join("Images").join(images[0].file_name().unwrap())
+}

@@ -6,7 +6,6 @@ use super::status_line;
 use crate::metric::{Metric, Split};
 use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
 use crate::report::load::{curve, lr_curve, RunData};
-use crate::report::spec_derived::monitor_of;
 use crate::report::style;
 use crate::store::{RunRow, Status};
 
@@ -109,7 +108,8 @@ fn marks(run: &RunRow) -> Vec<Mark> {
     if let Some(b) = run.best_epoch {
         marks.push(Mark {
             x: b as f64,
-            label: format!("best epoch ({b}, by {})", monitor_of(run)),
+            // The monitor is a validation metric: `val_loss`, as specs name it.
+            label: format!("best epoch ({b}, by val_{})", run.monitor.name()),
             colour: style::GREY,
         });
     }

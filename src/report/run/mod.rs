@@ -9,12 +9,16 @@ mod genres;
 mod threshold;
 
 use super::load::RunData;
-use super::spec_derived::PosterFiles;
+
+pub(super) use self::gallery::Thumbnails;
 use crate::store::{EpochRow, GenreRow, PosterPrediction, RunRow, Status};
 use crate::text::plural;
 
 /// One run's figures: (file name under the output folder, SVG text).
-pub(super) fn figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String, String)>, String> {
+pub(super) fn figures(
+    d: &RunData,
+    thumbnails: &Thumbnails,
+) -> Result<Vec<(String, String)>, String> {
     let dir = d.folder();
     let file = |name: &str| format!("{dir}/{name}.svg");
     let mut out = vec![(file("curves"), curves::figure(d)?)];
@@ -31,7 +35,7 @@ pub(super) fn figures(d: &RunData, posters: &PosterFiles) -> Result<Vec<(String,
     out.push((file("threshold"), threshold::figure(&t)?));
     out.push((file("confusion"), genres::confusion(&t)?));
     out.push((file("genre-by-genre"), genres::mistaken_for(&t)?));
-    out.push((file("gallery"), gallery::figure(&t, posters)));
+    out.push((file("gallery"), gallery::figure(&t, &d.images, thumbnails)));
     Ok(out)
 }
 

@@ -4,14 +4,13 @@
 
 use super::Tested;
 use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
-use crate::report::spec_derived::decision_of;
 use crate::report::style;
 use crate::store::PosterPrediction;
 use crate::train::metrics::{Decision, GenreCounts};
 
 /// F1 at thresholds 0.05, 0.10, …, 0.95, the run's rule otherwise kept.
 pub(super) fn figure(t: &Tested) -> Result<String, String> {
-    let (relative, spec_threshold) = match decision_of(t.run) {
+    let (relative, spec_threshold) = match t.run.decision {
         Decision::RelativeToTop(x) => (true, x),
         Decision::Threshold(x) => (false, x),
     };
