@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use posterlab::data::{self, stats::DataStats, Split, Workspace};
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use posterlab::data::{self, Workspace};
 use posterlab::model::Kernels;
 use posterlab::progress::Progress;
 use posterlab::report;
@@ -94,10 +95,48 @@ struct ReportArgs {
     select: SelectArgs,
 }
 
+/// What `export` writes.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// One row per run, epoch and split, with a header.
+    Csv,
+    /// An array of objects, one per run, epoch and split.
+    Json,
+}
+
+/// Which layers a model trains with.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KernelsArg {
+    /// Custom CPU ops (the CPU's speed); other devices use the portable ones.
+    Fast,
+    /// dfdx ops only: slow, the reference.
+    Portable,
+}
+
+impl From<KernelsArg> for Kernels {
+    fn from(k: KernelsArg) -> Kernels {
+        match k {
+            KernelsArg::Fast => Kernels::Fast,
+            KernelsArg::Portable => Kernels::Portable,
+        }
+    }
+}
+
+/// A value of one of the spec's named enums (`Arch`, `DataFormat`…), parsed
+/// by clap with the spec's own names, so the command line and specs spell
+/// them alike (`cnn_rnn`, not clap's `cnn-rnn`).
+fn spec_names<T: Clone + Send + Sync + 'static>(
+    names: &'static [&'static str],
+    from_name: fn(&str) -> Option<T>,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    clap::builder::PossibleValuesParser::new(names)
+        .map(move |name: String| from_name(&name).expect("clap checked the name"))
+}
+
 #[derive(Args)]
 struct ExportArgs {
-    #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    format: ExportFormat,
     /// Write here instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -108,8 +147,8 @@ struct ExportArgs {
 #[derive(Args)]
 struct BenchArgs {
     /// Architecture; its other settings are the spec defaults (the seed CNN).
-    #[arg(long, default_value = "cnn", value_parser = clap::builder::PossibleValuesParser::new(spec::Arch::NAMES))]
-    arch: String,
+    #[arg(long, default_value = "cnn", value_parser = spec_names(spec::Arch::NAMES, spec::Arch::from_name))]
+    arch: spec::Arch,
     /// Input resolution in pixels.
     #[arg(long, default_value_t = 64)]
     res: usize,
@@ -123,9 +162,8 @@ struct BenchArgs {
     /// Threads (default: all cores; at most the cores there are).
     #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
-    /// fast (custom CPU ops) or portable (dfdx ops only).
-    #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
-    kernels: String,
+    #[arg(long, value_enum, default_value_t = KernelsArg::Fast)]
+    kernels: KernelsArg,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -145,9 +183,8 @@ struct RunArgs {
     /// Retrain runs that already finished or diverged (as new runs; the old ones stay).
     #[arg(long)]
     force: bool,
-    /// fast (custom CPU ops) or portable (dfdx ops only; slow, the reference).
-    #[arg(long, default_value = "fast", value_parser = ["fast", "portable"])]
-    kernels: String,
+    #[arg(long, value_enum, default_value_t = KernelsArg::Fast)]
+    kernels: KernelsArg,
     /// CPU threads (default: all cores; at most the cores there are); give
     /// each of several processes sharing a machine its share.
     #[arg(long, value_parser = parse_threads)]
@@ -194,8 +231,8 @@ struct StatsArgs {
     #[arg(long, value_name = "SPEC")]
     spec: Option<PathBuf>,
     /// CSV layout, when not given by --spec.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(DataFormat::NAMES))]
-    format: Option<String>,
+    #[arg(long, value_parser = spec_names(DataFormat::NAMES, DataFormat::from_name))]
+    format: Option<DataFormat>,
     /// Poster folder for the moviegenre layout.
     #[arg(long, value_name = "DIR")]
     images: Option<PathBuf>,
@@ -235,7 +272,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => runs::export(
             &db,
             &args.select.selectors,
-            args.format == "json",
+            args.format == ExportFormat::Json,
             args.out.as_deref(),
         ),
         Command::Synth(args) => synth(&args, &bars),
@@ -310,11 +347,7 @@ fn run(
     signals::install();
     let options = runner::Options {
         force: args.force,
-        kernels: if args.kernels == "fast" {
-            Kernels::Fast
-        } else {
-            Kernels::Portable
-        },
+        kernels: args.kernels.into(),
     };
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -503,35 +536,15 @@ fn data_stats(
         "synthetic" => DatasetRef::Synthetic,
         path => DatasetRef::Path(PathBuf::from(path)),
     };
-    if let Some(format) = &args.format {
-        data_spec.format = DataFormat::from_name(format).expect("clap checked the name");
+    if let Some(format) = args.format {
+        data_spec.format = format;
     }
     if let Some(images) = &args.images {
         data_spec.images = Some(images.clone());
     }
-    // Unreadable posters are what stats is for: count them, never stop at them.
-    data_spec.bad_images = spec::BadImages::Skip;
-
     let started = Instant::now();
-    let csv = data::locate(&data_spec, ws, bars)?;
-    let index = data::read_index(&csv, data_spec.format, data_spec.images.as_deref())?;
-    let dataset = data::load_index(
-        &index,
-        data_spec.resolution,
-        data_spec.fit,
-        data_spec.bad_images,
-        ws,
-        bars,
-    )?;
-    let split = with_split.then(|| {
-        Split::new(
-            &dataset.ids,
-            data_spec.test_fraction,
-            data_spec.val_fraction,
-            data_spec.split_seed,
-        )
-    });
-    print!("{}", DataStats::new(&index, &dataset, split.as_ref()));
+    let (stats, dataset) = data::stats::gather(&data_spec, with_split, ws, bars)?;
+    print!("{stats}");
     eprintln!(
         "\nloaded at {}px ({}) in {:.2} s{}",
         dataset.resolution,
@@ -563,8 +576,7 @@ fn spec_show(paths: &[PathBuf], load: spec::LoadOptions) -> Result<ExitCode> {
 
 fn bench(args: &BenchArgs, bars: &Bars) -> Result<ExitCode> {
     use posterlab::train::bench::{self, BenchConfig};
-    let arch = spec::Arch::from_name(&args.arch).expect("clap checked the name");
-    let model = spec::ModelSpec::for_arch(arch);
+    let model = spec::ModelSpec::for_arch(args.arch);
     let smallest = model.min_resolution();
     if args.res < smallest {
         bail!(
@@ -584,11 +596,7 @@ fn bench(args: &BenchArgs, bars: &Bars) -> Result<ExitCode> {
         steps: args.steps,
         warmup: args.warmup,
         threads,
-        kernels: if args.kernels == "fast" {
-            Kernels::Fast
-        } else {
-            Kernels::Portable
-        },
+        kernels: args.kernels.into(),
     };
     let report = bench::run(&model, data::synth::GENRES.len(), &config, args.device)
         .map_err(anyhow::Error::msg)?;

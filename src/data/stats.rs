@@ -5,8 +5,9 @@
 use std::fmt;
 
 use super::image::BadImage;
-use super::{Dataset, Index, Split, SplitName};
-use crate::spec::DataFormat;
+use super::{DataError, Dataset, Index, Split, SplitName, Workspace};
+use crate::progress::Progress;
+use crate::spec::{BadImages, DataFormat, DataSpec};
 use crate::text::{printable, thousands};
 
 #[derive(Debug, Clone)]
@@ -201,4 +202,35 @@ impl fmt::Display for DataStats {
         }
         Ok(())
     }
+}
+
+/// Reads the data set `spec` names (decoding every poster, or from the
+/// cache) and counts what `data stats` shows; with `with_split`, per split
+/// too. Unreadable posters are what statistics are for: they are counted,
+/// never a reason to stop (`bad_images` is taken as `skip`).
+pub fn gather(
+    spec: &DataSpec,
+    with_split: bool,
+    ws: &Workspace,
+    progress: &dyn Progress,
+) -> Result<(DataStats, Dataset), DataError> {
+    let csv = super::locate(spec, ws, progress)?;
+    let index = super::read_index(&csv, spec.format, spec.images.as_deref())?;
+    let dataset = super::load_index(
+        &index,
+        spec.resolution,
+        spec.fit,
+        BadImages::Skip,
+        ws,
+        progress,
+    )?;
+    let split = with_split.then(|| {
+        Split::new(
+            &dataset.ids,
+            spec.test_fraction,
+            spec.val_fraction,
+            spec.split_seed,
+        )
+    });
+    Ok((DataStats::new(&index, &dataset, split.as_ref()), dataset))
 }
