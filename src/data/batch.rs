@@ -5,7 +5,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::Dataset;
+use super::dataset::Dataset;
 
 /// The order in which an epoch visits `indices`: a shuffle seeded by the
 /// training seed and the epoch, so that a resumed run repeats it exactly.

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::{Dataset, LoadReport};
+use super::dataset::{Dataset, LoadReport};
 use crate::files::write_atomic;
 use crate::spec::Fit;
 

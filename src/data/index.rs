@@ -16,7 +16,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::DataError;
+use super::error::DataError;
 use crate::spec::DataFormat;
 
 /// A data set's listing, before any image is read.

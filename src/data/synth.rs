@@ -23,7 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::DataError;
+use super::error::DataError;
 use crate::progress::Progress;
 
 /// Bump when the generator's output changes (the default set is then remade).

@@ -6,9 +6,15 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::EarlierPosters;
 use crate::metric::{Metric, Split};
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+
+/// Where the poster files of a run recorded before the store kept them
+/// (schema 1) are: poster id → image file, or why they cannot be found.
+/// Finding them means reading the run's data set, which is not the report's
+/// to do, so its caller says (`data::RecordedElsewhere`).
+pub type EarlierPosters<'a> =
+    &'a (dyn Fn(&RunRow) -> Result<HashMap<String, PathBuf>, String> + Sync);
 
 /// Everything one run's figures need, read from the store.
 pub(super) struct RunData {

@@ -22,14 +22,13 @@ mod index;
 mod load;
 mod run;
 
-pub use self::load::select;
+pub use self::load::{select, EarlierPosters};
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use self::run::Thumbnails;
+use self::run::gallery::Thumbnails;
 use crate::files::write_atomic;
 use crate::store::{RunRow, Store};
 
@@ -50,13 +49,6 @@ pub struct Written {
     pub files: usize,
     pub index: PathBuf,
 }
-
-/// Where the poster files of a run recorded before the store kept them
-/// (schema 1) are: poster id → image file, or why they cannot be found.
-/// Finding them means reading the run's data set, which is not the report's
-/// to do, so its caller says (`data::RecordedElsewhere`).
-pub type EarlierPosters<'a> =
-    &'a (dyn Fn(&RunRow) -> Result<HashMap<String, PathBuf>, String> + Sync);
 
 /// Renders the report for `runs` into `options.out`.
 pub fn render(

@@ -20,7 +20,7 @@ mod reads;
 mod rows;
 mod schema;
 mod select;
-mod tracker;
+pub mod tracker;
 mod writes;
 
 #[cfg(test)]
@@ -35,7 +35,6 @@ pub use open::is_sqlite_file;
 pub use rows::{EpochRow, GenreRow, NewRun, PosterPrediction, RunRow, Status};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use select::{select, spec_value, Selection};
-pub use tracker::RunTracker;
 
 /// A store error: what failed, on which database.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! ids, names, experiments, tags, statuses, spec-hash prefixes and
 //! `field=value`.
 
-use super::RunRow;
+use super::rows::RunRow;
 
 /// What a list of selectors picked.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{e, legend, text_style, titled, Key, Result, TITLE_H};
+use super::common::{e, legend, text_style, titled, Key, Result, TITLE_H};
 use crate::report::style::{self, LABEL, LEGEND_WIDTH, TICK};
 
 /// Round tick steps (1, 2 or 5 × 10^k) covering [0, max]: (step, count).

@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{e, text_style, titled, Result, TITLE_H};
+use super::common::{e, text_style, titled, Result, TITLE_H};
 use crate::report::style::{self, FONT, SMALL, TICK};
 
 /// A table-like heatmap: `rows × cols` cells coloured by `shade` in [0, 1]

@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{e, legend, text_style, titled, Area, Key, Result, TITLE_H};
+use super::common::{e, legend, text_style, titled, Area, Key, Result, TITLE_H};
 use crate::report::style::{self, FONT, LABEL, LEGEND_WIDTH, TICK};
 
 /// A line on a panel, with an optional ±band (x, low, high).

@@ -1,151 +1,16 @@
 //! The figures, as SVG text: line panels (learning curves, overlaid and
 //! aggregated curves) through plotters' charts, and bar charts and heatmaps
 //! laid out by hand on a plotters drawing area, so that every label lands
-//! where it is meant to. Legends always get their own column. This file
-//! holds what they share: the title, the legend, text styles.
+//! where it is meant to. Legends always get their own column; what the
+//! three kinds share (the title, the legend, text styles, the placeholder
+//! figure) is in `common`.
 
 mod bars;
+mod common;
 mod heatmap;
 mod lines;
 
 pub use bars::{bars, BarSeries, Bars};
+pub use common::{placeholder, Key, Result};
 pub use heatmap::{heatmap, Heatmap};
 pub use lines::{panels, Mark, Panel, Series, XAxis};
-
-use plotters::coord::Shift;
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-
-use super::style::{self, FONT, LABEL, TICK, TITLE};
-
-pub type Result<T> = std::result::Result<T, String>;
-
-fn e(err: impl std::fmt::Display) -> String {
-    format!("cannot draw: {err}")
-}
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-
-/// What a legend row shows.
-#[derive(Debug, Clone)]
-pub enum Key {
-    Line { colour: RGBColor, dashed: bool },
-    Band { colour: RGBColor },
-    Mark { colour: RGBColor },
-    Box { colour: RGBColor },
-}
-
-/// Height of the figure's title row.
-const TITLE_H: u32 = 44;
-
-fn text_style(size: u32, colour: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    (FONT, size).into_font().color(&colour).pos(Pos::new(h, v))
-}
-
-/// Draws the figure title and returns the area below it.
-fn titled<'a>(root: &Area<'a>, title: &str) -> Result<Area<'a>> {
-    root.fill(&WHITE).map_err(e)?;
-    root.titled(title, (FONT, TITLE).into_font().color(&style::TEXT))
-        .map_err(e)
-}
-
-fn legend(area: &Area, entries: &[(String, Key)]) -> Result<()> {
-    let mut y = 30;
-    for (label, key) in entries {
-        let (x0, x1, mid) = (10, 40, y + 7);
-        match key {
-            Key::Line { colour, dashed } => {
-                if *dashed {
-                    for s in [x0, x0 + 12, x0 + 24] {
-                        area.draw(&PathElement::new(
-                            vec![(s, mid), ((s + 7).min(x1), mid)],
-                            colour.stroke_width(2),
-                        ))
-                        .map_err(e)?;
-                    }
-                } else {
-                    area.draw(&PathElement::new(
-                        vec![(x0, mid), (x1, mid)],
-                        colour.stroke_width(2),
-                    ))
-                    .map_err(e)?;
-                }
-            }
-            Key::Band { colour } | Key::Box { colour } => {
-                let fill = if matches!(key, Key::Band { .. }) {
-                    colour.mix(0.25).filled()
-                } else {
-                    colour.filled()
-                };
-                area.draw(&Rectangle::new([(x0, y + 1), (x1, y + 13)], fill))
-                    .map_err(e)?;
-            }
-            Key::Mark { colour } => {
-                area.draw(&PathElement::new(
-                    vec![((x0 + x1) / 2, y - 2), ((x0 + x1) / 2, y + 16)],
-                    colour.stroke_width(2),
-                ))
-                .map_err(e)?;
-            }
-        }
-        // Long labels wrap at 26 characters, on word boundaries.
-        for (i, line) in wrap(label, 26).into_iter().enumerate() {
-            area.draw(&Text::new(
-                line,
-                (x1 + 8, mid + 17 * i as i32),
-                text_style(TICK, style::TEXT, HPos::Left, VPos::Center),
-            ))
-            .map_err(e)?;
-            y += 17;
-        }
-        y += 8;
-    }
-    Ok(())
-}
-
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let last = lines.last_mut().expect("one line");
-        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !last.is_empty() {
-                last.push(' ');
-            }
-            last.push_str(word);
-        }
-    }
-    lines
-}
-
-/// A panel's title when there is nothing to draw (a figure still appears,
-/// saying why, so that index pages never link to a missing file).
-pub fn placeholder(title: &str, message: &str) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (700, 200)).into_drawing_area();
-        let body = titled(&root, title)?;
-        body.draw(&Text::new(
-            message.to_string(),
-            (350, 60),
-            text_style(LABEL, style::GREY, HPos::Center, VPos::Center),
-        ))
-        .map_err(e)?;
-        root.present().map_err(e)?;
-    }
-    Ok(svg)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_legend_labels_wrap_on_word_boundaries() {
-        assert_eq!(
-            wrap("best epoch (11, by val_loss)", 26),
-            vec!["best epoch (11, by", "val_loss)"]
-        );
-    }
-}

@@ -2,7 +2,7 @@
 //! F1 and average precision per epoch, training against validation, and
 //! the learning rate; the best epoch, an early stop and a divergence marked.
 
-use super::status_line;
+use super::tested::status_line;
 use crate::metric::{Metric, Split};
 use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
 use crate::report::load::{curve, lr_curve, RunData};

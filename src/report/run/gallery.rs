@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::Tested;
+use super::tested::Tested;
 use crate::report::gallery::{self, Item};
 
 /// Thumbnails made so far, by poster file: runs on one data set share

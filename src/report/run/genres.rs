@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::Tested;
+use super::tested::Tested;
 use crate::report::figures::{self, BarSeries, Bars, Heatmap};
 use crate::report::style;
 

@@ -2,7 +2,7 @@
 //! (`threshold.svg`), the spec's marked: what the threshold costs or gains.
 //! Chosen on the test split, so the others read as optimistic.
 
-use super::Tested;
+use super::tested::Tested;
 use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
 use crate::report::style;
 use crate::store::PosterPrediction;
