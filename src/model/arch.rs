@@ -315,21 +315,23 @@ impl Architecture {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
+    use crate::spec::{Arch, Padding, RnnKind};
 
-    fn model(text: &str) -> ModelSpec {
-        crate::spec::load_str(Path::new("m.toml"), text)
-            .unwrap()
-            .remove(0)
-            .model
+    fn cnn() -> ModelSpec {
+        ModelSpec::for_arch(Arch::Cnn)
+    }
+
+    fn cnn_rnn(kind: RnnKind) -> ModelSpec {
+        let mut m = ModelSpec::for_arch(Arch::CnnRnn);
+        m.rnn.as_mut().expect("a cnn_rnn has an rnn").kind = kind;
+        m
     }
 
     /// The counts the models issue gives, which are PyTorch's for the same layers.
     #[test]
     fn parameter_counts_equal_pytorchs() {
-        let seed = model("");
+        let seed = cnn();
         assert_eq!(
             Architecture::new(&seed, 64, 25).unwrap().num_params(),
             309_209
@@ -338,13 +340,13 @@ mod tests {
             Architecture::new(&seed, 128, 25).unwrap().num_params(),
             702_425
         );
-        let gru = model("[model]\narch = \"cnn_rnn\"\nrnn_hidden = 128\n");
+        let gru = cnn_rnn(RnnKind::Gru);
         assert_eq!(
             Architecture::new(&gru, 64, 25).unwrap().num_params(),
             319_577
         );
         // LSTM: 4 gates of (256 inputs + 128 hidden + 2 biases) × 128, by hand.
-        let lstm = model("[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n");
+        let lstm = cnn_rnn(RnnKind::Lstm);
         let trunk = 319_577 - (3 * (256 * 128 + 128 * 128 + 2 * 128) + 128 * 25 + 25);
         let expected = trunk + 4 * (256 * 128 + 128 * 128 + 2 * 128) + 128 * 25 + 25;
         assert_eq!(
@@ -355,7 +357,7 @@ mod tests {
 
     #[test]
     fn geometry_of_same_and_valid_padding() {
-        let a = Architecture::new(&model(""), 64, 25).unwrap();
+        let a = Architecture::new(&cnn(), 64, 25).unwrap();
         let sides: Vec<(usize, usize, usize)> = a
             .blocks
             .iter()
@@ -376,7 +378,10 @@ mod tests {
         assert_eq!(a.blocks[0].pad_before(), 2);
 
         let v = Architecture::new(
-            &model("[data]\nresolution = 76\n[model]\npadding = \"valid\"\n"),
+            &ModelSpec {
+                padding: Padding::Valid,
+                ..cnn()
+            },
             76,
             25,
         )
@@ -388,7 +393,7 @@ mod tests {
 
     #[test]
     fn the_rnn_reads_one_row_per_step() {
-        let a = Architecture::new(&model("[model]\narch = \"cnn_rnn\"\n"), 64, 25).unwrap();
+        let a = Architecture::new(&cnn_rnn(RnnKind::Gru), 64, 25).unwrap();
         assert_eq!(
             a.head,
             Head::Rnn {
@@ -402,7 +407,7 @@ mod tests {
 
     #[test]
     fn names_are_stable_and_readable() {
-        let names: Vec<String> = Architecture::new(&model(""), 64, 25)
+        let names: Vec<String> = Architecture::new(&cnn(), 64, 25)
             .unwrap()
             .tensors()
             .into_iter()
@@ -423,7 +428,7 @@ mod tests {
             &names[names.len() - 4..],
             ["dense.1.weight", "dense.1.bias", "out.weight", "out.bias"]
         );
-        let rnn: Vec<String> = Architecture::new(&model("[model]\narch = \"cnn_rnn\"\n"), 64, 25)
+        let rnn: Vec<String> = Architecture::new(&cnn_rnn(RnnKind::Gru), 64, 25)
             .unwrap()
             .tensors()
             .into_iter()
@@ -436,7 +441,7 @@ mod tests {
 
     #[test]
     fn flops_by_hand() {
-        let a = Architecture::new(&model(""), 64, 25).unwrap();
+        let a = Architecture::new(&cnn(), 64, 25).unwrap();
         let convs = 64 * 64 * 16 * 3 * 25
             + 32 * 32 * 32 * 16 * 25
             + 16 * 16 * 64 * 32 * 25

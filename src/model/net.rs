@@ -149,21 +149,27 @@ impl<D: Layers> Model<D> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
     use crate::model::portable::tests::random;
+    use crate::spec::{Arch, ModelSpec, RnnKind};
 
-    fn model(text: &str, resolution: usize, seed: u64) -> Model<Cpu> {
-        let spec = crate::spec::load_str(Path::new("m.toml"), text)
-            .unwrap()
-            .remove(0)
-            .model;
+    fn model(spec: ModelSpec, resolution: usize, seed: u64) -> Model<Cpu> {
         Model::new(
             Architecture::new(&spec, resolution, 25).unwrap(),
             seed,
             &Cpu::seed_from_u64(seed),
         )
+    }
+
+    /// The seed CNN and the CNN+RNN with a GRU and with an LSTM, by name.
+    fn archs() -> [(&'static str, ModelSpec); 3] {
+        let mut lstm = ModelSpec::for_arch(Arch::CnnRnn);
+        lstm.rnn.as_mut().expect("a cnn_rnn has an rnn").kind = RnnKind::Lstm;
+        [
+            ("cnn", ModelSpec::for_arch(Arch::Cnn)),
+            ("cnn_rnn gru", ModelSpec::for_arch(Arch::CnnRnn)),
+            ("cnn_rnn lstm", lstm),
+        ]
     }
 
     fn images(n: usize, r: usize) -> Vec<f32> {
@@ -176,12 +182,8 @@ mod tests {
     #[test]
     fn both_architectures_give_one_logit_per_genre() {
         let dev = Cpu::default();
-        for text in [
-            "",
-            "[model]\narch = \"cnn_rnn\"\n",
-            "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n",
-        ] {
-            let mut m = model(text, 32, 1);
+        for (text, spec) in archs() {
+            let mut m = model(spec, 32, 1);
             for mode in [Mode::Train, Mode::Eval] {
                 let x = dev.tensor_from_vec(images(3, 32), (3, 3, 32, 32));
                 let y = m.forward(x, mode).unwrap();
@@ -194,7 +196,7 @@ mod tests {
     #[test]
     fn evaluation_is_deterministic_and_training_mode_differs() {
         let dev = Cpu::default();
-        let mut m = model("", 32, 2);
+        let mut m = model(ModelSpec::for_arch(Arch::Cnn), 32, 2);
         let x = || dev.tensor_from_vec(images(4, 32), (4, 3, 32, 32));
         let a = m.forward(x(), Mode::Eval).unwrap().as_vec();
         assert_eq!(
@@ -218,12 +220,8 @@ mod tests {
     #[test]
     fn a_traced_forward_reaches_every_parameter() {
         let dev = Cpu::default();
-        for text in [
-            "",
-            "[model]\narch = \"cnn_rnn\"\n",
-            "[model]\narch = \"cnn_rnn\"\nrnn = \"lstm\"\n",
-        ] {
-            let mut m = model(text, 32, 3);
+        for (text, spec) in archs() {
+            let mut m = model(spec, 32, 3);
             let x = dev.tensor_from_vec(images(2, 32), (2, 3, 32, 32));
             let loss = m.forward(x.leaky_traced(), Mode::Train).unwrap().sum();
             let grads = loss.backward();
@@ -244,9 +242,9 @@ mod tests {
     #[test]
     fn fast_and_portable_models_agree() {
         let dev = Cpu::default();
-        for text in ["", "[model]\narch = \"cnn_rnn\"\n"] {
-            let mut fast = model(text, 32, 4);
-            let mut slow = model(text, 32, 4);
+        for (text, spec) in archs().into_iter().take(2) {
+            let mut fast = model(spec.clone(), 32, 4);
+            let mut slow = model(spec, 32, 4);
             slow.kernels = Kernels::Portable;
             let x = || dev.tensor_from_vec(images(3, 32), (3, 3, 32, 32));
             let a = fast.forward(x(), Mode::Eval).unwrap().as_vec();
@@ -279,9 +277,13 @@ mod tests {
         // training mode compares exactly: the fused batch norm + ReLU + pool
         // path and the fast dropout against the portable layers.
         let dev = Cpu::default();
-        let text = "[model]\nconv_dropout = 0.25\ndense_dropout = 0.5\n";
-        let mut fast = model(text, 32, 5);
-        let mut slow = model(text, 32, 5);
+        let spec = ModelSpec {
+            conv_dropout: 0.25,
+            dense_dropout: 0.5,
+            ..ModelSpec::for_arch(Arch::Cnn)
+        };
+        let mut fast = model(spec.clone(), 32, 5);
+        let mut slow = model(spec, 32, 5);
         slow.kernels = Kernels::Portable;
         let x = || dev.tensor_from_vec(images(4, 32), (4, 3, 32, 32));
         let ga = fast

@@ -172,24 +172,23 @@ pub fn f32s(bytes: &[u8]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
+    use crate::spec::{Arch, ModelSpec};
 
-    fn arch(text: &str) -> Architecture {
-        let m = crate::spec::load_str(Path::new("m.toml"), text)
-            .unwrap()
-            .remove(0)
-            .model;
+    fn arch(m: ModelSpec) -> Architecture {
         Architecture::new(&m, 32, 25).unwrap()
+    }
+
+    fn cnn() -> ModelSpec {
+        ModelSpec::for_arch(Arch::Cnn)
     }
 
     #[test]
     fn init_is_seeded_and_follows_pytorchs_bounds() {
         let dev = Cpu::default();
-        let a = Params::init(&arch(""), 3, &dev);
-        let b = Params::init(&arch(""), 3, &dev);
-        let c = Params::init(&arch(""), 4, &dev);
+        let a = Params::init(&arch(cnn()), 3, &dev);
+        let b = Params::init(&arch(cnn()), 3, &dev);
+        let c = Params::init(&arch(cnn()), 4, &dev);
         let w = |p: &Params<Cpu>| p.get("features.1.conv.weight").as_vec();
         assert_eq!(w(&a), w(&b));
         assert_ne!(w(&a), w(&c));
@@ -216,9 +215,9 @@ mod tests {
     #[test]
     fn safetensors_round_trip_and_mismatches_are_named() {
         let dev = Cpu::default();
-        let a = Params::init(&arch(""), 1, &dev);
+        let a = Params::init(&arch(cnn()), 1, &dev);
         let bytes = a.to_safetensors().unwrap();
-        let mut b = Params::init(&arch(""), 2, &dev);
+        let mut b = Params::init(&arch(cnn()), 2, &dev);
         b.load_safetensors(&bytes).unwrap();
         for (x, y) in a.tensors.iter().zip(&b.tensors) {
             assert_eq!(x.as_vec(), y.as_vec());
@@ -234,16 +233,23 @@ mod tests {
                 && names.contains(&"out.bias".to_string())
         );
 
-        let mut wider = Params::init(&arch("[model]\ndense = [256, 64]\n"), 1, &dev);
+        let mut wider = Params::init(
+            &arch(ModelSpec {
+                dense: vec![256, 64],
+                ..cnn()
+            }),
+            1,
+            &dev,
+        );
         let e = wider.load_safetensors(&bytes).unwrap_err();
         assert!(
             e.contains("`dense.0.weight` is F32 [128, 1024]") || e.contains("dense.0.weight"),
             "{e}"
         );
-        let mut rnn = Params::init(&arch("[model]\narch = \"cnn_rnn\"\n"), 1, &dev);
+        let mut rnn = Params::init(&arch(ModelSpec::for_arch(Arch::CnnRnn)), 1, &dev);
         let e = rnn.load_safetensors(&bytes).unwrap_err();
         assert!(e.contains("this model does not have: dense.0.bias"), "{e}");
-        assert!(Params::init(&arch(""), 1, &dev)
+        assert!(Params::init(&arch(cnn()), 1, &dev)
             .load_safetensors(b"junk")
             .unwrap_err()
             .contains("not a safetensors file"));

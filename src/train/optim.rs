@@ -246,13 +246,11 @@ mod tests {
     use super::*;
 
     fn params(dev: &Cpu) -> Params<Cpu> {
-        let m = crate::spec::load_str(
-            std::path::Path::new("m.toml"),
-            "[model]\nchannels = [2]\ndense = []\n[data]\nresolution = 8\n",
-        )
-        .unwrap()
-        .remove(0)
-        .model;
+        let m = crate::spec::ModelSpec {
+            channels: vec![2],
+            dense: Vec::new(),
+            ..crate::spec::ModelSpec::for_arch(crate::spec::Arch::Cnn)
+        };
         let arch = crate::model::Architecture::new(&m, 8, 2).unwrap();
         Params::init(&arch, 1, dev)
     }
