@@ -48,34 +48,55 @@ pub fn write_atomic(
     result
 }
 
-/// What kind of file posterlab must never write over, whatever a path on
-/// the command line says: a SQLite database (the run database, or anyone's),
-/// a checkpoint (any safetensors file), the decoded-poster cache. Judged by
-/// the file's first bytes, not its name. `None` for anything else.
-pub fn protected_kind(path: &Path) -> Option<&'static str> {
+/// A kind of file posterlab recognises by its first bytes, whatever its
+/// name, and never writes output over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protected {
+    /// A SQLite database: the run database, or anyone's.
+    Sqlite,
+    /// posterlab's decoded-poster cache.
+    Cache,
+    /// A safetensors file: a checkpoint.
+    Checkpoint,
+}
+
+impl Protected {
+    fn describe(self) -> &'static str {
+        match self {
+            Protected::Sqlite => "a SQLite database",
+            Protected::Cache => "posterlab's decoded-poster cache",
+            Protected::Checkpoint => "a checkpoint (safetensors)",
+        }
+    }
+}
+
+/// What the first bytes of the file at `path` say it is; `None` for any
+/// other file (a CSV, an export, an empty file).
+pub fn recognise(path: &Path) -> std::io::Result<Option<Protected>> {
     use std::io::Read;
     let mut head = [0u8; 16];
-    let mut file = std::fs::File::open(path).ok()?;
+    let mut file = std::fs::File::open(path)?;
     let mut n = 0;
     while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => return None,
+        match file.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
         }
     }
     let head = &head[..n];
-    if head.starts_with(b"SQLite format 3\0") {
-        Some("a SQLite database")
+    let safetensors = n >= 9
+        && head[8] == b'{'
+        // An 8-byte little-endian header length, then its JSON.
+        && u64::from_le_bytes(head[..8].try_into().expect("8 bytes")) < 1 << 30;
+    Ok(if head.starts_with(b"SQLite format 3\0") {
+        Some(Protected::Sqlite)
     } else if head.starts_with(b"PLTCACHE") {
-        Some("posterlab's decoded-poster cache")
-    } else if n >= 9 && head[8] == b'{' && u64::from_le_bytes(head[..8].try_into().ok()?) < 1 << 30
-    {
-        // safetensors: an 8-byte little-endian header length, then JSON.
-        Some("a checkpoint (safetensors)")
+        Some(Protected::Cache)
+    } else if safetensors {
+        Some(Protected::Checkpoint)
     } else {
         None
-    }
+    })
 }
 
 /// Checks that posterlab may write a file at `path`: it does not exist, or
@@ -101,8 +122,11 @@ pub fn may_replace(
     if meta.is_dir() {
         return refuse("is a folder".to_string());
     }
-    if let Some(kind) = protected_kind(path) {
-        return refuse(format!("is {kind}: posterlab never writes over one"));
+    if let Some(kind) = recognise(path).map_err(|e| format!("{}: {e}", path.display()))? {
+        return refuse(format!(
+            "is {}: posterlab never writes over one",
+            kind.describe()
+        ));
     }
     if ours(path) {
         Ok(())
@@ -126,13 +150,13 @@ mod tests {
             p
         };
         let db = file("notes.txt", b"SQLite format 3\0rest of the page");
-        assert_eq!(protected_kind(&db), Some("a SQLite database"));
+        assert_eq!(recognise(&db).unwrap(), Some(Protected::Sqlite));
         let ckpt = file("x.bin", b"\x10\0\0\0\0\0\0\0{\"__metadata__\"");
-        assert_eq!(protected_kind(&ckpt), Some("a checkpoint (safetensors)"));
+        assert_eq!(recognise(&ckpt).unwrap(), Some(Protected::Checkpoint));
         let cache = file("c", b"PLTCACHE\x01");
-        assert!(protected_kind(&cache).is_some());
+        assert_eq!(recognise(&cache).unwrap(), Some(Protected::Cache));
         let csv = file("a.csv", b"run_id,run\n");
-        assert_eq!(protected_kind(&csv), None);
+        assert_eq!(recognise(&csv).unwrap(), None);
         assert!(may_replace(&csv, "an export", |_| true).is_ok());
         let e = may_replace(&csv, "an export", |_| false).unwrap_err();
         assert!(

@@ -13,7 +13,7 @@ pub fn plural(n: usize, noun: &str) -> String {
 
 /// The noun alone, singular or plural for `n`: `run`, `runs`; a noun
 /// ending in `s`, `x` or `sh` takes `es`, `y` after a consonant `ies`.
-pub fn plural_of(n: usize, noun: &str) -> Cow<'_, str> {
+fn plural_of(n: usize, noun: &str) -> Cow<'_, str> {
     if n == 1 {
         return Cow::Borrowed(noun);
     }
@@ -89,9 +89,19 @@ fn escape_where(text: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The first control character of `text`, if any.
-pub fn first_control(text: &str) -> Option<char> {
-    text.chars().find(|c| c.is_control())
+/// The first `shown` of `names`, made [`printable`], then how many more:
+/// `a, b, c and 4 more`.
+pub fn some_of(names: &[String], shown: usize) -> String {
+    let mut s = names
+        .iter()
+        .take(shown)
+        .map(|n| printable(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > shown {
+        s.push_str(&format!(" and {} more", names.len() - shown));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -104,6 +114,14 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(7242), "7,242");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn a_few_names_then_a_count() {
+        let names: Vec<String> = ["a", "b\u{1b}", "c", "d"].map(String::from).to_vec();
+        assert_eq!(some_of(&names, 6), "a, b\\u{1b}, c, d");
+        assert_eq!(some_of(&names, 2), "a, b\\u{1b} and 2 more");
+        assert_eq!(some_of(&[], 3), "");
     }
 
     #[test]
@@ -131,8 +149,6 @@ mod tests {
             "x\\0y\\nz\\u{7f}\\u{85}\\t"
         );
         assert_eq!(printable("Ü ✓"), "Ü ✓");
-        assert_eq!(first_control("ok\tno"), Some('\t'));
-        assert_eq!(first_control("ok"), None);
         assert_eq!(
             terminal_safe("a\u{1b}]0;x\u{7}\n  help: y"),
             "a\\u{1b}]0;x\\u{7}\n  help: y"

@@ -284,15 +284,16 @@ fn is_export(path: &Path, json: bool) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
+    let columns = epoch_columns();
     if json {
         serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(&text).is_ok_and(
             |rows| {
                 rows.iter()
-                    .all(|r| epoch_columns().iter().all(|c| r.contains_key(*c)))
+                    .all(|r| columns.iter().all(|c| r.contains_key(*c)))
             },
         )
     } else {
-        text.lines().next() == Some(epoch_columns().join(",").as_str())
+        text.lines().next() == Some(columns.join(",").as_str())
     }
 }
 

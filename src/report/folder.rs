@@ -56,7 +56,7 @@ pub fn claim(out: &Path) -> Result<(), String> {
          it would replace index.html, results.md, results.csv, results.tex, compare/ and runs/\n  \
          help: name a new or empty folder with --out (the default is reports/)",
         out.display(),
-        crate::text::printable(&first_few(&foreign))
+        crate::text::some_of(&foreign, 3)
     ))
 }
 
@@ -73,14 +73,6 @@ fn mark(out: &Path) -> Result<(), String> {
         std::io::Write::write_all(w, MARKER_TEXT.as_bytes())
     })
     .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn first_few(names: &[String]) -> String {
-    let mut s = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-    if names.len() > 3 {
-        s.push_str(&format!(" and {} more", names.len() - 3));
-    }
-    s
 }
 
 #[cfg(test)]

@@ -31,7 +31,6 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-pub use open::is_sqlite_file;
 pub use rows::{EpochRow, GenreRow, NewRun, PosterPrediction, RunRow, Status};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use select::{select, spec_value, Selection};

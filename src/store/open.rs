@@ -8,19 +8,16 @@
 //! `--db` pointed at another program's database, a CSV or a checkpoint
 //! leaves it exactly as it was.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::schema::{self, Found};
+use crate::files::Protected;
 
 /// How long a write waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Every SQLite 3 database file starts with these 16 bytes.
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// What a path holds, looked at without SQLite.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,21 +43,11 @@ fn sniff(path: &Path) -> Result<FileKind, String> {
     if meta.len() == 0 {
         return Ok(FileKind::Empty);
     }
-    let mut head = [0u8; 16];
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let n = file
-        .read(&mut head)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    Ok(if n == 16 && &head == SQLITE_MAGIC {
-        FileKind::Sqlite
-    } else {
-        FileKind::Other
-    })
-}
-
-/// Whether `path` starts like a SQLite database (whatever its name says).
-pub fn is_sqlite_file(path: &Path) -> bool {
-    sniff(path).is_ok_and(|k| k == FileKind::Sqlite)
+    match crate::files::recognise(path) {
+        Ok(Some(Protected::Sqlite)) => Ok(FileKind::Sqlite),
+        Ok(_) => Ok(FileKind::Other),
+        Err(e) => Err(format!("cannot read it: {e}")),
+    }
 }
 
 const NOT_SQLITE: &str =
@@ -257,6 +244,9 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t (x)")
             .unwrap();
-        assert!(is_sqlite_file(&dir.path().join("y.sqlite")));
+        assert_eq!(
+            sniff(&dir.path().join("y.sqlite")).unwrap(),
+            FileKind::Sqlite
+        );
     }
 }

@@ -234,20 +234,9 @@ pub fn refusal(found: &Found) -> Option<String> {
         Found::Foreign(tables) => Some(format!(
             "not a posterlab database (its tables: {}); posterlab leaves it as it is\n  \
              help: `--db FILE` names the run database (default: results/posterlab.sqlite)",
-            list(tables)
+            crate::text::some_of(tables, 6)
         )),
     }
-}
-
-/// At most six names, then a count.
-fn list(names: &[String]) -> String {
-    let mut shown: Vec<&str> = names.iter().take(6).map(String::as_str).collect();
-    let more;
-    if names.len() > 6 {
-        more = format!("{} more", names.len() - 6);
-        shown.push(&more);
-    }
-    shown.join(", ")
 }
 
 /// Brings a database that is blank or posterlab's to [`VERSION`], in one
