@@ -131,6 +131,10 @@ struct Runner<'a> {
 /// A run's data, ready to train on.
 type Loaded = (Arc<Dataset>, Split, Architecture);
 
+/// A run recorded as running: its id, its checkpoint folder, and its data
+/// (or why it could not be loaded, which fails the run).
+type Begun = (i64, PathBuf, Result<Loaded, String>);
+
 impl Runner<'_> {
     /// Claims a spec, then skips, resumes, restarts or starts its run.
     fn run_one(&mut self, spec: &Spec) -> Result<Ended, Error> {
@@ -225,11 +229,7 @@ impl Runner<'_> {
 
     /// Continues run `r` after its recorded epochs, on the data it was
     /// trained on.
-    fn resume(
-        &mut self,
-        spec: &Spec,
-        r: RunRow,
-    ) -> Result<(i64, PathBuf, Result<Loaded, String>), Error> {
+    fn resume(&mut self, spec: &Spec, r: RunRow) -> Result<Begun, Error> {
         let loaded = self.load(spec);
         if let Ok((dataset, ..)) = &loaded {
             if r.dataset_hash != dataset.content_hash {
@@ -264,11 +264,7 @@ impl Runner<'_> {
 
     /// Starts run `r`, which recorded no epoch, again with what is known now
     /// (the data set may have been repaired since it failed).
-    fn restart(
-        &mut self,
-        spec: &Spec,
-        r: RunRow,
-    ) -> Result<(i64, PathBuf, Result<Loaded, String>), Error> {
+    fn restart(&mut self, spec: &Spec, r: RunRow) -> Result<Begun, Error> {
         let loaded = self.load(spec);
         let new = self.new_run(spec, &loaded, &r.checkpoint_dir);
         self.store.restart_run(r.id, &new)?;
@@ -281,7 +277,7 @@ impl Runner<'_> {
         spec: &Spec,
         hash: &str,
         runs_dir: &std::path::Path,
-    ) -> Result<(i64, PathBuf, Result<Loaded, String>), Error> {
+    ) -> Result<Begun, Error> {
         let loaded = self.load(spec);
         let uid = facts::uid(hash);
         // Absolute, so that the run resumes from any working directory.

@@ -98,16 +98,20 @@ pub fn apply(store: &mut Store, run: &RunRow) -> Result<Option<String>, Error> {
             .into())
         }
     };
+    // Recorded only over `running`: a status the database took since (the
+    // run resumed and ended) is newer than the note.
     let status = Status::parse(&note.status).filter(|_| note.run_id == run.id);
-    if let Some(status) = status {
-        if run.status == Status::Running {
+    let recorded = match status {
+        Some(status) if run.status == Status::Running => {
             store.set_status(run.id, status, note.epoch, note.error.as_deref())?;
+            "recorded now".to_string()
         }
-    }
+        _ => format!("the database says `{}` since, and keeps that", run.status),
+    };
     std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
     Ok(Some(format!(
         "run {} ended `{}`{} in an earlier attempt, but the database could not be written then ({}); \
-         recorded now",
+         {recorded}",
         run.id,
         note.status,
         note.error.map_or(String::new(), |e| format!(" ({e})")),
