@@ -367,10 +367,7 @@ fn run(
             out: args.reports.clone(),
             group_by: Vec::new(),
         };
-        let earlier = data::RecordedElsewhere::default();
-        let earlier =
-            |run: &posterlab::store::RunRow| earlier.poster_files(&run.spec_toml, &run.dataset_csv);
-        match report::render(&store, &runs, &options, &earlier) {
+        match runs::render(&store, &runs, &options) {
             Ok(w) => println!(
                 "figures for {}: {}",
                 plural(w.runs, "run"),

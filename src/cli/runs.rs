@@ -221,11 +221,7 @@ pub fn report(
         out: out.to_path_buf(),
         group_by: group_by.to_vec(),
     };
-    let earlier = posterlab::data::RecordedElsewhere::default();
-    let written = posterlab::report::render(&store, &runs, &options, &|run: &RunRow| {
-        earlier.poster_files(&run.spec_toml, &run.dataset_csv)
-    })
-    .map_err(anyhow::Error::msg)?;
+    let written = render(&store, &runs, &options).map_err(anyhow::Error::msg)?;
     println!(
         "{} for {} in {:.1} s: open {}",
         plural(written.files, "file"),
@@ -234,6 +230,19 @@ pub fn report(
         written.index.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report of `runs`; the posters of runs recorded before the store
+/// kept their files are found through their data sets' CSVs.
+pub fn render(
+    store: &Store,
+    runs: &[RunRow],
+    options: &posterlab::report::Options,
+) -> std::result::Result<posterlab::report::Written, String> {
+    let earlier = posterlab::data::RecordedElsewhere::default();
+    posterlab::report::render(store, runs, options, &|run: &RunRow| {
+        earlier.poster_files(&run.spec_toml, &run.dataset_csv)
+    })
 }
 
 pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -> Result<ExitCode> {
