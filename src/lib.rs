@@ -5,9 +5,10 @@
 //! this list, and none imports one that imports it back; docs/architecture.md
 //! has the data flow and what each must not do):
 //!
-//! - [`text`], [`files`], [`metric`], [`progress`]: what everything shares —
-//!   text made safe to show, atomic writes and what may be written over, the
-//!   splits and the metric registry, the progress trait;
+//! - [`text`], [`files`], [`filesystem`], [`metric`], [`progress`]: what
+//!   everything shares — text made safe to show, atomic writes and what may
+//!   be written over, local or network filesystems, the splits and the
+//!   metric registry, the progress trait;
 //! - [`spec`]: TOML experiment files → validated, resolved runs (sweeps, run
 //!   hashes, every field's default);
 //! - [`data`]: poster data sets (three CSV layouts, decoding, the tensor
@@ -27,6 +28,7 @@
 
 pub mod data;
 pub mod files;
+pub mod filesystem;
 pub mod metric;
 pub mod model;
 pub mod progress;

@@ -1,5 +1,6 @@
-//! Opening a run database: for writing (`run`: create, migrate, WAL) or for
-//! reading only (`runs`, `show`, `export`, `report`: not a byte changed).
+//! Opening a run database: for writing (`run`: create, migrate, choose the
+//! journal mode) or for reading only (`runs`, `show`, `export`, `report`: not
+//! a byte changed).
 //!
 //! Before SQLite touches a file, its first bytes say whether it is a SQLite
 //! database at all; then its tables say whether it is posterlab's
@@ -14,6 +15,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::schema::{self, Found};
+use super::Journal;
 use crate::files::Protected;
 
 /// How long a write waits for another process's transaction.
@@ -58,9 +60,9 @@ const FOLDER: &str = "is a folder, not a database file\n  \
      help: `--db FILE` names the run database (default: results/posterlab.sqlite)";
 
 /// Opens `path` for writing: creates it (and its folder) if missing, sets
-/// up or migrates posterlab's schema, WAL mode; refuses anything that is
-/// not posterlab's (or new, or empty) before changing it.
-pub fn read_write(path: &Path) -> Result<Connection, String> {
+/// up or migrates posterlab's schema, puts it in `journal` mode; refuses
+/// anything that is not posterlab's (or new, or empty) before changing it.
+pub fn read_write(path: &Path, journal: Journal) -> Result<Connection, String> {
     match sniff(path)? {
         FileKind::Other => return Err(NOT_SQLITE.to_string()),
         FileKind::Folder => return Err(FOLDER.to_string()),
@@ -88,13 +90,23 @@ pub fn read_write(path: &Path) -> Result<Connection, String> {
         ),
         _ => format!("cannot set up the schema: {e}"),
     })??;
-    let post = |conn: &Connection| -> rusqlite::Result<()> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+    let post = |conn: &Connection| -> rusqlite::Result<String> {
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", journal.pragma(), |r| r.get(0))?;
         // FULL: a commit is on disk before posterlab removes the checkpoint
         // it supersedes, even across a power cut.
-        conn.pragma_update(None, "synchronous", "FULL")
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(mode)
     };
-    post(&conn).map_err(|e| e.to_string())?;
+    let mode = post(&conn).map_err(|e| format!("cannot set its journal mode: {e}"))?;
+    if !mode.eq_ignore_ascii_case(journal.pragma()) {
+        // SQLite leaves WAL only when no other connection has the file open.
+        return Err(format!(
+            "it is in {mode} mode and could not be switched to {}\n  help: another process has \
+             it open; let it end, then run again",
+            journal.pragma(),
+        ));
+    }
     Ok(conn)
 }
 
