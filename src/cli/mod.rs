@@ -22,7 +22,7 @@ use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
 use posterlab::store::Store;
 use posterlab::text::plural;
 
-use self::progress::Bars;
+use self::progress::{Bars, SweepBars};
 
 #[derive(Parser)]
 #[command(
@@ -185,8 +185,12 @@ struct RunArgs {
     force: bool,
     #[arg(long, value_enum, default_value_t = KernelsArg::Fast)]
     kernels: KernelsArg,
-    /// CPU threads (default: all cores; at most the cores there are); give
-    /// each of several processes sharing a machine its share.
+    /// Runs trained at once, each by its own job on its share of the cores.
+    #[arg(long, short, default_value_t = 1, value_parser = parse_jobs)]
+    jobs: usize,
+    /// CPU threads of each job (default: the cores / --jobs; at most the
+    /// cores there are); give each of several processes sharing a machine
+    /// its share.
     #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
     /// Train every run on this device (cpu, cuda, cuda:N) instead of the
@@ -295,10 +299,18 @@ fn parse_device(text: &str) -> std::result::Result<spec::Device, String> {
 }
 
 fn parse_threads(text: &str) -> std::result::Result<usize, String> {
+    parse_count(text, "threads")
+}
+
+fn parse_jobs(text: &str) -> std::result::Result<usize, String> {
+    parse_count(text, "jobs")
+}
+
+fn parse_count(text: &str, what: &str) -> std::result::Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_string()),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{text}` is not a number of threads")),
+        Err(_) => Err(format!("`{text}` is not a number of {what}")),
     }
 }
 
@@ -312,17 +324,31 @@ fn cores() -> usize {
 /// down (1,024 threads on 2 cores did not finish a tiny run in 40 s), so a
 /// larger value is lowered to the core count, with a note.
 fn threads(asked: Option<usize>, bars: &Bars) -> usize {
+    job_threads(1, asked, bars)
+}
+
+/// The threads of each of `jobs` jobs: `--threads`, or an even share of the
+/// cores (at least one); jobs × threads above the cores is lowered to the
+/// share, with a note (more jobs than cores share them, one thread each).
+fn job_threads(jobs: usize, asked: Option<usize>, bars: &Bars) -> usize {
     let cores = cores();
+    let share = (cores / jobs).max(1);
     match asked {
-        Some(n) if n > cores => {
+        Some(n) if n.saturating_mul(jobs) > cores && n > share => {
+            let each = if jobs > 1 {
+                format!(" × {} jobs", jobs)
+            } else {
+                String::new()
+            };
             bars.note(&format!(
-                "--threads {n} is more than the {} this process may use; using {cores}",
-                plural(cores, "core")
+                "--threads {n}{each} is more than the {} this process may use; using {share}{}",
+                plural(cores, "core"),
+                if jobs > 1 { " per job" } else { "" }
             ));
-            cores
+            share
         }
         Some(n) => n,
-        None => cores,
+        None => share,
     }
 }
 
@@ -343,19 +369,34 @@ fn run(
         }
     }
     runner::preflight(&specs).map_err(anyhow::Error::msg)?;
-    let mut store = Store::open(db)?;
+    let store = Store::open(db)?;
+    if let Some(fs) = store.network() {
+        bars.note(&network_note(db, fs));
+    }
     signals::install();
-    let options = runner::Options {
-        force: args.force,
-        kernels: args.kernels.into(),
+    let jobs = args.jobs;
+    if jobs > cores() {
+        bars.note(&format!(
+            "--jobs {jobs} is more than the {} this process may use: the jobs share them",
+            plural(cores(), "core")
+        ));
+    }
+    let display = SweepBars::new(bars.quiet(), jobs);
+    let sweep = runner::Sweep {
+        db: runner::Database::Shared(db.to_path_buf()),
+        ws,
+        jobs,
+        threads: job_threads(jobs, args.threads, bars),
+        display: &display,
+        stop: signals::stop_flag(),
+        options: runner::Options {
+            force: args.force,
+            kernels: args.kernels.into(),
+        },
     };
     let started = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads(args.threads, bars))
-        .build()
-        .context("cannot start the worker threads")?;
-    let summary = pool
-        .install(|| runner::run_specs(&specs, &mut store, ws, bars, signals::stop_flag(), options));
+    let summary = sweep.run(&specs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    display.finish();
     if !args.no_report && !summary.runs.is_empty() {
         // The figures of this call's runs; a failure here loses no training.
         let runs: Vec<_> = store
@@ -404,6 +445,18 @@ fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Said once when the database is on a network filesystem.
+fn network_note(db: &Path, fs: &posterlab::filesystem::Network) -> String {
+    format!(
+        "{} is on a network filesystem ({}), where SQLite's WAL mode does not work: it is kept \
+         in rollback-journal mode, which processes of this machine may share. Never write it \
+         from several machines at once: `posterlab slurm` runs a sweep on a cluster (one store \
+         per task, merged at the end), and `posterlab merge` combines databases made elsewhere",
+        db.display(),
+        fs.0
+    )
 }
 
 /// The dry-run table: one line per run, then where the data comes from.

@@ -1,8 +1,10 @@
-//! Ctrl-C, SIGTERM and SIGHUP during `run`: the first asks training to stop
-//! after the current batch (the run is marked interrupted and resumes
-//! later); a second one ends the process at once, as usual. SIGHUP is what
-//! an ssh session that drops sends its jobs: an overnight sweep started over
-//! ssh is then marked, not left `running`.
+//! Ctrl-C, SIGTERM, SIGHUP and SIGUSR1 during `run`: the first asks training
+//! to stop after the current batch (the run is marked interrupted and
+//! resumes later); a second one ends the process at once, as usual. SIGHUP
+//! is what an ssh session that drops sends its jobs: an overnight sweep
+//! started over ssh is then marked, not left `running`. SIGTERM is what
+//! Slurm's scancel, requeue and preemption send; SIGUSR1 what it sends
+//! before a time limit when a job asks for it (`--signal=USR1@N`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +26,7 @@ pub fn install() {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
         libc::signal(libc::SIGHUP, handler);
+        libc::signal(libc::SIGUSR1, handler);
     }
 }
 

@@ -5,7 +5,12 @@
 //! (README: not two machines on one database).
 
 use std::fs::{File, TryLockError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The lock file of spec hash `hash` under a results folder.
+pub fn lock_path(results: &Path, hash: &str) -> PathBuf {
+    results.join("runs").join(format!("{}.lock", &hash[..12]))
+}
 
 pub struct Claim {
     _file: File,
@@ -28,6 +33,15 @@ impl Claim {
             Err(TryLockError::Error(e)) => Err(e),
         }
     }
+
+    /// Whether a process holds the claim at `path` now; looked at without
+    /// creating or changing anything (a missing lock file is no claim).
+    pub fn is_held(path: &Path) -> bool {
+        let Ok(file) = File::open(path) else {
+            return false;
+        };
+        matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
+    }
 }
 
 #[cfg(test)]
@@ -38,10 +52,13 @@ mod tests {
     fn a_claim_is_held_until_it_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs/abc.lock");
+        assert!(!Claim::is_held(&path), "no lock file yet");
         let first = Claim::try_take(&path).unwrap();
         assert!(first.is_some());
         assert!(Claim::try_take(&path).unwrap().is_none(), "held");
+        assert!(Claim::is_held(&path));
         drop(first);
+        assert!(!Claim::is_held(&path), "released");
         assert!(Claim::try_take(&path).unwrap().is_some(), "released");
     }
 }

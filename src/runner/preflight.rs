@@ -17,6 +17,45 @@ use crate::text::plural;
 /// they ask for can be used, so that a night's sweep does not stop at its
 /// tenth run; the problems, one per line, with what to do.
 pub fn preflight(specs: &[Spec]) -> Result<(), String> {
+    check_data(specs)?;
+    check_devices(specs)
+}
+
+/// [`preflight`] for runs that train on other machines (a cluster's nodes,
+/// which see the same files): the data sets must be there, and a CUDA run
+/// needs a build with CUDA, but no GPU is opened here.
+pub fn preflight_elsewhere(specs: &[Spec]) -> Result<(), String> {
+    check_data(specs)?;
+    #[cfg(not(feature = "cuda"))]
+    if let Some(s) = specs
+        .iter()
+        .find(|s| matches!(s.train.device, SpecDevice::Cuda(_)))
+    {
+        return Err(format!(
+            "{} asks for {}, but {}",
+            s.name,
+            s.train.device,
+            crate::model::NO_CUDA
+        ));
+    }
+    Ok(())
+}
+
+/// Loads the data of every distinct data setting once (which makes the
+/// default synthetic set and the tensor caches), so that the runs that
+/// train elsewhere find them ready instead of all making them at once.
+pub fn prepare_data(specs: &[Spec], ws: &Workspace, progress: &dyn Progress) -> Result<(), String> {
+    let mut datasets = HashMap::new();
+    for spec in specs {
+        if !datasets.contains_key(&format!("{:?}", spec.data)) {
+            load_data(spec, ws, progress, &mut datasets)
+                .map_err(|e| format!("{}: {e}", spec.name))?;
+        }
+    }
+    Ok(())
+}
+
+fn check_data(specs: &[Spec]) -> Result<(), String> {
     let missing: BTreeSet<String> = specs
         .iter()
         .filter_map(|s| match &s.data.dataset {
@@ -30,7 +69,7 @@ pub fn preflight(specs: &[Spec]) -> Result<(), String> {
             missing.into_iter().collect::<Vec<_>>().join("\n")
         ));
     }
-    check_devices(specs)
+    Ok(())
 }
 
 /// Checks, before anything trains, that every device the specs name can be
