@@ -13,8 +13,10 @@
 //! Files: `rows` (row types, read by column name), `writes`, `reads`,
 //! `select` (the run-selector language), `tracker` (the training loop's
 //! [`Tracker`](crate::train::record::Tracker)), `open` (which files may be
-//! opened, and how), `schema` (tables and migrations).
+//! opened, and how), `schema` (tables and migrations), `merge` (other
+//! databases' runs copied in, identified by their uid).
 
+mod merge;
 mod open;
 mod reads;
 mod rows;
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+pub use merge::{merge, Change, MergeReport, Progress, RunMerge, SourceReport};
 pub use rows::{EpochRow, GenreRow, NewRun, PosterPrediction, RunRow, Status};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use select::{select, spec_value, Selection};
