@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use super::*;
-use crate::store::schema::RUN_TABLES;
+use crate::store::schema::{self, RUN_TABLES};
 use crate::store::tests::{new_run, split, SCORES, TARGETS};
 use crate::store::{NewRun, SCHEMA_VERSION};
 use crate::train::metrics::Decision;
@@ -78,21 +78,30 @@ fn record_spec(
     }
 }
 
-/// Every row of `runs` and of each run table of the database at `path`, as
-/// text, sorted, with the run's uid in place of its id: what a merge must
-/// carry over. Tables without rows (or missing: an older schema) are left
-/// out.
+/// Every row of every table of the database at `path` (found in the file,
+/// not taken from the list under test), as text, sorted, each row of a run
+/// under its uid instead of its id: what a merge must carry over. Tables
+/// without rows are left out (an older schema's file lacks some).
 fn dump(path: &Path) -> BTreeMap<String, Vec<String>> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|t| t.unwrap())
+        .collect();
     let mut out = BTreeMap::new();
-    for table in std::iter::once(&"runs").chain(RUN_TABLES) {
-        let sql = match *table {
-            "runs" => "SELECT uid AS of_run, * FROM runs".to_string(),
-            t => format!("SELECT r.uid AS of_run, t.* FROM {t} t JOIN runs r ON r.id = t.run_id"),
+    for table in tables {
+        let columns = schema::columns(&conn, &table).unwrap();
+        let sql = if table == "runs" {
+            "SELECT uid AS of_run, * FROM runs".to_string()
+        } else if columns.iter().any(|c| c == "run_id") {
+            format!("SELECT r.uid AS of_run, t.* FROM {table} t JOIN runs r ON r.id = t.run_id")
+        } else {
+            format!("SELECT * FROM {table}")
         };
-        let Ok(mut stmt) = conn.prepare(&sql) else {
-            continue;
-        };
+        let mut stmt = conn.prepare(&sql).unwrap();
         let names: Vec<String> = stmt.column_names().map(String::from).collect();
         let mut rows: Vec<String> = stmt
             .query_map([], |r| {
@@ -109,7 +118,7 @@ fn dump(path: &Path) -> BTreeMap<String, Vec<String>> {
             .collect();
         rows.sort();
         if !rows.is_empty() {
-            out.insert(table.to_string(), rows);
+            out.insert(table, rows);
         }
     }
     out
