@@ -1,6 +1,7 @@
 //! The command line: arguments (clap), one small function per command, exit
 //! codes. Commands call into the library and print what it returns.
 
+mod merge;
 mod progress;
 mod runs;
 mod signals;
@@ -72,6 +73,8 @@ enum Command {
     Report(ReportArgs),
     /// Training and evaluation throughput of a model on random inputs (Adam, BCE with logits).
     Bench(BenchArgs),
+    /// Copy runs (every epoch, metric, prediction) from other posterlab databases into one; runs are matched by uid.
+    Merge(merge::MergeArgs),
 }
 
 #[derive(Args)]
@@ -287,6 +290,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs, load),
         Command::Bench(args) => bench(&args, &bars),
+        Command::Merge(args) => merge::merge(&db, &args),
     }
 }
 

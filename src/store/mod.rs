@@ -15,8 +15,10 @@
 //! Files: `rows` (row types, read by column name), `writes`, `reads`,
 //! `select` (the run-selector language), `tracker` (the training loop's
 //! [`Tracker`](crate::train::record::Tracker)), `open` (which files may be
-//! opened, and how), `schema` (tables and migrations).
+//! opened, and how), `schema` (tables and migrations), `merge` (other
+//! databases' runs copied in, identified by their uid).
 
+mod merge;
 mod open;
 mod reads;
 mod rows;
@@ -35,6 +37,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::filesystem::{self, Network};
 
+pub use merge::{merge, Change, MergeReport, Progress, RunMerge, SourceReport};
 pub use rows::{EpochRow, GenreRow, NewRun, PosterPrediction, RunRow, Status};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use select::{select, spec_value, Selection};

@@ -8,7 +8,7 @@ use crate::metric::{Metric, Split};
 use crate::train::metrics::{Decision, GenreCounts};
 
 /// A stored name this build does not know (a newer posterlab's, or edited).
-fn unknown(column: &str, name: &str) -> rusqlite::Error {
+pub(super) fn unknown(column: &str, name: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         0,
         rusqlite::types::Type::Text,

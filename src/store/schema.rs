@@ -10,6 +10,17 @@ use rusqlite::{Connection, TransactionBehavior};
 /// The schema version this build writes.
 pub const VERSION: i64 = 2;
 
+/// Every table whose rows belong to one run (a `run_id` column), in the
+/// order `posterlab merge` copies them. A migration that adds such a table
+/// lists it here; a test checks that no table with `run_id` is missing.
+pub const RUN_TABLES: &[&str] = &[
+    "epochs",
+    "metrics",
+    "genre_metrics",
+    "predictions",
+    "test_posters",
+];
+
 /// Each migration takes the database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -146,14 +157,18 @@ type Shape = Vec<(String, Vec<String>)>;
 fn shape(conn: &Connection, tables: &[String]) -> rusqlite::Result<Shape> {
     tables
         .iter()
-        .map(|t| {
-            let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
-            let columns = stmt
-                .query_map([t], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((t.clone(), columns))
-        })
+        .map(|t| Ok((t.clone(), columns(conn, t)?)))
         .collect()
+}
+
+/// The column names of `table`, in table order;
+/// none when there is no such table (an older schema's file).
+pub fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
+    let columns = stmt
+        .query_map([table], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(columns)
 }
 
 fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
@@ -273,6 +288,22 @@ mod tests {
     #[test]
     fn every_migration_is_listed_once() {
         assert_eq!(MIGRATIONS.len() as i64, VERSION);
+    }
+
+    #[test]
+    fn every_table_with_a_run_id_is_a_run_table() {
+        let with_run_id: Vec<String> = shape_at(VERSION)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, columns)| columns.iter().any(|c| c == "run_id"))
+            .map(|(table, _)| table)
+            .collect();
+        let mut listed: Vec<String> = RUN_TABLES.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            with_run_id, listed,
+            "RUN_TABLES must list every table with a run_id column (merge copies them)"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::metric::{Metric, Split};
 use crate::train::metrics::{evaluate, Decision};
 use crate::train::record::{EpochRecord, SplitResult, TestRecord};
 
-fn new_run(name: &str) -> NewRun {
+pub(super) fn new_run(name: &str) -> NewRun {
     NewRun {
         name: name.to_string(),
         experiment: "exp".into(),
@@ -39,10 +39,10 @@ fn new_run(name: &str) -> NewRun {
 }
 
 /// Three posters, two genres.
-const TARGETS: [u8; 6] = [1, 0, 0, 1, 1, 1];
-const SCORES: [f32; 6] = [0.9, 0.2, 0.4, 0.7, 0.6, 0.3];
+pub(super) const TARGETS: [u8; 6] = [1, 0, 0, 1, 1, 1];
+pub(super) const SCORES: [f32; 6] = [0.9, 0.2, 0.4, 0.7, 0.6, 0.3];
 
-fn split(loss: f64) -> SplitResult {
+pub(super) fn split(loss: f64) -> SplitResult {
     SplitResult {
         posters: 3,
         loss,
