@@ -178,6 +178,8 @@ fn open_at(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
 fn open_for_reading(path: &Path) -> Result<Connection, String> {
     match open_at(path, false) {
         Ok(conn) => Ok(conn),
+        Err(first) if is_hot_journal(&first) => recovered_copy(path)
+            .map_err(|e| format!("cannot read it: {first}, nor a copy of it rolled back: {e}")),
         Err(first) => {
             // A WAL-mode file in a folder this user cannot write to: SQLite
             // cannot make the shared-memory index beside it. With no write-
@@ -200,6 +202,50 @@ fn open_for_reading(path: &Path) -> Result<Connection, String> {
                 .map_err(|e| format!("cannot read it: {e} (and before that: {first})"))
         }
     }
+}
+
+/// SQLite's refusal to read a file whose rollback journal is hot (a writer
+/// died mid-transaction) without the write access it needs to roll it back.
+fn is_hot_journal(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK
+    )
+}
+
+/// A database whose writer was killed in the middle of a transaction (a
+/// Slurm task past its grace period, a lost node) keeps a hot journal,
+/// which SQLite rolls back at the next write access; a reader may not
+/// write, so it reads a private copy of the file and its journal, rolled
+/// back there: what the database held at its last commit, which the next
+/// writer will find too. The copy is unlinked at once; the open connection
+/// keeps reading it.
+fn recovered_copy(path: &Path) -> Result<Connection, String> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir =
+        std::env::temp_dir().join(format!("posterlab-rollback-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = dir.join("copy.sqlite");
+    let opened = (|| -> Result<Connection, String> {
+        std::fs::copy(path, &copy).map_err(|e| e.to_string())?;
+        std::fs::copy(sidecar(path, "-journal"), sidecar(&copy, "-journal"))
+            .map_err(|e| e.to_string())?;
+        let conn = Connection::open(&copy).map_err(|e| e.to_string())?;
+        // The first read rolls the journal back.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| e.to_string())?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(|e| e.to_string())?;
+        Ok(conn)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    opened
 }
 
 /// The file SQLite keeps beside `path` with `suffix` (`-wal`, `-shm`,
@@ -260,5 +306,52 @@ mod tests {
             sniff(&dir.path().join("y.sqlite")).unwrap(),
             FileKind::Sqlite
         );
+    }
+
+    #[test]
+    fn a_file_left_with_a_hot_journal_is_read_as_of_its_last_commit_and_not_changed() {
+        // A task store whose writer was killed mid-transaction: the files as
+        // a crash leaves them are a copy taken while a transaction that
+        // spilled pages into the file is open.
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.sqlite");
+        let mut store = crate::store::Store::open_single_writer(&live).unwrap();
+        store
+            .create_run(&crate::store::tests::new_run("kept"), "uid-kept")
+            .unwrap();
+        let writer = Connection::open(&live).unwrap();
+        writer
+            .execute_batch(
+                "CREATE TABLE scratch (x); PRAGMA cache_size = 1; BEGIN IMMEDIATE; DELETE FROM runs;",
+            )
+            .unwrap();
+        // Enough writing that the deletion reaches the file before a commit.
+        for i in 0..500 {
+            writer
+                .execute(
+                    "INSERT INTO scratch VALUES (?1)",
+                    [format!("{i}{}", "x".repeat(4000))],
+                )
+                .unwrap();
+        }
+        let crashed = dir.path().join("crashed.sqlite");
+        std::fs::copy(&live, &crashed).unwrap();
+        std::fs::copy(sidecar(&live, "-journal"), sidecar(&crashed, "-journal")).unwrap();
+        drop(writer);
+        let before = (
+            std::fs::read(&crashed).unwrap(),
+            std::fs::read(sidecar(&crashed, "-journal")).unwrap(),
+        );
+        assert!(!before.1.is_empty(), "the journal holds the old pages");
+
+        let read = crate::store::Store::open_read_only(&crashed).unwrap();
+        let runs = read.runs().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].name, "kept");
+        let after = (
+            std::fs::read(&crashed).unwrap(),
+            std::fs::read(sidecar(&crashed, "-journal")).unwrap(),
+        );
+        assert!(after == before, "reading changed the file or its journal");
     }
 }
