@@ -22,7 +22,7 @@ mod copy;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -163,10 +163,10 @@ pub fn merge(into: &Path, sources: &[PathBuf], dry_run: bool) -> Result<MergeRep
         paths
             .iter()
             .enumerate()
-            .map(|(i, path)| merge_source(&mut known, i, path, None))
+            .map(|(i, path)| merge_source(&mut known, i, path, None, None))
             .collect::<Result<Vec<_>>>()?
     } else {
-        Store::open(into)?.merge_sources(&paths)?
+        Store::open(into)?.merge_sources(&paths, None)?
     };
     Ok(MergeReport {
         into: into.to_path_buf(),
@@ -179,8 +179,27 @@ pub fn merge(into: &Path, sources: &[PathBuf], dry_run: bool) -> Result<MergeRep
 }
 
 impl Store {
-    /// Merges each of `paths` in turn, in one immediate transaction.
-    fn merge_sources(&mut self, paths: &[PathBuf]) -> Result<Vec<SourceReport>> {
+    /// Copies the runs `uids` of the posterlab database at `source` into
+    /// this one, by the rules of [`merge`] (a copy here that is as new or
+    /// newer stays), in one transaction: how a Slurm task's store takes
+    /// over the run that the main database began, so that the task resumes
+    /// it rather than starting another.
+    pub fn merge_runs_from(&mut self, source: &Path, uids: &[String]) -> Result<SourceReport> {
+        if identity(source).is_some() && identity(source) == identity(&self.path) {
+            return Err(self.err("cannot merge a database into itself"));
+        }
+        let only: HashSet<&str> = uids.iter().map(String::as_str).collect();
+        let mut reports = self.merge_sources(&[source.to_path_buf()], Some(&only))?;
+        Ok(reports.remove(0))
+    }
+
+    /// Merges each of `paths` in turn (only the runs `only` names, when
+    /// given), in one immediate transaction.
+    fn merge_sources(
+        &mut self,
+        paths: &[PathBuf],
+        only: Option<&HashSet<&str>>,
+    ) -> Result<Vec<SourceReport>> {
         let into = self.path.clone();
         // Room for every statement of a merge (the run's insert and update,
         // each table's insert and delete), so none is prepared per run.
@@ -197,7 +216,7 @@ impl Store {
         let reports = paths
             .iter()
             .enumerate()
-            .map(|(i, path)| merge_source(&mut known, i, path, Some(&target)))
+            .map(|(i, path)| merge_source(&mut known, i, path, Some(&target), only))
             .collect::<Result<Vec<_>>>()?;
         // Dropped uncommitted on any error above: rolled back.
         tx.commit().writing(&into)?;
@@ -410,15 +429,20 @@ impl Known {
 }
 
 /// Merges the source at `path` (the `index`th) into `target`, or, without
-/// one, says what a merge would do.
+/// one, says what a merge would do; only the runs whose uid `only` holds,
+/// when given.
 fn merge_source(
     known: &mut Known,
     index: usize,
     path: &Path,
     target: Option<&Target>,
+    only: Option<&HashSet<&str>>,
 ) -> Result<SourceReport> {
     let source = Source::open(path)?;
-    let runs = summaries(&source.conn).reading(path)?;
+    let mut runs = summaries(&source.conn).reading(path)?;
+    if let Some(only) = only {
+        runs.retain(|r| only.contains(r.uid.as_str()));
+    }
     let copier = match target {
         Some(target) => Some(Copier::new(&source, path, target)?),
         None => None,

@@ -505,3 +505,34 @@ fn a_schema_1_database_merges_row_for_row_and_is_not_changed() {
     assert_eq!(dump(&into), want);
     assert_eq!(std::fs::read(&source).unwrap(), bytes);
 }
+
+#[test]
+fn a_store_takes_only_the_runs_it_names_from_another() {
+    // What a Slurm task's store does with the run the main database began.
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("main.sqlite");
+    record(&main, "begun", 1..=2, false);
+    record(&main, "other", 1..=1, true);
+    let task = dir.path().join("task.sqlite");
+    let mut store = Store::open_single_writer(&task).unwrap();
+    let report = store
+        .merge_runs_from(&main, &["begun".to_string()])
+        .unwrap();
+    assert_eq!(report.runs.len(), 1);
+    assert_eq!(
+        (report.runs[0].uid.as_str(), report.runs[0].id),
+        ("begun", 1)
+    );
+    assert_eq!(report.runs[0].change, Change::New);
+    let runs = store.runs().unwrap();
+    assert_eq!(runs.len(), 1, "only the run named");
+    assert_eq!((runs[0].uid.as_str(), runs[0].epochs_done), ("begun", 2));
+    assert_eq!(store.epochs(1).unwrap().len(), 2 * 2);
+    // Taken again: the store's copy is as new, so nothing changes.
+    let again = store
+        .merge_runs_from(&main, &["begun".to_string()])
+        .unwrap();
+    assert_eq!(again.runs[0].change, Change::Unchanged);
+    let e = store.merge_runs_from(&task, &[]).unwrap_err();
+    assert!(e.message.contains("into itself"), "{e}");
+}
