@@ -2,13 +2,14 @@
 //! that a test whose component is missing is reported as ignored, with the
 //! reason, instead of passing without having run: the real posters
 //! (`../shared/data/movie-posters`), the `sqlite3` program, root (to mount a
-//! small tmpfs). Under CI (`CI` set) every test runs, and a missing
-//! component fails it.
+//! small tmpfs, to run a local Slurm), Slurm's daemons and clients with
+//! munge (`scripts/slurm-local.sh install`). Under CI (`CI` set) every test
+//! runs, and a missing component fails it.
 
 use std::path::Path;
 
 fn main() {
-    for cfg in ["real_posters_absent", "no_sqlite3", "not_root"] {
+    for cfg in ["real_posters_absent", "no_sqlite3", "not_root", "no_slurm"] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     println!("cargo::rerun-if-env-changed=CI");
@@ -29,6 +30,29 @@ fn main() {
     };
     if !on_path("sqlite3") {
         println!("cargo::rustc-cfg=no_sqlite3");
+    }
+    // Daemons live in /usr/sbin, which a user's PATH may not hold.
+    let installed = |program: &str| {
+        on_path(program)
+            || ["/usr/sbin", "/usr/bin"]
+                .iter()
+                .any(|d| Path::new(d).join(program).is_file())
+    };
+    let slurm = [
+        "sbatch",
+        "squeue",
+        "scontrol",
+        "scancel",
+        "slurmctld",
+        "slurmd",
+        "munged",
+        "mungekey",
+    ];
+    // Rerun when Slurm is installed or upgraded.
+    println!("cargo::rerun-if-changed=/usr/bin/sbatch");
+    println!("cargo::rerun-if-changed=/usr/sbin/slurmctld");
+    if !slurm.iter().all(|p| installed(p)) {
+        println!("cargo::rustc-cfg=no_slurm");
     }
     // The effective uid, from the kernel's own account of this process.
     let euid = std::fs::read_to_string("/proc/self/status")

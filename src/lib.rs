@@ -21,6 +21,8 @@
 //!   implements the loop's `Tracker`;
 //! - [`runner`]: specs → runs: claim, skip / resume / restart / start,
 //!   record how each ended;
+//! - [`slurm`]: a sweep as a Slurm job array — its folder and manifest, the
+//!   batch scripts, and what Slurm says of each task;
 //! - [`report`]: stored runs → SVG figures, tables, an index page.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) parses arguments, dispatches to
@@ -34,6 +36,7 @@ pub mod model;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod slurm;
 pub mod spec;
 pub mod store;
 #[cfg(test)]

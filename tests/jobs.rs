@@ -66,7 +66,16 @@ fn jobs_train_every_run_once_with_the_numbers_of_one_job() {
     let two = project(&[("s.toml", &text)]);
     let o = posterlab(
         two.path(),
-        &["-q", "run", "--no-report", "--jobs", "2", "--threads", "1", "s.toml"],
+        &[
+            "-q",
+            "run",
+            "--no-report",
+            "--jobs",
+            "2",
+            "--threads",
+            "1",
+            "s.toml",
+        ],
     );
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
@@ -83,7 +92,11 @@ fn jobs_train_every_run_once_with_the_numbers_of_one_job() {
     // Again: every run is skipped, by whichever job takes it.
     let o = posterlab(two.path(), &["-q", "run", "--jobs", "3", "s.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("0 finished, 4 skipped"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("0 finished, 4 skipped"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -135,7 +148,10 @@ fn a_run_that_diverges_or_fails_does_not_stop_the_other_jobs() {
     let whole = std::fs::read(&poster).unwrap();
     std::fs::write(&poster, &whole[..whole.len() / 2]).unwrap();
 
-    let o = posterlab(p.path(), &["-q", "run", "--no-report", "--jobs", "2", "sweep"]);
+    let o = posterlab(
+        p.path(),
+        &["-q", "run", "--no-report", "--jobs", "2", "sweep"],
+    );
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("a-diverges: DIVERGED"), "{out}");
@@ -194,7 +210,10 @@ fn one_signal_stops_every_job_and_the_same_command_resumes_them_exactly() {
     assert_eq!(o.status.code(), Some(130), "{}", stdout(&o));
     let conn = db(p.path());
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM runs WHERE status = 'interrupted'"),
+        count(
+            &conn,
+            "SELECT count(*) FROM runs WHERE status = 'interrupted'"
+        ),
         2,
         "both running jobs stopped and said so: {}",
         stdout(&o)

@@ -5,6 +5,8 @@ mod merge;
 mod progress;
 mod runs;
 mod signals;
+mod slurm;
+mod status;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +77,15 @@ enum Command {
     Bench(BenchArgs),
     /// Copy runs (every epoch, metric, prediction) from other posterlab databases into one; runs are matched by uid.
     Merge(merge::MergeArgs),
+    /// Submit a sweep to Slurm as a job array: one task per run not done yet, each into its own
+    /// store; then a job that merges them into the database and draws the report.
+    Slurm(slurm::SlurmArgs),
+    /// Where a sweep stands: a Slurm sweep's tasks as Slurm and their stores see them, or a
+    /// local sweep's runs; runs done, running, failed and left, and an ETA.
+    Status(status::StatusArgs),
+    /// One array task of a Slurm sweep (what the batch script runs).
+    #[command(name = "slurm-task", hide = true)]
+    SlurmTask(slurm::TaskArgs),
 }
 
 #[derive(Args)]
@@ -291,6 +302,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs, load),
         Command::Bench(args) => bench(&args, &bars),
         Command::Merge(args) => merge::merge(&db, &args),
+        Command::Slurm(args) => slurm::submit(&args, load, &ws, &db, &bars),
+        Command::SlurmTask(args) => slurm::task(&args, &bars),
+        Command::Status(args) => status::status(&args, load, &ws, &db),
     }
 }
 
