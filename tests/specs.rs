@@ -367,6 +367,44 @@ fn the_hash_is_stable_across_builds() {
 const PINNED_DEFAULT_HASH: &str = "858cb91d922f";
 
 #[test]
+fn a_grids_runs_keep_their_hashes() {
+    // Pinned before [sweep.zip] and [sweep.random] existed: a spec with only
+    // a grid keeps its runs' names, order and hashes (and so its finished runs).
+    let text = r#"
+        [experiment]
+        name = "g"
+        [train]
+        epochs = 3
+        [sweep.grid]
+        "model.arch" = ["cnn", "cnn_rnn"]
+        train.lr = [1e-3, 3e-4]
+        "train.schedule" = ["constant", { kind = "cosine", min_lr = 1e-5 }]
+    "#;
+    let got: Vec<(String, String)> = runs(text)
+        .iter()
+        .map(|s| (s.name.clone(), s.short_hash()))
+        .collect();
+    let cosine = r#"{ kind = "cosine", min_lr = 1e-5 }"#;
+    let want = [
+        ("cnn", "0.001", "constant", "faec685d48c4"),
+        ("cnn", "0.001", cosine, "5f5c7c664fe6"),
+        ("cnn", "0.0003", "constant", "9db493240f77"),
+        ("cnn", "0.0003", cosine, "b0134199e91f"),
+        ("cnn_rnn", "0.001", "constant", "1f915aa8abf3"),
+        ("cnn_rnn", "0.001", cosine, "d9606b20e7d7"),
+        ("cnn_rnn", "0.0003", "constant", "230ab4b7b5d5"),
+        ("cnn_rnn", "0.0003", cosine, "1b2a86f172b4"),
+    ]
+    .map(|(arch, lr, schedule, hash)| {
+        (
+            format!("g[arch={arch},lr={lr},schedule={schedule}]"),
+            hash.to_string(),
+        )
+    });
+    assert_eq!(got, want);
+}
+
+#[test]
 fn experiment_name_defaults_to_the_file_stem() {
     let s = load_str(Path::new("experiments/seed1-cnn.toml"), "").unwrap();
     assert_eq!(s[0].name, "seed1-cnn");
