@@ -42,6 +42,12 @@ impl<'s> Collector<'s> {
         self.found.len()
     }
 
+    /// 1-based line and column of a place in the file, for a message that
+    /// names a second place.
+    pub(super) fn line_col(&self, span: &Span) -> (usize, usize) {
+        self.src.line_col(span.start)
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.found.is_empty()
     }

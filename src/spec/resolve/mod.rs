@@ -24,7 +24,7 @@ use read::{as_str, DEFAULT_SPAN};
 use view::RunView;
 
 use super::diagnostics::Collector;
-use super::sweep::{self, Axis, MAX_SWEEP_RUNS};
+use super::sweep::{self, Sweep, MAX_SWEEP_RUNS};
 use super::tree::{self, Diagnostic, Entry, Node, SourceFile, Table, Value, CONTROL_CHARACTER_WHY};
 use super::types::{Arch, DataSpec, ModelSpec, Spec, TrainSpec};
 
@@ -32,7 +32,7 @@ use super::types::{Arch, DataSpec, ModelSpec, Spec, TrainSpec};
 /// `load_file` and `load_paths` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// The most runs one file's `[sweep.grid]` may make; `None` lifts the
+    /// The most runs one file's sweep may make; `None` lifts the
     /// limit (the user confirmed a large sweep). Default: [`MAX_SWEEP_RUNS`].
     pub max_runs: Option<usize>,
 }
@@ -80,33 +80,25 @@ pub fn visit_str_with(
     let mut diags = Collector::new(&src);
     refuse_control_characters(&mut diags, &root);
     let doc = view::sections(&mut diags, &root);
-    let grid = doc.sweep.and_then(|sweep| sweep::grid(&mut diags, sweep));
+    let sweep = match doc.sweep {
+        Some(table) => sweep::read(&mut diags, table),
+        None => Sweep::default(),
+    };
     // Unknown keys and bad sweep axes do not stop here: resolving still finds
     // the other problems, so the user sees them all at once.
     let experiment = experiment::resolve(&mut diags, &doc, path);
     // Counted before a single point is made: a grid of 10^9 points would
     // otherwise run the machine out of memory before any message.
-    if let Some(grid) = &grid {
-        if !sweep::check_size(&mut diags, grid, options.max_runs) {
-            return Err(diags.finish());
-        }
+    if !sweep::check_size(&mut diags, &sweep, options.max_runs) {
+        return Err(diags.finish());
     }
-    let axes = grid.map(|g| g.axes).unwrap_or_default();
-    let swept_archs: HashSet<&str> = axes
-        .iter()
-        .filter(|a| a.dotted == "model.arch")
-        .flat_map(|a| a.values.iter().filter_map(|v| as_str(v)))
-        .collect();
+    let swept_archs: HashSet<&str> = sweep.values_of("model.arch").filter_map(as_str).collect();
 
     // 128 bits of each kept run's hash: 16 bytes a run, where a sweep of a
     // million points must not hold a million specs.
     let mut seen: HashSet<u128> = HashSet::new();
-    for point in sweep::points(&axes) {
-        let overrides: Vec<(&Axis, &Value)> = axes
-            .iter()
-            .zip(&point)
-            .map(|(a, &i)| (a, &a.values[i]))
-            .collect();
+    for point in sweep.points() {
+        let overrides = sweep.overrides(&point);
         let view = RunView {
             doc: &doc,
             overrides: &overrides,
@@ -121,7 +113,7 @@ pub fn visit_str_with(
         };
         let swept: Vec<(String, String)> = overrides
             .iter()
-            .map(|(a, v)| (a.dotted.clone(), v.to_toml()))
+            .map(|(field, v)| (field.dotted.clone(), v.to_toml()))
             .collect();
         let spec = Spec {
             name: sweep::run_name(&experiment_name, &swept),
