@@ -319,6 +319,120 @@ fn sweeps_expand_in_file_order_last_axis_fastest() {
 }
 
 #[test]
+fn a_zip_takes_its_lists_together_and_crosses_the_grid() {
+    let text = r#"
+        [experiment]
+        name = "z"
+        [model]
+        rnn = "lstm"
+        [sweep.zip]
+        "model.arch" = ["cnn", "cnn_rnn"]
+        train.loss = ["bce", "categorical_ce"]
+        [sweep.grid]
+        "train.seed" = [1, 2]
+    "#;
+    let specs = runs(text);
+    let got: Vec<(u64, Arch, Loss)> = specs
+        .iter()
+        .map(|s| (s.train.seed, s.model.arch, s.train.loss))
+        .collect();
+    use Arch::*;
+    use Loss::*;
+    // The grid's axes turn slowest, then the zip, whichever table the file
+    // writes first; rnn = "lstm" applies to the cnn_rnn runs only.
+    assert_eq!(
+        got,
+        [
+            (1, Cnn, Bce),
+            (1, CnnRnn, CategoricalCe),
+            (2, Cnn, Bce),
+            (2, CnnRnn, CategoricalCe)
+        ]
+    );
+    assert_eq!(specs[1].name, "z[seed=1,arch=cnn_rnn,loss=categorical_ce]");
+    assert_eq!(
+        specs[1].swept,
+        [
+            ("train.seed".into(), "1".into()),
+            ("model.arch".into(), "\"cnn_rnn\"".into()),
+            ("train.loss".into(), "\"categorical_ce\"".into())
+        ]
+    );
+    // A zip of one list is a grid axis by another name: the same runs.
+    let zipped = runs("[sweep.zip]\n\"train.seed\" = [1, 2, 3]\n");
+    let grid = runs("[sweep.grid]\n\"train.seed\" = [1, 2, 3]\n");
+    assert_eq!(
+        zipped.iter().map(Spec::hash).collect::<Vec<_>>(),
+        grid.iter().map(Spec::hash).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn zip_errors() {
+    let text = "[sweep.zip]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n\"train.loss\" = [\"bce\", \"focal\", \"bce\"]\n\"train.seed\" = [1, 2]\n";
+    let (at, msg) = one_error(text);
+    assert_eq!(at, (1, 8), "points at [sweep.zip]");
+    assert!(
+        msg.contains(
+            "the lists of [sweep.zip] differ in length: model.arch has 2 values, \
+             train.loss has 3 values, train.seed has 2 values"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("help: ") && msg.contains("[sweep.grid]"),
+        "{msg}"
+    );
+
+    // Values are resolved as the grid's are: a bad one is reported at itself.
+    let (at, msg) = one_error("[sweep.zip]\n\"train.lr\" = [1e-3, 0]\n\"train.seed\" = [1, 2]\n");
+    assert_eq!(at, (2, 21));
+    assert!(msg.contains("`train.lr` must be > 0, found 0"), "{msg}");
+
+    let (at, msg) = one_error("[sweep.zip]\n\"train.lr\" = 1e-3\n");
+    assert_eq!(at, (2, 14));
+    assert!(
+        msg.contains("sweep axis `train.lr` must be an array of values"),
+        "{msg}"
+    );
+
+    let (_, msg) = one_error("[sweep]\nzip = [1, 2]\n");
+    assert!(
+        msg.contains("[sweep.zip] must be a table, found an array"),
+        "{msg}"
+    );
+
+    let (at, msg) = one_error("[sweep.zips]\n\"train.seed\" = [1]\n");
+    assert_eq!(at, (1, 8));
+    assert!(
+        msg.contains("unknown key `zips` in [sweep]") && msg.contains("did you mean `zip`?"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_field_is_swept_by_one_table_only() {
+    let text = "[sweep.grid]\n\"train.seed\" = [1, 2]\n[sweep.zip]\n\"train.lr\" = [1e-3, 1e-2]\ntrain.seed = [3, 4]\n";
+    let (at, msg) = one_error(text);
+    assert_eq!(at, (5, 1), "at the second place");
+    assert!(
+        msg.contains("`train.seed` is swept by both [sweep.grid] (at 2:1) and [sweep.zip]"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("help: a field takes its values from one of"),
+        "{msg}"
+    );
+    // Twice in one table: quoted and bare are the same field.
+    let (at, msg) = one_error("[sweep.grid]\n\"train.seed\" = [1]\ntrain.seed = [2]\n");
+    assert_eq!(at, (3, 1));
+    assert!(
+        msg.contains("sweep axis `train.seed` is given twice"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn sweep_points_that_resolve_alike_run_once() {
     // rnn does not apply to cnn runs: cnn×gru and cnn×lstm are one run.
     let specs = runs("[sweep.grid]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n\"model.rnn\" = [\"gru\", \"lstm\"]\n");

@@ -23,17 +23,25 @@ const SWEEPABLE: &[&str] = &["data", "model", "train"];
 /// v` and `model.arch = v` (which TOML reads as `model = { arch = v }`) both
 /// name `model.arch`. A field's name has two parts, so a table is looked into
 /// only under a name of one part: the value of `train.lr = { uniform = .. }`
-/// is the inline table.
+/// is the inline table. The span is the whole key, `train.lr`.
 pub(super) fn flatten(table: &Table) -> Vec<(String, Span, &Value)> {
-    fn walk<'t>(table: &'t Table, prefix: Option<&str>, out: &mut Vec<(String, Span, &'t Value)>) {
+    /// `outer`: the name and span of the key part(s) already read.
+    fn walk<'t>(
+        table: &'t Table,
+        outer: Option<(&str, &Span)>,
+        out: &mut Vec<(String, Span, &'t Value)>,
+    ) {
         for entry in &table.entries {
-            let name = match prefix {
-                Some(prefix) => format!("{prefix}.{}", entry.key),
-                None => entry.key.clone(),
+            let (name, span) = match outer {
+                Some((name, span)) => (
+                    format!("{name}.{}", entry.key),
+                    span.start..entry.key_span.end,
+                ),
+                None => (entry.key.clone(), entry.key_span.clone()),
             };
             match &entry.value.node {
-                Node::Table(inner) if !name.contains('.') => walk(inner, Some(&name), out),
-                _ => out.push((name, entry.key_span.clone(), &entry.value)),
+                Node::Table(inner) if !name.contains('.') => walk(inner, Some((&name, &span)), out),
+                _ => out.push((name, span, &entry.value)),
             }
         }
     }

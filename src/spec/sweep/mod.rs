@@ -1,17 +1,20 @@
 //! Sweeps: one spec file made into many runs. `[sweep.grid]` crosses lists
-//! of values.
+//! of values; `[sweep.zip]` takes lists of one length together, item i of
+//! each; the two are crossed.
 //!
 //! A sweep is a list of dimensions, each a group of fields that advance
-//! together: a grid axis is a dimension of one field. A run is one index per
-//! dimension. Order (documented in the README): axes in the order the file
-//! writes them, values in array order, the last dimension varying fastest —
-//! the order of nested `for` loops written top to bottom.
+//! together: a grid axis is a dimension of one field, the zip one dimension
+//! of all its lists. A run is one index per dimension. Order (documented in
+//! the README): the grid's axes in the order the file writes them, then the
+//! zip; values in array order; the last dimension varying fastest — the
+//! order of nested `for` loops written top to bottom.
 //!
 //! A sweep's size is counted before anything is expanded, and one above
 //! [`MAX_SWEEP_RUNS`] is refused unless the caller lifts the limit; points are
 //! made one at a time, so expansion holds only the runs it keeps.
 //!
-//! `keys` says which field a sweep key names, `lists` reads the grid's lists.
+//! `keys` says which field a sweep key names, `lists` reads the grid's and
+//! the zip's lists.
 
 mod keys;
 mod lists;
@@ -21,7 +24,7 @@ pub use lists::Axis;
 
 use super::diagnostics::Collector;
 use super::tree::{did_you_mean, Node, Span, Table, Value};
-use crate::text::thousands;
+use crate::text::{plural, thousands};
 use keys::Claims;
 
 /// The most runs one file's sweep may make unless the caller lifts the limit
@@ -33,14 +36,13 @@ use keys::Claims;
 /// unbounded grid of 10^9 points used to abort on allocation.
 pub const MAX_SWEEP_RUNS: usize = 10_000;
 
-/// The tables `[sweep]` takes.
-const TABLES: &[&str] = &["grid"];
-
 /// Fields that advance together: one digit of the sweep's odometer.
 #[derive(Debug)]
 pub enum Dimension {
     /// A `[sweep.grid]` axis: index i sets its i-th value.
     Grid(Axis),
+    /// `[sweep.zip]`: index i sets the i-th value of every list.
+    Zip(Vec<Axis>),
 }
 
 impl Dimension {
@@ -48,6 +50,9 @@ impl Dimension {
     pub fn len(&self) -> usize {
         match self {
             Dimension::Grid(axis) => axis.values.len(),
+            // Lists of different lengths are refused when read; the shortest
+            // still bounds the points, so that their values are checked too.
+            Dimension::Zip(lists) => lists.iter().map(|a| a.values.len()).min().unwrap_or(0),
         }
     }
 
@@ -55,27 +60,42 @@ impl Dimension {
     fn set<'s>(&'s self, i: usize, out: &mut Vec<(&'s SweptField, Value)>) {
         match self {
             Dimension::Grid(axis) => out.push((&axis.field, axis.values[i].clone())),
+            Dimension::Zip(lists) => {
+                out.extend(lists.iter().map(|a| (&a.field, a.values[i].clone())));
+            }
         }
     }
 
     /// Every value it may give the field `dotted`.
     fn values_of<'s>(&'s self, dotted: &str) -> &'s [Value] {
-        match self {
-            Dimension::Grid(axis) if axis.field.dotted == dotted => &axis.values,
-            Dimension::Grid(_) => &[],
+        let axis = match self {
+            Dimension::Grid(axis) => Some(axis),
+            Dimension::Zip(lists) => lists.iter().find(|a| a.field.dotted == dotted),
+        };
+        match axis {
+            Some(axis) if axis.field.dotted == dotted => &axis.values,
+            _ => &[],
         }
     }
 
     /// Its factor in the sweep's size, for the message that refuses a sweep
-    /// too large: `train.seed: 3 values`.
+    /// too large: `train.seed: 3 values`, `[sweep.zip] of model.arch,
+    /// train.loss: 2 values`.
     fn factor(&self) -> String {
         match self {
             Dimension::Grid(axis) => {
-                let n = axis.values.len();
                 format!(
-                    "{}: {n} value{}",
+                    "{}: {}",
                     axis.field.dotted,
-                    if n == 1 { "" } else { "s" }
+                    plural(axis.values.len(), "value")
+                )
+            }
+            Dimension::Zip(lists) => {
+                let fields: Vec<&str> = lists.iter().map(|a| a.field.dotted.as_str()).collect();
+                format!(
+                    "[sweep.zip] of {}: {}",
+                    fields.join(", "),
+                    plural(self.len(), "value")
                 )
             }
         }
@@ -115,41 +135,96 @@ impl Sweep {
     }
 }
 
+/// The tables `[sweep]` takes, in the order their dimensions turn, each
+/// with the first line of an example.
+const TABLES: &[(&str, &str)] = &[
+    ("grid", "\"train.seed\" = [1, 2, 3]"),
+    ("zip", "\"model.arch\" = [\"cnn\", \"cnn_rnn\"]"),
+];
+
 /// Reads and checks the tables of `[sweep]`. A table, list or field with a
 /// problem is recorded and left out, so that the rest is still checked.
 pub(super) fn read(diags: &mut Collector<'_>, sweep: &Table) -> Sweep {
-    let mut grid = None;
+    let mut tables: Vec<(&str, &Table, Span)> = Vec::new();
     for entry in &sweep.entries {
-        match (entry.key.as_str(), &entry.value.node) {
-            ("grid", Node::Table(t)) => grid = Some((t, entry.key_span.clone())),
-            (name, _) if TABLES.contains(&name) => diags.error(
+        let known = TABLES.iter().find(|(name, _)| *name == entry.key);
+        match (known, &entry.value.node) {
+            (Some((name, _)), Node::Table(t)) => tables.push((name, t, entry.key_span.clone())),
+            (Some((name, example)), _) => diags.error(
                 entry.value.span.clone(),
                 format!(
                     "[sweep.{name}] must be a table, found {}",
                     entry.value.describe()
                 ),
                 Some(format!(
-                    "write it as a section: [sweep.{name}] then \"train.seed\" = [1, 2, 3]"
+                    "write it as a section: [sweep.{name}] then {example}"
                 )),
             ),
-            (other, _) => diags.error(
-                entry.key_span.clone(),
-                format!("unknown key `{other}` in [sweep]"),
-                Some(match did_you_mean(other, TABLES.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "[sweep] takes one table, [sweep.grid]".into(),
-                }),
-            ),
+            (None, _) => {
+                let names = TABLES.iter().map(|(name, _)| *name);
+                diags.error(
+                    entry.key_span.clone(),
+                    format!("unknown key `{}` in [sweep]", entry.key),
+                    Some(match did_you_mean(&entry.key, names) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "[sweep] takes the tables [sweep.grid] and [sweep.zip]".into(),
+                    }),
+                );
+            }
         }
     }
+    let table = |name: &str| {
+        tables
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map(|(_, t, span)| (*t, span.clone()))
+    };
     let mut claims = Claims::default();
-    let mut out = Sweep::default();
-    if let Some((table, key_span)) = grid {
-        out.span = key_span;
-        let axes = lists::read(diags, table, "[sweep.grid]", &mut claims);
-        out.dimensions.extend(axes.into_iter().map(Dimension::Grid));
+    let mut dimensions = Vec::new();
+    if let Some((grid, _)) = table("grid") {
+        let axes = lists::read(diags, grid, "[sweep.grid]", &mut claims);
+        dimensions.extend(axes.into_iter().map(Dimension::Grid));
     }
-    out
+    if let Some((zip, key_span)) = table("zip") {
+        let lists = lists::read(diags, zip, "[sweep.zip]", &mut claims);
+        check_zip_lengths(diags, &lists, &key_span);
+        if !lists.is_empty() {
+            dimensions.push(Dimension::Zip(lists));
+        }
+    }
+    let span = tables
+        .iter()
+        .map(|(.., span)| span.clone())
+        .min_by_key(|span| span.start)
+        .unwrap_or_default();
+    Sweep { span, dimensions }
+}
+
+/// The zip's lists are taken together, item i of each: they must be of one
+/// length. The message names each list's.
+fn check_zip_lengths(diags: &mut Collector<'_>, lists: &[Axis], key_span: &Span) {
+    let lengths: Vec<String> = lists
+        .iter()
+        .map(|a| format!("{} has {}", a.field.dotted, plural(a.values.len(), "value")))
+        .collect();
+    if lists
+        .iter()
+        .all(|a| a.values.len() == lists[0].values.len())
+    {
+        return;
+    }
+    diags.error(
+        key_span.clone(),
+        format!(
+            "the lists of [sweep.zip] differ in length: {}",
+            lengths.join(", ")
+        ),
+        Some(
+            "zipped lists are taken together, item i of each: give them one length, or move \
+             a list to [sweep.grid] to cross it with the others"
+                .into(),
+        ),
+    );
 }
 
 /// Whether the sweep's point count (the product of its dimensions' lengths,
@@ -181,17 +256,18 @@ pub(super) fn check_size(
     let (limit, help) = match max_runs {
         Some(max) => (
             format!("above the limit of {}", thousands(max)),
-            "shrink or remove an axis, or confirm that you mean it with --allow-large-sweep",
+            "make a factor smaller or remove it, or confirm that you mean it with \
+             --allow-large-sweep",
         ),
         None => (
             "more than can be counted".to_string(),
-            "shrink or remove an axis",
+            "make a factor smaller or remove it",
         ),
     };
     diags.error(
         sweep.span.clone(),
         format!(
-            "[sweep.grid] is too large: {} = {total}, {limit}",
+            "the sweep is too large: {} = {total}, {limit}",
             factors.join(" × ")
         ),
         Some(help.to_string()),
