@@ -4,11 +4,11 @@
 //! `types` is the resolved spec; `fields` holds every default and range;
 //! `resolve` reads one run's tables into a `Spec` (and makes
 //! `Spec::default()`, the run of an empty file); `sweep` expands
-//! `[sweep.grid]` and `[sweep.zip]`; `canonical` writes the resolved TOML
-//! that the run hash is taken over; `diagnostics` collects the problems found
-//! on the way. [`LoadOptions`] carries what a caller may change about
-//! loading: the sweep-size limit. This file reads spec files and
-//! directories; no module below imports it.
+//! `[sweep.grid]`, `[sweep.zip]` and `[sweep.random]`; `canonical` writes
+//! the resolved TOML that the run hash is taken over; `diagnostics` collects
+//! the problems found on the way. [`LoadOptions`] carries what a caller may
+//! change about loading: the sweep-size limit. This file reads spec files
+//! and directories; no module below imports it.
 
 mod canonical;
 mod diagnostics;

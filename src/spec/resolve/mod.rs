@@ -93,6 +93,7 @@ pub fn visit_str_with(
         return Err(diags.finish());
     }
     let swept_archs: HashSet<&str> = sweep.values_of("model.arch").filter_map(as_str).collect();
+    diags.first_run_only(sweep.drawn_spans());
 
     // 128 bits of each kept run's hash: 16 bytes a run, where a sweep of a
     // million points must not hold a million specs.
@@ -104,7 +105,10 @@ pub fn visit_str_with(
             overrides: &overrides,
             swept_archs: &swept_archs,
         };
-        let Some((data, model, train)) = run(&mut diags, &view) else {
+        let before = diags.count();
+        let resolved = run(&mut diags, &view);
+        diags.end_run(before);
+        let Some((data, model, train)) = resolved else {
             continue;
         };
         let (experiment_name, tags) = match &experiment {

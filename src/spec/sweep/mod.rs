@@ -1,26 +1,33 @@
 //! Sweeps: one spec file made into many runs. `[sweep.grid]` crosses lists
 //! of values; `[sweep.zip]` takes lists of one length together, item i of
-//! each; the two are crossed.
+//! each; `[sweep.random]` draws `n` samples from distributions. The three
+//! are crossed: every sample with every zip tuple and every grid point.
 //!
 //! A sweep is a list of dimensions, each a group of fields that advance
 //! together: a grid axis is a dimension of one field, the zip one dimension
-//! of all its lists. A run is one index per dimension. Order (documented in
-//! the README): the grid's axes in the order the file writes them, then the
-//! zip; values in array order; the last dimension varying fastest — the
-//! order of nested `for` loops written top to bottom.
+//! of all its lists, the random sweep one dimension of all its distributions
+//! (index k: sample k). A run is one index per dimension. Order (documented
+//! in the README): the grid's axes in the order the file writes them, then
+//! the zip, then the sample index; values in array order; the last dimension
+//! varying fastest — the order of nested `for` loops written top to bottom.
 //!
 //! A sweep's size is counted before anything is expanded, and one above
 //! [`MAX_SWEEP_RUNS`] is refused unless the caller lifts the limit; points are
-//! made one at a time, so expansion holds only the runs it keeps.
+//! made one at a time (samples drawn when their point is), so expansion holds
+//! only the runs it keeps.
 //!
 //! `keys` says which field a sweep key names, `lists` reads the grid's and
-//! the zip's lists.
+//! the zip's lists, `random` reads `[sweep.random]` and draws its samples
+//! from the distributions `distribution` reads.
 
+mod distribution;
 mod keys;
 mod lists;
+mod random;
 
 pub use keys::SweptField;
 pub use lists::Axis;
+use random::Random;
 
 use super::diagnostics::Collector;
 use super::tree::{did_you_mean, Node, Span, Table, Value};
@@ -43,6 +50,8 @@ pub enum Dimension {
     Grid(Axis),
     /// `[sweep.zip]`: index i sets the i-th value of every list.
     Zip(Vec<Axis>),
+    /// `[sweep.random]`: index k sets sample k of every distribution.
+    Random(Random),
 }
 
 impl Dimension {
@@ -53,6 +62,7 @@ impl Dimension {
             // Lists of different lengths are refused when read; the shortest
             // still bounds the points, so that their values are checked too.
             Dimension::Zip(lists) => lists.iter().map(|a| a.values.len()).min().unwrap_or(0),
+            Dimension::Random(random) => random.n,
         }
     }
 
@@ -63,43 +73,51 @@ impl Dimension {
             Dimension::Zip(lists) => {
                 out.extend(lists.iter().map(|a| (&a.field, a.values[i].clone())));
             }
+            Dimension::Random(random) => out.extend(random.sample(i)),
         }
     }
 
-    /// Every value it may give the field `dotted`.
+    /// Every value it may give the field `dotted` as written: a list, or a
+    /// choice's options (not the numbers drawn from a range).
     fn values_of<'s>(&'s self, dotted: &str) -> &'s [Value] {
-        let axis = match self {
-            Dimension::Grid(axis) => Some(axis),
-            Dimension::Zip(lists) => lists.iter().find(|a| a.field.dotted == dotted),
+        let axes: &[Axis] = match self {
+            Dimension::Grid(axis) => std::slice::from_ref(axis),
+            Dimension::Zip(lists) => lists,
+            Dimension::Random(random) => return random.options_of(dotted),
         };
-        match axis {
-            Some(axis) if axis.field.dotted == dotted => &axis.values,
-            _ => &[],
-        }
+        axes.iter()
+            .find(|a| a.field.dotted == dotted)
+            .map_or(&[], |a| &a.values)
     }
 
     /// Its factor in the sweep's size, for the message that refuses a sweep
     /// too large: `train.seed: 3 values`, `[sweep.zip] of model.arch,
-    /// train.loss: 2 values`.
+    /// train.loss: 2 values`, `[sweep.random]: 20 samples`.
     fn factor(&self) -> String {
         match self {
             Dimension::Grid(axis) => {
-                format!(
-                    "{}: {}",
-                    axis.field.dotted,
-                    plural(axis.values.len(), "value")
-                )
+                let n = axis.values.len();
+                format!("{}: {}", axis.field.dotted, counted(n, "value"))
             }
             Dimension::Zip(lists) => {
                 let fields: Vec<&str> = lists.iter().map(|a| a.field.dotted.as_str()).collect();
+                let n = self.len();
                 format!(
                     "[sweep.zip] of {}: {}",
                     fields.join(", "),
-                    plural(self.len(), "value")
+                    counted(n, "value")
                 )
+            }
+            Dimension::Random(random) => {
+                format!("[sweep.random]: {}", counted(random.n, "sample"))
             }
         }
     }
+}
+
+/// `2,000 samples`: a factor's size as the total beside it is written.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 /// A file's checked sweep; without one, no dimension (a single run).
@@ -127,7 +145,20 @@ impl Sweep {
         out
     }
 
-    /// Every value the sweep may give the field `dotted`.
+    /// The places whose values differ from run to run though written once:
+    /// the random sweep's ranges, each the place of the numbers drawn from it.
+    pub fn drawn_spans(&self) -> impl Iterator<Item = &Span> {
+        self.dimensions
+            .iter()
+            .flat_map(|d| match d {
+                Dimension::Random(random) => Some(random.drawn_spans()),
+                _ => None,
+            })
+            .flatten()
+    }
+
+    /// Every value the sweep may give the field `dotted` as written (a
+    /// list's, a choice's options).
     pub fn values_of<'s>(&'s self, dotted: &'s str) -> impl Iterator<Item = &'s Value> {
         self.dimensions
             .iter()
@@ -140,6 +171,10 @@ impl Sweep {
 const TABLES: &[(&str, &str)] = &[
     ("grid", "\"train.seed\" = [1, 2, 3]"),
     ("zip", "\"model.arch\" = [\"cnn\", \"cnn_rnn\"]"),
+    (
+        "random",
+        "n = 20, seed = 1, \"train.lr\" = { log_uniform = [1e-4, 1e-2] }",
+    ),
 ];
 
 /// Reads and checks the tables of `[sweep]`. A table, list or field with a
@@ -167,7 +202,9 @@ pub(super) fn read(diags: &mut Collector<'_>, sweep: &Table) -> Sweep {
                     format!("unknown key `{}` in [sweep]", entry.key),
                     Some(match did_you_mean(&entry.key, names) {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None => "[sweep] takes the tables [sweep.grid] and [sweep.zip]".into(),
+                        None => "[sweep] takes the tables [sweep.grid], [sweep.zip] and \
+                                 [sweep.random]"
+                            .into(),
                     }),
                 );
             }
@@ -191,6 +228,10 @@ pub(super) fn read(diags: &mut Collector<'_>, sweep: &Table) -> Sweep {
         if !lists.is_empty() {
             dimensions.push(Dimension::Zip(lists));
         }
+    }
+    if let Some((table, key_span)) = table("random") {
+        let random = random::read(diags, table, &key_span, &mut claims);
+        dimensions.push(Dimension::Random(random));
     }
     let span = tables
         .iter()
