@@ -895,6 +895,20 @@ fn shipped_experiments_are_valid() {
         2 * 2 * 2 * 3,
         "arch × loss × resolution × 3 seeds"
     );
+    // 2 seeds (outer) × 8 samples, each sample's rate and batch size the same
+    // for both seeds.
+    let search: Vec<(u64, f64, usize)> = specs
+        .iter()
+        .filter(|s| s.experiment == "random-lr")
+        .map(|s| (s.train.seed, s.train.lr, s.train.batch_size))
+        .collect();
+    assert_eq!(search.len(), 2 * 8);
+    for (first, second) in search[..8].iter().zip(&search[8..]) {
+        assert_eq!((first.0, second.0), (1, 2));
+        assert_eq!((first.1, first.2), (second.1, second.2));
+        assert!((1e-4..=1e-2).contains(&first.1), "{first:?}");
+        assert!([16, 32, 64].contains(&first.2), "{first:?}");
+    }
 }
 
 #[test]

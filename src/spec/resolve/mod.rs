@@ -336,6 +336,23 @@ mod tests {
     }
 
     #[test]
+    fn the_printed_sweep_example_uncommented_makes_120_runs() {
+        // What the comment on fields::SWEEP_EXAMPLE says it makes.
+        let printed = fields::defaults_toml();
+        let sweep = &printed[printed.find("# [sweep.grid]").expect("the example")..];
+        let text: Vec<&str> = sweep
+            .lines()
+            .map(|line| {
+                let line = line.trim_start_matches("# ");
+                line.split_once("  optional")
+                    .map_or(line, |(header, _)| header)
+            })
+            .collect();
+        let specs = load_str(Path::new("x.toml"), &text.join("\n")).unwrap();
+        assert_eq!(specs.len(), 3 * 2 * 20);
+    }
+
+    #[test]
     fn printed_defaults_parse_back_to_the_defaults() {
         let printed = fields::defaults_toml();
         let a = load_str(Path::new("x.toml"), &printed).unwrap();

@@ -44,10 +44,9 @@ pub(super) fn sections<'a>(diags: &mut Collector<'_>, root: &'a Table) -> Doc<'a
         let Node::Table(table) = &entry.value.node else {
             let help = match fields::FIELDS.iter().find(|f| f.key == entry.key) {
                 Some(f) => format!("`{}` belongs in [{}]", f.key, f.section),
-                None => {
-                    "every setting lives in [experiment], [data], [model], [train] or [sweep.grid]"
-                        .into()
-                }
+                None => "every setting lives in [experiment], [data], [model], [train] or a table \
+                     of [sweep] ([sweep.grid], [sweep.zip], [sweep.random])"
+                    .into(),
             };
             diags.error(
                 entry.key_span.clone(),
