@@ -427,7 +427,7 @@ fn a_field_is_swept_by_one_table_only() {
     let (at, msg) = one_error("[sweep.grid]\n\"train.seed\" = [1]\ntrain.seed = [2]\n");
     assert_eq!(at, (3, 1));
     assert!(
-        msg.contains("sweep axis `train.seed` is given twice"),
+        msg.contains("`train.seed` is given twice in [sweep.grid]"),
         "{msg}"
     );
 }
@@ -729,6 +729,12 @@ fn random_sweep_errors() {
             "sweep key `experiment.tags` names no spec field",
             "cannot be swept",
         ),
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = { uniform = [0.1, 0.2] }\ntrain.lr = { int = [1, 2] }\n",
+            (5, 1),
+            "`train.lr` is given twice in [sweep.random]",
+            "",
+        ),
         // A drawn value goes through the field's own checks, once per
         // distribution however many samples fail, at the distribution.
         (
@@ -759,6 +765,12 @@ fn random_sweep_errors() {
     assert_eq!(at, (6, 1));
     assert!(
         msg.contains("`train.lr` is swept by both [sweep.grid] (at 2:1) and [sweep.random]"),
+        "{msg}"
+    );
+    let (_, msg) = one_error("[sweep]\nrandom = 3\n");
+    assert!(
+        msg.contains("[sweep.random] must be a table, found integer 3")
+            && msg.contains("help: write it as a section: [sweep.random] then n = 20"),
         "{msg}"
     );
     let (_, msg) = one_error("[sweep.randon]\nn = 2\n");

@@ -15,10 +15,9 @@ use super::tree::{Diagnostic, SourceFile, Span};
 pub(super) struct Collector<'s> {
     src: &'s SourceFile,
     found: Vec<Diagnostic>,
-    /// Places (line, col) whose problems are kept for the first run that
-    /// has one only, each with whether a run has: see
-    /// [`Collector::first_run_only`].
-    first_run_only: HashMap<(usize, usize), bool>,
+    /// Places (line, col) of values drawn at random, each with whether a
+    /// problem there has been kept: see [`Collector::first_run_only`].
+    drawn: HashMap<(usize, usize), bool>,
 }
 
 impl<'s> Collector<'s> {
@@ -26,7 +25,7 @@ impl<'s> Collector<'s> {
         Collector {
             src,
             found: Vec::new(),
-            first_run_only: HashMap::new(),
+            drawn: HashMap::new(),
         }
     }
 
@@ -52,7 +51,7 @@ impl<'s> Collector<'s> {
     pub(super) fn first_run_only<'p>(&mut self, places: impl IntoIterator<Item = &'p Span>) {
         for span in places {
             let at = self.src.line_col(span.start);
-            self.first_run_only.insert(at, false);
+            self.drawn.insert(at, false);
         }
     }
 
@@ -64,7 +63,7 @@ impl<'s> Collector<'s> {
         let run: Vec<Diagnostic> = self.found.drain(from..).collect();
         let mut reported = Vec::new();
         for mut d in run {
-            match self.first_run_only.get(&(d.line, d.col)) {
+            match self.drawn.get(&(d.line, d.col)) {
                 Some(true) => continue,
                 Some(false) => {
                     reported.push((d.line, d.col));
@@ -80,7 +79,7 @@ impl<'s> Collector<'s> {
             self.found.push(d);
         }
         for at in reported {
-            self.first_run_only.insert(at, true);
+            self.drawn.insert(at, true);
         }
     }
 

@@ -121,7 +121,7 @@ impl Claims {
         if *first == table {
             diags.error(
                 field.key_span.clone(),
-                format!("sweep axis `{}` is given twice", field.dotted),
+                format!("`{}` is given twice in {table}", field.dotted),
                 None,
             );
         } else {

@@ -31,7 +31,7 @@ use random::Random;
 
 use super::diagnostics::Collector;
 use super::tree::{did_you_mean, Node, Span, Table, Value};
-use crate::text::{plural, thousands};
+use crate::text::thousands;
 use keys::Claims;
 
 /// The most runs one file's sweep may make unless the caller lifts the limit
@@ -229,8 +229,8 @@ pub(super) fn read(diags: &mut Collector<'_>, sweep: &Table) -> Sweep {
             dimensions.push(Dimension::Zip(lists));
         }
     }
-    if let Some((table, key_span)) = table("random") {
-        let random = random::read(diags, table, &key_span, &mut claims);
+    if let Some((random, key_span)) = table("random") {
+        let random = random::read(diags, random, &key_span, &mut claims);
         dimensions.push(Dimension::Random(random));
     }
     let span = tables
@@ -246,7 +246,13 @@ pub(super) fn read(diags: &mut Collector<'_>, sweep: &Table) -> Sweep {
 fn check_zip_lengths(diags: &mut Collector<'_>, lists: &[Axis], key_span: &Span) {
     let lengths: Vec<String> = lists
         .iter()
-        .map(|a| format!("{} has {}", a.field.dotted, plural(a.values.len(), "value")))
+        .map(|a| {
+            format!(
+                "{} has {}",
+                a.field.dotted,
+                counted(a.values.len(), "value")
+            )
+        })
         .collect();
     if lists
         .iter()
