@@ -78,6 +78,93 @@ fn dry_run_lists_every_run_with_hash_and_swept_values() {
     );
 }
 
+const RANDOM: &str = r#"
+[experiment]
+name = "r"
+[sweep.grid]
+"train.seed" = [1, 2]
+[sweep.random]
+n = 2
+seed = 7
+"train.lr" = { log_uniform = [1e-4, 1e-2] }
+"train.loss" = { choice = ["bce", "focal"] }
+"#;
+
+#[test]
+fn dry_run_and_spec_show_list_the_sampled_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r.toml"), RANDOM).unwrap();
+    let out = posterlab(dir.path(), &["run", "--dry-run", "r.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // Seed 7's first two samples (tests/specs.rs pins them), for each
+    // training seed: the grid turns slowest.
+    let expected = [
+        (
+            "r[seed=1,lr=0.0018,loss=focal]",
+            "train.seed=1 train.lr=0.0018 train.loss=\"focal\"",
+        ),
+        (
+            "r[seed=1,lr=0.002635,loss=focal]",
+            "train.seed=1 train.lr=0.002635 train.loss=\"focal\"",
+        ),
+        (
+            "r[seed=2,lr=0.0018,loss=focal]",
+            "train.seed=2 train.lr=0.0018 train.loss=\"focal\"",
+        ),
+        (
+            "r[seed=2,lr=0.002635,loss=focal]",
+            "train.seed=2 train.lr=0.002635 train.loss=\"focal\"",
+        ),
+    ];
+    for (line, (name, swept)) in lines[1..5].iter().zip(expected) {
+        assert!(line.starts_with(name) && line.ends_with(swept), "{text}");
+    }
+    assert!(text.contains("4 runs from 1 spec file"), "{text}");
+
+    let show = stdout(&posterlab(dir.path(), &["spec", "show", "r.toml"]));
+    let runs: Vec<&str> = show.split("# run ").skip(1).collect();
+    assert_eq!(runs.len(), 4, "{show}");
+    assert!(
+        runs[1].starts_with("r[seed=1,lr=0.002635,loss=focal]  (hash "),
+        "{show}"
+    );
+    assert!(
+        runs[1].contains("\nlr = 0.002635\n")
+            && runs[1].contains("\nloss = { kind = \"focal\", gamma = 2.0, alpha = 0.25 }\n")
+            && runs[1].contains("\nseed = 1\n"),
+        "{show}"
+    );
+    // show and dry-run agree on each run's hash.
+    for (run, line) in runs.iter().zip(&lines[1..5]) {
+        let short = line.split_whitespace().nth(1).unwrap();
+        assert!(run.contains(&format!("(hash {short}")), "{run}\n{line}");
+    }
+}
+
+#[test]
+fn the_shipped_random_search_lists_its_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/random-lr.toml");
+    let out = posterlab(dir.path(), &["run", "--dry-run", spec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let runs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("random-lr["))
+        .collect();
+    assert_eq!(runs.len(), 16, "{text}");
+    for line in &runs {
+        let swept = line.split("  ").last().unwrap();
+        assert!(
+            swept.contains("train.lr=") && swept.contains("train.batch_size="),
+            "{line}"
+        );
+    }
+    assert!(text.contains("16 runs from 1 spec file"), "{text}");
+}
+
 #[test]
 fn bad_specs_fail_with_every_location() {
     let dir = tempfile::tempdir().unwrap();

@@ -94,6 +94,21 @@ const KEYS: &[(&str, &[&str])] = &[
             "\"no.such\"",
         ],
     ),
+    (
+        "sweep.zip",
+        &["\"train.seed\"", "\"model.arch\"", "train.loss"],
+    ),
+    (
+        "sweep.random",
+        &[
+            "n",
+            "seed",
+            "\"train.lr\"",
+            "train.seed",
+            "\"model.arch\"",
+            "\"model.conv_dropout\"",
+        ],
+    ),
 ];
 
 /// Words a spec's values are made of: the real enum names, some near
@@ -154,8 +169,19 @@ fn value() -> impl Strategy<Value = String> {
             prop::collection::vec(
                 (
                     prop::sample::select(vec![
-                        "kind", "gamma", "alpha", "factor", "patience", "momentum", "min_lr",
-                        "beta1", "monitor"
+                        "kind",
+                        "gamma",
+                        "alpha",
+                        "factor",
+                        "patience",
+                        "momentum",
+                        "min_lr",
+                        "beta1",
+                        "monitor",
+                        "choice",
+                        "uniform",
+                        "log_uniform",
+                        "int"
                     ]),
                     inner
                 ),

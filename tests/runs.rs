@@ -220,6 +220,47 @@ fn a_finished_run_is_not_repeated_and_force_adds_another() {
 }
 
 #[test]
+fn raising_a_random_sweeps_n_trains_only_the_new_samples() {
+    let search = |n: usize| {
+        format!(
+            "{}\n[sweep.random]\nn = {n}\nseed = 3\n\"train.lr\" = {{ log_uniform = [1e-4, 1e-2] }}\n",
+            spec("epochs = 1")
+        )
+    };
+    let p = project(&[("search.toml", &search(2))]);
+    let o = posterlab(p.path(), &["-q", "run", "search.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(p.path().join("search.toml"), search(3)).unwrap();
+    let o = posterlab(p.path(), &["-q", "run", "search.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.matches("skipped, finished as run").count(), 2, "{out}");
+    let conn = db(p.path());
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished'"),
+        3
+    );
+    // Each run's swept column holds the rate it was drawn, which its
+    // resolved spec holds exactly.
+    let mut stmt = conn.prepare("SELECT swept, spec_toml FROM runs").unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (swept, spec_toml) in rows {
+        let swept: serde_json::Value = serde_json::from_str(&swept).unwrap();
+        let lr = swept["train.lr"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{swept}"));
+        assert!(
+            spec_toml.contains(&format!("\nlr = {lr}\n")),
+            "{lr}: {spec_toml}"
+        );
+    }
+}
+
+#[test]
 fn resuming_after_a_crash_at_any_point_gives_the_uninterrupted_numbers() {
     let text = spec("epochs = 3\nmonitor = \"val_micro_f1\"");
     let reference = project(&[("r.toml", &text)]);

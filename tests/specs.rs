@@ -319,6 +319,471 @@ fn sweeps_expand_in_file_order_last_axis_fastest() {
 }
 
 #[test]
+fn a_zip_takes_its_lists_together_and_crosses_the_grid() {
+    let text = r#"
+        [experiment]
+        name = "z"
+        [model]
+        rnn = "lstm"
+        [sweep.zip]
+        "model.arch" = ["cnn", "cnn_rnn"]
+        train.loss = ["bce", "categorical_ce"]
+        [sweep.grid]
+        "train.seed" = [1, 2]
+    "#;
+    let specs = runs(text);
+    let got: Vec<(u64, Arch, Loss)> = specs
+        .iter()
+        .map(|s| (s.train.seed, s.model.arch, s.train.loss))
+        .collect();
+    use Arch::*;
+    use Loss::*;
+    // The grid's axes turn slowest, then the zip, whichever table the file
+    // writes first; rnn = "lstm" applies to the cnn_rnn runs only.
+    assert_eq!(
+        got,
+        [
+            (1, Cnn, Bce),
+            (1, CnnRnn, CategoricalCe),
+            (2, Cnn, Bce),
+            (2, CnnRnn, CategoricalCe)
+        ]
+    );
+    assert_eq!(specs[1].name, "z[seed=1,arch=cnn_rnn,loss=categorical_ce]");
+    assert_eq!(
+        specs[1].swept,
+        [
+            ("train.seed".into(), "1".into()),
+            ("model.arch".into(), "\"cnn_rnn\"".into()),
+            ("train.loss".into(), "\"categorical_ce\"".into())
+        ]
+    );
+    // A zip of one list is a grid axis by another name: the same runs.
+    let zipped = runs("[sweep.zip]\n\"train.seed\" = [1, 2, 3]\n");
+    let grid = runs("[sweep.grid]\n\"train.seed\" = [1, 2, 3]\n");
+    assert_eq!(
+        zipped.iter().map(Spec::hash).collect::<Vec<_>>(),
+        grid.iter().map(Spec::hash).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn zip_errors() {
+    let text = "[sweep.zip]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n\"train.loss\" = [\"bce\", \"focal\", \"bce\"]\n\"train.seed\" = [1, 2]\n";
+    let (at, msg) = one_error(text);
+    assert_eq!(at, (1, 8), "points at [sweep.zip]");
+    assert!(
+        msg.contains(
+            "the lists of [sweep.zip] differ in length: model.arch has 2 values, \
+             train.loss has 3 values, train.seed has 2 values"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("help: ") && msg.contains("[sweep.grid]"),
+        "{msg}"
+    );
+
+    // Values are resolved as the grid's are: a bad one is reported at itself.
+    let (at, msg) = one_error("[sweep.zip]\n\"train.lr\" = [1e-3, 0]\n\"train.seed\" = [1, 2]\n");
+    assert_eq!(at, (2, 21));
+    assert!(msg.contains("`train.lr` must be > 0, found 0"), "{msg}");
+
+    let (at, msg) = one_error("[sweep.zip]\n\"train.lr\" = 1e-3\n");
+    assert_eq!(at, (2, 14));
+    assert!(
+        msg.contains("sweep axis `train.lr` must be an array of values"),
+        "{msg}"
+    );
+
+    let (_, msg) = one_error("[sweep]\nzip = [1, 2]\n");
+    assert!(
+        msg.contains("[sweep.zip] must be a table, found an array"),
+        "{msg}"
+    );
+
+    let (at, msg) = one_error("[sweep.zips]\n\"train.seed\" = [1]\n");
+    assert_eq!(at, (1, 8));
+    assert!(
+        msg.contains("unknown key `zips` in [sweep]") && msg.contains("did you mean `zip`?"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_field_is_swept_by_one_table_only() {
+    let text = "[sweep.grid]\n\"train.seed\" = [1, 2]\n[sweep.zip]\n\"train.lr\" = [1e-3, 1e-2]\ntrain.seed = [3, 4]\n";
+    let (at, msg) = one_error(text);
+    assert_eq!(at, (5, 1), "at the second place");
+    assert!(
+        msg.contains("`train.seed` is swept by both [sweep.grid] (at 2:1) and [sweep.zip]"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("help: a field takes its values from one of"),
+        "{msg}"
+    );
+    // Twice in one table: quoted and bare are the same field.
+    let (at, msg) = one_error("[sweep.grid]\n\"train.seed\" = [1]\ntrain.seed = [2]\n");
+    assert_eq!(at, (3, 1));
+    assert!(
+        msg.contains("`train.seed` is given twice in [sweep.grid]"),
+        "{msg}"
+    );
+}
+
+/// The README's example of `[sweep.random]`, with `n` samples.
+fn random_sweep(n: usize) -> String {
+    format!(
+        r#"
+        [experiment]
+        name = "r"
+        [sweep.random]
+        n = {n}
+        seed = 7
+        "train.lr" = {{ log_uniform = [1e-4, 1e-2] }}
+        "train.loss" = {{ choice = ["bce", "focal"] }}
+        "model.conv_dropout" = {{ uniform = [0.0, 0.5] }}
+        "train.batch_size" = {{ int = [16, 64] }}
+        "#
+    )
+}
+
+/// Each run's swept values, as `run --dry-run` lists them.
+fn swept(specs: &[Spec]) -> Vec<String> {
+    specs
+        .iter()
+        .map(|s| {
+            let parts: Vec<String> = s.swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            parts.join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn a_random_sweep_draws_these_values_for_seed_7() {
+    // Pinned: if these move, every random sweep's runs move with them (and
+    // their finished runs would be trained again).
+    let specs = runs(&random_sweep(4));
+    assert_eq!(
+        swept(&specs),
+        [
+            "train.lr=0.0018 train.loss=\"focal\" model.conv_dropout=0.195 train.batch_size=40",
+            "train.lr=0.002635 train.loss=\"focal\" model.conv_dropout=0.4678 train.batch_size=61",
+            "train.lr=0.002055 train.loss=\"focal\" model.conv_dropout=0.1281 train.batch_size=43",
+            "train.lr=0.0001171 train.loss=\"bce\" model.conv_dropout=0.01211 train.batch_size=50",
+        ]
+    );
+    // Sampled points are ordinary runs: named by their values, resolved
+    // exactly (the kind-table of the loss in full).
+    let s = &specs[1];
+    assert_eq!(
+        s.name,
+        "r[lr=0.002635,loss=focal,conv_dropout=0.4678,batch_size=61]"
+    );
+    assert_eq!(
+        (s.train.lr, s.model.conv_dropout, s.train.batch_size),
+        (0.002635, 0.4678, 61)
+    );
+    assert_eq!(
+        s.train.loss,
+        Loss::Focal {
+            gamma: 2.0,
+            alpha: 0.25
+        }
+    );
+    assert_eq!(s.short_hash(), "b9c57806fc78");
+}
+
+#[test]
+fn raising_n_keeps_the_samples_already_drawn() {
+    let twenty = runs(&random_sweep(20));
+    let forty = runs(&random_sweep(40));
+    assert_eq!(twenty.len(), 20);
+    assert_eq!(forty.len(), 40);
+    let hashes = |specs: &[Spec]| specs.iter().map(Spec::hash).collect::<Vec<_>>();
+    assert_eq!(
+        hashes(&forty[..20]),
+        hashes(&twenty),
+        "finished runs are skipped"
+    );
+    // …and the next 20 are new runs.
+    let first: std::collections::HashSet<String> = hashes(&twenty).into_iter().collect();
+    assert!(hashes(&forty[20..]).iter().all(|h| !first.contains(h)));
+}
+
+#[test]
+fn a_fields_samples_depend_on_the_seed_the_index_and_its_name_only() {
+    let lrs = |text: &str| runs(text).iter().map(|s| s.train.lr).collect::<Vec<_>>();
+    let alone = "[sweep.random]\nn = 5\nseed = 7\n\"train.lr\" = { log_uniform = [1e-4, 1e-2] }\n";
+    // The README's example draws the same five learning rates as lr alone:
+    // other fields, before or after it, do not move them.
+    let with_others = runs(&random_sweep(5));
+    assert_eq!(
+        with_others.iter().map(|s| s.train.lr).collect::<Vec<_>>(),
+        lrs(alone)
+    );
+    let reordered = "[sweep.random]\nseed = 7\n\"train.seed\" = { int = [1, 9] }\ntrain.lr = { log_uniform = [1e-4, 1e-2] }\nn = 5\n";
+    assert_eq!(
+        lrs(reordered),
+        lrs(alone),
+        "written bare, after another field"
+    );
+    // Another seed draws afresh.
+    assert_ne!(lrs(&alone.replace("seed = 7", "seed = 8")), lrs(alone));
+}
+
+#[test]
+fn drawn_values_stay_in_their_bounds() {
+    let text = "[sweep.random]\nn = 200\nseed = 1\n\"train.seed\" = { int = [1, 3] }\n\"train.lr\" = { log_uniform = [1e-4, 1e-2] }\n\"model.conv_dropout\" = { uniform = [0.1, 0.2] }\n";
+    let specs = runs(text);
+    let seeds: std::collections::BTreeSet<u64> = specs.iter().map(|s| s.train.seed).collect();
+    assert_eq!(seeds, [1, 2, 3].into(), "int includes both ends");
+    for s in &specs {
+        let (lr, dropout) = (s.train.lr, s.model.conv_dropout);
+        assert!((1e-4..=1e-2).contains(&lr), "{lr}");
+        assert!((0.1..=0.2).contains(&dropout), "{dropout}");
+        // 4 significant digits: the shortest text of the value has at most 4.
+        for x in [lr, dropout] {
+            let digits = format!("{x:e}")
+                .split('e')
+                .next()
+                .unwrap()
+                .replace(['.', '-'], "");
+            assert!(digits.len() <= 4, "{x}");
+        }
+    }
+    // A log-uniform draw spreads over the decades: about half below 1e-3.
+    let low = specs.iter().filter(|s| s.train.lr < 1e-3).count();
+    assert!((70..=130).contains(&low), "{low} of 200 below 1e-3");
+}
+
+#[test]
+fn choice_draws_any_value_the_field_takes() {
+    let text = r#"
+        [model]
+        rnn = "lstm"
+        [sweep.random]
+        n = 40
+        seed = 3
+        "train.schedule" = { choice = ["constant", { kind = "cosine", min_lr = 1e-5 }] }
+        "model.batch_norm" = { choice = [true, false] }
+        "model.arch" = { choice = ["cnn", "cnn_rnn"] }
+    "#;
+    let specs = runs(text);
+    let kinds: std::collections::BTreeSet<String> = specs
+        .iter()
+        .map(|s| {
+            format!(
+                "{:?}/{}/{}",
+                s.train.schedule, s.model.batch_norm, s.model.arch
+            )
+        })
+        .collect();
+    // 2 × 2 × 2 combinations, each drawn in 40 samples; alike samples run once.
+    assert_eq!(kinds.len(), 8, "{kinds:?}");
+    assert_eq!(specs.len(), 8);
+    // rnn = "lstm" applies to the runs whose arch the choice made cnn_rnn.
+    assert!(specs
+        .iter()
+        .all(|s| s.model.rnn.is_some() == (s.model.arch == Arch::CnnRnn)));
+    assert!(specs
+        .iter()
+        .any(|s| s.train.schedule == Schedule::Cosine { min_lr: 1e-5 }));
+}
+
+#[test]
+fn random_samples_cross_the_grid_and_the_zip() {
+    let text = r#"
+        [experiment]
+        name = "x"
+        [sweep.random]
+        n = 2
+        seed = 7
+        "train.lr" = { log_uniform = [1e-4, 1e-2] }
+        [sweep.zip]
+        "model.arch" = ["cnn", "cnn_rnn"]
+        "train.loss" = ["bce", "categorical_ce"]
+        [sweep.grid]
+        "train.seed" = [1, 2]
+    "#;
+    let specs = runs(text);
+    let got: Vec<(u64, Arch, f64)> = specs
+        .iter()
+        .map(|s| (s.train.seed, s.model.arch, s.train.lr))
+        .collect();
+    // Grid, then zip, then the sample index, the last fastest; every sample
+    // is the README example's (seed 7) for every grid point and zip tuple.
+    let (a, b) = (0.0018, 0.002635);
+    use Arch::*;
+    assert_eq!(
+        got,
+        [
+            (1, Cnn, a),
+            (1, Cnn, b),
+            (1, CnnRnn, a),
+            (1, CnnRnn, b),
+            (2, Cnn, a),
+            (2, Cnn, b),
+            (2, CnnRnn, a),
+            (2, CnnRnn, b)
+        ]
+    );
+    assert_eq!(
+        specs[3].name,
+        "x[seed=1,arch=cnn_rnn,loss=categorical_ce,lr=0.002635]"
+    );
+}
+
+#[test]
+fn random_sweep_errors() {
+    // (the table's text, line:col, message, help; "" where none is needed)
+    let cases: &[(&str, (usize, usize), &str, &str)] = &[
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = { loguniform = [1e-4, 1e-2] }\n",
+            (4, 16),
+            "unknown distribution `loguniform` for `train.lr`",
+            "did you mean `log_uniform`?",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = { uniform = [1e-4] }\n",
+            (4, 26),
+            "`uniform` for `train.lr` takes two bounds, [lo, hi], found 1 value",
+            "e.g. uniform = [1, 10]",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = { uniform = [1e-2, 1e-4] }\n",
+            (4, 26),
+            "`uniform` for `train.lr` has lo > hi: [0.01, 0.0001]",
+            "write the smaller bound first: [0.0001, 0.01]",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.weight_decay\" = { log_uniform = [0, 1e-2] }\n",
+            (4, 40),
+            "`log_uniform` for `train.weight_decay` needs lo > 0, found 0",
+            "draw with uniform",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.batch_size\" = { int = [16.0, 64] }\n",
+            (4, 31),
+            "`int` for `train.batch_size` takes integer bounds, found float 16",
+            "write it without the decimal point: 16",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.batch_size\" = { uniform = [16, 64] }\n",
+            (4, 24),
+            "`train.batch_size` takes integers, which `uniform` does not draw",
+            "draw it with int = [lo, hi]",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.loss\" = { choice = [] }\n",
+            (4, 27),
+            "`choice` for `train.loss` is empty",
+            "at least one value",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = [1e-3, 1e-2]\n",
+            (4, 14),
+            "`train.lr` in [sweep.random] must be a distribution, found an array",
+            "put the list in [sweep.grid]",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = { uniform = [0.1, 0.2], int = [1, 2] }\n",
+            (4, 38),
+            "`train.lr` needs one distribution, found 2",
+            "{ log_uniform = [lo, hi] }",
+        ),
+        (
+            "seed = 1\n\"train.lr\" = { uniform = [0.1, 0.2] }\n",
+            (1, 8),
+            "[sweep.random] needs `n`",
+            "how many samples to draw",
+        ),
+        (
+            "n = 0\nseed = 1\n\"train.lr\" = { uniform = [0.1, 0.2] }\n",
+            (2, 5),
+            "`n` in [sweep.random] must be an integer >= 1, found integer 0",
+            "n = 20",
+        ),
+        (
+            "n = 5\n\"train.lr\" = { uniform = [0.1, 0.2] }\n",
+            (1, 8),
+            "[sweep.random] needs `seed`",
+            "another seed draws afresh",
+        ),
+        (
+            "n = 5\nseed = 1\n",
+            (1, 8),
+            "[sweep.random] names no field to draw",
+            "log_uniform",
+        ),
+        (
+            "n = 5\nseed = 1\nseeds = 2\n\"train.lr\" = { uniform = [0.1, 0.2] }\n",
+            (4, 1),
+            "sweep key `seeds` names no spec field",
+            "did you mean `seed`?",
+        ),
+        (
+            "n = 5\nseed = 1\n\"experiment.tags\" = { choice = [[\"a\"]] }\n",
+            (4, 1),
+            "sweep key `experiment.tags` names no spec field",
+            "cannot be swept",
+        ),
+        (
+            "n = 5\nseed = 1\n\"train.lr\" = { uniform = [0.1, 0.2] }\ntrain.lr = { int = [1, 2] }\n",
+            (5, 1),
+            "`train.lr` is given twice in [sweep.random]",
+            "",
+        ),
+        // A drawn value goes through the field's own checks, once per
+        // distribution however many samples fail, at the distribution.
+        (
+            "n = 50\nseed = 1\n\"model.conv_dropout\" = { uniform = [0.0, 1.5] }\n",
+            (4, 24),
+            "`model.conv_dropout` must be in [0, 1), found 1.",
+            "the value was drawn from this distribution",
+        ),
+        (
+            "n = 50\nseed = 1\n\"train.loss\" = { choice = [\"bce\", \"hinge\"] }\n",
+            (4, 35),
+            "`train.loss` must be one of",
+            "",
+        ),
+    ];
+    for (table, at, message, help) in cases {
+        let text = format!("[sweep.random]\n{table}");
+        let errs = all_errors(&text);
+        assert_eq!(errs.len(), 1, "{text}: {errs:#?}");
+        let (got_at, msg) = &errs[0];
+        assert!(msg.contains(message), "{text}: {msg}");
+        let shown_help = msg.split_once("\n  help: ").map_or("", |(_, h)| h);
+        assert!(shown_help.contains(help), "{text}: {msg}");
+        assert_eq!(got_at, at, "{text}: {msg}");
+    }
+
+    let (at, msg) = one_error("[sweep.grid]\n\"train.lr\" = [1e-3]\n[sweep.random]\nn = 2\nseed = 1\ntrain.lr = { uniform = [1e-3, 1e-2] }\n");
+    assert_eq!(at, (6, 1));
+    assert!(
+        msg.contains("`train.lr` is swept by both [sweep.grid] (at 2:1) and [sweep.random]"),
+        "{msg}"
+    );
+    let (_, msg) = one_error("[sweep]\nrandom = 3\n");
+    assert!(
+        msg.contains("[sweep.random] must be a table, found integer 3")
+            && msg.contains("help: write it as a section: [sweep.random] then n = 20"),
+        "{msg}"
+    );
+    let (_, msg) = one_error("[sweep.randon]\nn = 2\n");
+    assert!(msg.contains("did you mean `random`?"), "{msg}");
+    let (_, msg) = one_error("[sweep]\nseed = 2\n");
+    assert!(
+        msg.contains("unknown key `seed` in [sweep]")
+            && msg.contains("[sweep.grid], [sweep.zip] and [sweep.random]"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn sweep_points_that_resolve_alike_run_once() {
     // rnn does not apply to cnn runs: cnn×gru and cnn×lstm are one run.
     let specs = runs("[sweep.grid]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n\"model.rnn\" = [\"gru\", \"lstm\"]\n");
@@ -367,6 +832,44 @@ fn the_hash_is_stable_across_builds() {
 const PINNED_DEFAULT_HASH: &str = "858cb91d922f";
 
 #[test]
+fn a_grids_runs_keep_their_hashes() {
+    // Pinned before [sweep.zip] and [sweep.random] existed: a spec with only
+    // a grid keeps its runs' names, order and hashes (and so its finished runs).
+    let text = r#"
+        [experiment]
+        name = "g"
+        [train]
+        epochs = 3
+        [sweep.grid]
+        "model.arch" = ["cnn", "cnn_rnn"]
+        train.lr = [1e-3, 3e-4]
+        "train.schedule" = ["constant", { kind = "cosine", min_lr = 1e-5 }]
+    "#;
+    let got: Vec<(String, String)> = runs(text)
+        .iter()
+        .map(|s| (s.name.clone(), s.short_hash()))
+        .collect();
+    let cosine = r#"{ kind = "cosine", min_lr = 1e-5 }"#;
+    let want = [
+        ("cnn", "0.001", "constant", "faec685d48c4"),
+        ("cnn", "0.001", cosine, "5f5c7c664fe6"),
+        ("cnn", "0.0003", "constant", "9db493240f77"),
+        ("cnn", "0.0003", cosine, "b0134199e91f"),
+        ("cnn_rnn", "0.001", "constant", "1f915aa8abf3"),
+        ("cnn_rnn", "0.001", cosine, "d9606b20e7d7"),
+        ("cnn_rnn", "0.0003", "constant", "230ab4b7b5d5"),
+        ("cnn_rnn", "0.0003", cosine, "1b2a86f172b4"),
+    ]
+    .map(|(arch, lr, schedule, hash)| {
+        (
+            format!("g[arch={arch},lr={lr},schedule={schedule}]"),
+            hash.to_string(),
+        )
+    });
+    assert_eq!(got, want);
+}
+
+#[test]
 fn experiment_name_defaults_to_the_file_stem() {
     let s = load_str(Path::new("experiments/seed1-cnn.toml"), "").unwrap();
     assert_eq!(s[0].name, "seed1-cnn");
@@ -404,6 +907,20 @@ fn shipped_experiments_are_valid() {
         2 * 2 * 2 * 3,
         "arch × loss × resolution × 3 seeds"
     );
+    // 2 seeds (outer) × 8 samples, each sample's rate and batch size the same
+    // for both seeds.
+    let search: Vec<(u64, f64, usize)> = specs
+        .iter()
+        .filter(|s| s.experiment == "random-lr")
+        .map(|s| (s.train.seed, s.train.lr, s.train.batch_size))
+        .collect();
+    assert_eq!(search.len(), 2 * 8);
+    for (first, second) in search[..8].iter().zip(&search[8..]) {
+        assert_eq!((first.0, second.0), (1, 2));
+        assert_eq!((first.1, first.2), (second.1, second.2));
+        assert!((1e-4..=1e-2).contains(&first.1), "{first:?}");
+        assert!([16, 32, 64].contains(&first.2), "{first:?}");
+    }
 }
 
 #[test]
@@ -745,4 +1262,34 @@ fn the_sweep_limit_is_the_callers_to_lift() {
     let specs = load_str_with(path, &large, LoadOptions { max_runs: None })
         .unwrap_or_else(|e| panic!("{e:#?}"));
     assert_eq!(specs.len(), 101 * 100);
+}
+
+#[test]
+fn the_sweep_limit_counts_the_grid_the_zip_and_the_samples_together() {
+    let text = |n: u64| {
+        format!(
+            "[sweep.grid]\n\"train.seed\" = [1, 2, 3]\n[sweep.zip]\n\"model.arch\" = [\"cnn\", \"cnn_rnn\"]\n\"train.loss\" = [\"bce\", \"focal\"]\n[sweep.random]\nn = {n}\nseed = 1\n\"train.lr\" = {{ log_uniform = [1e-4, 1e-2] }}\n"
+        )
+    };
+    let (at, msg) = one_error(&text(2000));
+    assert_eq!(at, (1, 8), "points at the sweep's first table");
+    assert!(
+        msg.contains(
+            "train.seed: 3 values × [sweep.zip] of model.arch, train.loss: 2 values × \
+             [sweep.random]: 2,000 samples = 12,000 runs, above the limit of 10,000"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("--allow-large-sweep"), "{msg}");
+    // Counted, not drawn: 3 × 2 × 4·10^18 samples overflow the count and are
+    // refused at once.
+    let (_, msg) = one_error(&text(4_000_000_000_000_000_000));
+    assert!(
+        msg.contains("= more than 18,446,744,073,709,551,615 runs"),
+        "{msg}"
+    );
+    // 3 × 2 × 1666 = 9,996 runs are within it (fewer are kept: samples whose
+    // rounded learning rates coincide are one run).
+    let kept = runs(&text(1666)).len();
+    assert!((9_000..=9_996).contains(&kept), "{kept}");
 }

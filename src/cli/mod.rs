@@ -43,7 +43,7 @@ pub struct Cli {
     /// The run database (default: <results>/posterlab.sqlite).
     #[arg(long, global = true, value_name = "FILE")]
     db: Option<PathBuf>,
-    /// Accept a spec whose [sweep.grid] makes more than 10,000 runs.
+    /// Accept a spec whose sweep makes more than 10,000 runs.
     #[arg(long, global = true)]
     allow_large_sweep: bool,
     #[command(subcommand)]

@@ -146,6 +146,16 @@ pub const FIELDS: &[Field] = &[
     field("sweep", "grid", "{}", Any,
         "Dotted field names mapped to lists of values; runs are the cartesian product, the axes in \
          file order, the last axis varying fastest."),
+    field("sweep", "zip", "{}", Any,
+        "Dotted field names mapped to lists of one length, taken together: item i of every list is \
+         one run. Crossed with the grid, inside its axes."),
+    field("sweep", "random", "{}", Any,
+        "n samples (n >= 1) drawn with seed (an integer >= 0; both required), each other key a \
+         dotted field name and its distribution: { choice = [...] }, { uniform = [lo, hi] }, \
+         { log_uniform = [lo, hi] } (lo > 0) or { int = [lo, hi] } (both ends included). A value \
+         depends on the seed, the sample index and the field's name only; uniform draws are \
+         rounded to 4 significant digits. Every sample is crossed with every grid point and zip \
+         tuple, the sample index varying fastest."),
 ];
 
 /// Settings inside a kind-table (`loss`, `optimizer`, `schedule`, `early_stopping`).
@@ -219,8 +229,7 @@ pub fn defaults_toml() -> String {
     );
     for section in SECTIONS {
         if *section == "sweep" {
-            out.push_str("\n# [sweep.grid]  optional: dotted field names -> lists of values\n");
-            out.push_str("# \"train.seed\" = [1, 2, 3]\n");
+            out.push_str(SWEEP_EXAMPLE);
             continue;
         }
         out.push_str(&format!("\n[{section}]\n"));
@@ -239,6 +248,24 @@ pub fn defaults_toml() -> String {
     }
     out
 }
+
+/// The end of `posterlab spec defaults`: a sweep has no defaults, so an
+/// example of each table, which uncommented make 3 seeds × 2 zipped pairs ×
+/// 20 samples = 120 runs. The README says what each does.
+const SWEEP_EXAMPLE: &str = r#"
+# [sweep.grid]  optional: dotted field names -> lists of values, crossed
+# "train.seed" = [1, 2, 3]
+# [sweep.zip]  optional: lists of one length, taken together (item i of each)
+# "model.arch" = ["cnn", "cnn_rnn"]
+# "train.loss" = ["bce", "categorical_ce"]
+# [sweep.random]  optional: n samples, each field drawn from a distribution
+# n = 20
+# seed = 7
+# "train.lr" = { log_uniform = [1e-4, 1e-2] }
+# "train.optimizer" = { choice = ["adam", "adamw"] }
+# "model.conv_dropout" = { uniform = [0.0, 0.5] }
+# "train.batch_size" = { int = [16, 64] }
+"#;
 
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];

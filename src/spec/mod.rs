@@ -4,10 +4,11 @@
 //! `types` is the resolved spec; `fields` holds every default and range;
 //! `resolve` reads one run's tables into a `Spec` (and makes
 //! `Spec::default()`, the run of an empty file); `sweep` expands
-//! `[sweep.grid]`; `canonical` writes the resolved TOML that the run hash is
-//! taken over; `diagnostics` collects the problems found on the way. [`LoadOptions`] carries what a
-//! caller may change about loading: the sweep-size limit. This file reads spec
-//! files and directories; no module below imports it.
+//! `[sweep.grid]`, `[sweep.zip]` and `[sweep.random]`; `canonical` writes
+//! the resolved TOML that the run hash is taken over; `diagnostics` collects
+//! the problems found on the way. [`LoadOptions`] carries what a caller may
+//! change about loading: the sweep-size limit. This file reads spec files
+//! and directories; no module below imports it.
 
 mod canonical;
 mod diagnostics;
@@ -158,7 +159,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Spec>, SpecErrors> {
 }
 
 /// [`load_paths`] with options (e.g. a lifted sweep limit). The sweep limit
-/// applies to each file's grid on its own.
+/// applies to each file's sweep on its own.
 pub fn load_paths_with(paths: &[PathBuf], options: LoadOptions) -> Result<Vec<Spec>, SpecErrors> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();

@@ -24,7 +24,7 @@ use read::{as_str, DEFAULT_SPAN};
 use view::RunView;
 
 use super::diagnostics::Collector;
-use super::sweep::{self, Axis, MAX_SWEEP_RUNS};
+use super::sweep::{self, Sweep, MAX_SWEEP_RUNS};
 use super::tree::{self, Diagnostic, Entry, Node, SourceFile, Table, Value, CONTROL_CHARACTER_WHY};
 use super::types::{Arch, DataSpec, ModelSpec, Spec, TrainSpec};
 
@@ -32,7 +32,7 @@ use super::types::{Arch, DataSpec, ModelSpec, Spec, TrainSpec};
 /// `load_file` and `load_paths` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// The most runs one file's `[sweep.grid]` may make; `None` lifts the
+    /// The most runs one file's sweep may make; `None` lifts the
     /// limit (the user confirmed a large sweep). Default: [`MAX_SWEEP_RUNS`].
     pub max_runs: Option<usize>,
 }
@@ -80,39 +80,35 @@ pub fn visit_str_with(
     let mut diags = Collector::new(&src);
     refuse_control_characters(&mut diags, &root);
     let doc = view::sections(&mut diags, &root);
-    let grid = doc.sweep.and_then(|sweep| sweep::grid(&mut diags, sweep));
+    let sweep = match doc.sweep {
+        Some(table) => sweep::read(&mut diags, table),
+        None => Sweep::default(),
+    };
     // Unknown keys and bad sweep axes do not stop here: resolving still finds
     // the other problems, so the user sees them all at once.
     let experiment = experiment::resolve(&mut diags, &doc, path);
     // Counted before a single point is made: a grid of 10^9 points would
     // otherwise run the machine out of memory before any message.
-    if let Some(grid) = &grid {
-        if !sweep::check_size(&mut diags, grid, options.max_runs) {
-            return Err(diags.finish());
-        }
+    if !sweep::check_size(&mut diags, &sweep, options.max_runs) {
+        return Err(diags.finish());
     }
-    let axes = grid.map(|g| g.axes).unwrap_or_default();
-    let swept_archs: HashSet<&str> = axes
-        .iter()
-        .filter(|a| a.dotted == "model.arch")
-        .flat_map(|a| a.values.iter().filter_map(|v| as_str(v)))
-        .collect();
+    let swept_archs: HashSet<&str> = sweep.values_of("model.arch").filter_map(as_str).collect();
+    diags.first_run_only(sweep.drawn_spans());
 
     // 128 bits of each kept run's hash: 16 bytes a run, where a sweep of a
     // million points must not hold a million specs.
     let mut seen: HashSet<u128> = HashSet::new();
-    for point in sweep::points(&axes) {
-        let overrides: Vec<(&Axis, &Value)> = axes
-            .iter()
-            .zip(&point)
-            .map(|(a, &i)| (a, &a.values[i]))
-            .collect();
+    for point in sweep.points() {
+        let overrides = sweep.overrides(&point);
         let view = RunView {
             doc: &doc,
             overrides: &overrides,
             swept_archs: &swept_archs,
         };
-        let Some((data, model, train)) = run(&mut diags, &view) else {
+        let before = diags.count();
+        let resolved = run(&mut diags, &view);
+        diags.end_run(before);
+        let Some((data, model, train)) = resolved else {
             continue;
         };
         let (experiment_name, tags) = match &experiment {
@@ -121,7 +117,7 @@ pub fn visit_str_with(
         };
         let swept: Vec<(String, String)> = overrides
             .iter()
-            .map(|(a, v)| (a.dotted.clone(), v.to_toml()))
+            .map(|(field, v)| (field.dotted.clone(), v.to_toml()))
             .collect();
         let spec = Spec {
             name: sweep::run_name(&experiment_name, &swept),
@@ -337,6 +333,23 @@ mod tests {
         for text in texts {
             load_str(Path::new("r.toml"), &text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
         }
+    }
+
+    #[test]
+    fn the_printed_sweep_example_uncommented_makes_120_runs() {
+        // What the comment on fields::SWEEP_EXAMPLE says it makes.
+        let printed = fields::defaults_toml();
+        let sweep = &printed[printed.find("# [sweep.grid]").expect("the example")..];
+        let text: Vec<&str> = sweep
+            .lines()
+            .map(|line| {
+                let line = line.trim_start_matches("# ");
+                line.split_once("  optional")
+                    .map_or(line, |(header, _)| header)
+            })
+            .collect();
+        let specs = load_str(Path::new("x.toml"), &text.join("\n")).unwrap();
+        assert_eq!(specs.len(), 3 * 2 * 20);
     }
 
     #[test]

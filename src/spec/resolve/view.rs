@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::read::{default_value, FieldValue};
 use crate::spec::diagnostics::Collector;
 use crate::spec::fields;
-use crate::spec::sweep::Axis;
+use crate::spec::sweep::SweptField;
 use crate::spec::tree::{did_you_mean, Entry, Node, Span, Table, Value};
 
 /// The four field sections and the sweep table of one file.
@@ -44,10 +44,9 @@ pub(super) fn sections<'a>(diags: &mut Collector<'_>, root: &'a Table) -> Doc<'a
         let Node::Table(table) = &entry.value.node else {
             let help = match fields::FIELDS.iter().find(|f| f.key == entry.key) {
                 Some(f) => format!("`{}` belongs in [{}]", f.key, f.section),
-                None => {
-                    "every setting lives in [experiment], [data], [model], [train] or [sweep.grid]"
-                        .into()
-                }
+                None => "every setting lives in [experiment], [data], [model], [train] or a table \
+                     of [sweep] ([sweep.grid], [sweep.zip], [sweep.random])"
+                    .into(),
             };
             diags.error(
                 entry.key_span.clone(),
@@ -114,7 +113,7 @@ fn check_known_key(diags: &mut Collector<'_>, section: &str, entry: &Entry) {
 /// One sweep point: the file's values with the sweep's values on top.
 pub(super) struct RunView<'a> {
     pub(super) doc: &'a Doc<'a>,
-    pub(super) overrides: &'a [(&'a Axis, &'a Value)],
+    pub(super) overrides: &'a [(&'a SweptField, Value)],
     pub(super) swept_archs: &'a HashSet<&'a str>,
 }
 
