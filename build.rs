@@ -2,14 +2,21 @@
 //! that a test whose component is missing is reported as ignored, with the
 //! reason, instead of passing without having run: the real posters
 //! (`../shared/data/movie-posters`), the `sqlite3` program, root (to mount a
-//! small tmpfs, to run a local Slurm), Slurm's daemons and clients with
-//! munge (`scripts/slurm-local.sh install`). Under CI (`CI` set) every test
+//! small tmpfs, to run a local Slurm, to mount sshfs), Slurm's daemons and
+//! clients with munge (`scripts/slurm-local.sh install`), sshd with sshfs
+//! and FUSE (a real network filesystem). Under CI (`CI` set) every test
 //! runs, and a missing component fails it.
 
 use std::path::Path;
 
 fn main() {
-    for cfg in ["real_posters_absent", "no_sqlite3", "not_root", "no_slurm"] {
+    for cfg in [
+        "real_posters_absent",
+        "no_sqlite3",
+        "not_root",
+        "no_slurm",
+        "no_sshfs",
+    ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     println!("cargo::rerun-if-env-changed=CI");
@@ -53,6 +60,12 @@ fn main() {
     println!("cargo::rerun-if-changed=/usr/sbin/slurmctld");
     if !slurm.iter().all(|p| installed(p)) {
         println!("cargo::rustc-cfg=no_slurm");
+    }
+    // A network filesystem to put a database on: sshfs over loopback.
+    println!("cargo::rerun-if-changed=/usr/bin/sshfs");
+    let sshfs = ["sshd", "ssh-keygen", "sshfs", "fusermount3"];
+    if !sshfs.iter().all(|p| installed(p)) || !Path::new("/dev/fuse").exists() {
+        println!("cargo::rustc-cfg=no_sshfs");
     }
     // The effective uid, from the kernel's own account of this process.
     let euid = std::fs::read_to_string("/proc/self/status")
