@@ -143,7 +143,7 @@ impl SweepBars {
     }
 }
 
-/// `3 done · 2 running · 1 failed · 4 left · 12 min 03 s · ETA 21 min 10 s`
+/// `3/10 done · 2 running · 1 failed · 4 left · ETA 21 min 10 s`
 pub fn sweep_line(s: &SweepState) -> String {
     let mut parts = vec![
         format!("{}/{} done", s.done, s.total),
@@ -153,7 +153,6 @@ pub fn sweep_line(s: &SweepState) -> String {
         parts.push(format!("{} failed", s.failed));
     }
     parts.push(format!("{} left", s.left));
-    parts.push(format!("{} elapsed", duration(s.elapsed.as_secs_f64())));
     parts.push(match s.eta {
         Some(eta) => format!("ETA {}", duration(eta.as_secs_f64())),
         None => "ETA after the first epoch".to_string(),
@@ -175,9 +174,12 @@ impl Display for SweepBars {
             let bar = self
                 .multi
                 .insert(0, ProgressBar::new_spinner().with_prefix("sweep"));
+            // Ticks, so that the time elapsed moves between the counts' changes.
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>18} {msg}").expect("valid template"),
+                ProgressStyle::with_template("{prefix:>18} {msg} · {elapsed_precise} elapsed")
+                    .expect("valid template"),
             );
+            bar.enable_steady_tick(std::time::Duration::from_secs(1));
             bar
         });
         bar.set_message(sweep_line(state));

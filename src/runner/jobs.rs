@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::run::{Ended, Runner, Shared};
 use super::{facts, Summary, Sweep, SweepState};
@@ -135,7 +135,6 @@ fn remaining_epochs(
 
 /// A sweep's counts while its jobs run.
 struct Tally {
-    started: Instant,
     jobs: usize,
     /// Epochs each run has still to train.
     planned: Vec<usize>,
@@ -153,7 +152,6 @@ struct Tally {
 impl Tally {
     fn new(jobs: usize, planned: Vec<usize>) -> Tally {
         Tally {
-            started: Instant::now(),
             jobs,
             ids: vec![None; planned.len()],
             planned,
@@ -223,7 +221,6 @@ impl Tally {
             running: running.len(),
             failed: s.failed + s.diverged,
             left,
-            elapsed: self.started.elapsed(),
             eta,
         }
     }

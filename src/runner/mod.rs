@@ -94,7 +94,6 @@ pub struct SweepState {
     pub failed: usize,
     /// Not started yet.
     pub left: usize,
-    pub elapsed: Duration,
     /// The time left at the pace of the epochs recorded so far in this
     /// call, spread over the jobs; `None` before the first epoch. An upper
     /// bound when early stopping ends runs sooner.
