@@ -357,6 +357,20 @@ fn a_sweep_runs_as_an_array_then_is_merged_and_reported() {
     assert_eq!(out.matches("COMPLETED").count(), 4, "{out}");
     let o = posterlab(p.path(), &["status"]);
     assert!(stdout(&o).contains(&id), "{}", stdout(&o));
+    // Where Slurm cannot be asked, the stores still tell.
+    let o = Command::new(env!("CARGO_BIN_EXE_posterlab"))
+        .current_dir(p.path())
+        .args(["status", &id])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Slurm cannot be asked"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("4 runs: 4 done"), "{}", stdout(&o));
 
     // Submitted again: nothing is left to train, so nothing is submitted.
     let o = posterlab(p.path(), &["slurm", "s.toml"]);

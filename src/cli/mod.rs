@@ -410,6 +410,7 @@ fn run(
         options: runner::Options {
             force: args.force,
             kernels: args.kernels.into(),
+            sole_trainer: false,
         },
     };
     let started = Instant::now();

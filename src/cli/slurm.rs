@@ -493,6 +493,7 @@ pub fn task(args: &TaskArgs, bars: &Bars) -> Result<ExitCode> {
             } else {
                 KernelsArg::Fast.into()
             },
+            sole_trainer: true,
         },
     };
     let summary = sweep_run

@@ -179,7 +179,7 @@ fn slurm_rows(manifest: &Manifest, sweep: &SweepDir, main: Option<&Store>) -> Re
         let slurm = match manifest.last_submission_of(r.index) {
             Some(s) => {
                 if !queues.contains_key(&s.job) {
-                    queues.insert(s.job.clone(), queue::array_tasks(&s.job)?);
+                    queues.insert(s.job.clone(), without_slurm(queue::array_tasks(&s.job)));
                 }
                 queues[&s.job]
                     .as_ref()
@@ -200,6 +200,22 @@ fn slurm_rows(manifest: &Manifest, sweep: &SweepDir, main: Option<&Store>) -> Re
         });
     }
     Ok(rows)
+}
+
+/// What Slurm answered, or `None` (said once) when it cannot be asked: the
+/// stores still tell most of the story, on a machine without Slurm's
+/// clients or while the controller is down.
+fn without_slurm<T>(answer: Result<Option<T>, queue::SlurmError>) -> Option<T> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    answer.unwrap_or_else(|e| {
+        SAID.call_once(|| {
+            eprintln!(
+                "note: Slurm cannot be asked ({}); showing what the stores say",
+                e.0.lines().next().unwrap_or_default()
+            )
+        });
+        None
+    })
 }
 
 /// A run's phase: what its store says, corrected by Slurm (a task queued or
@@ -240,7 +256,7 @@ fn slurm_sweep(sweep: &SweepDir, db: &Path) -> Result<ExitCode> {
     match manifest.submissions.last() {
         Some(s) => {
             let finish = match &s.finish_job {
-                Some(f) => match queue::job_state(f)? {
+                Some(f) => match without_slurm(queue::job_state(f)) {
                     Some(t) => format!(
                         "; finishing job {f}: {}",
                         t.state.to_lowercase()

@@ -7,6 +7,16 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
+/// Whether a failure to take a claim says the filesystem takes no locks at
+/// all (Lustre mounted without `flock`, some FUSE filesystems), rather than
+/// that this lock could not be taken.
+pub fn locks_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::ENOLCK)
+    )
+}
+
 /// The lock file of spec hash `hash` under a results folder.
 pub fn lock_path(results: &Path, hash: &str) -> PathBuf {
     results.join("runs").join(format!("{}.lock", &hash[..12]))
@@ -47,6 +57,20 @@ impl Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filesystem_without_locks_is_told_from_a_lock_that_failed() {
+        for (errno, unsupported) in [
+            (libc::ENOSYS, true),
+            (libc::EOPNOTSUPP, true),
+            (libc::ENOLCK, true),
+            (libc::EACCES, false),
+            (libc::EIO, false),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno);
+            assert_eq!(locks_unsupported(&e), unsupported, "{e}");
+        }
+    }
 
     #[test]
     fn a_claim_is_held_until_it_is_dropped() {

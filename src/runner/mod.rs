@@ -40,6 +40,11 @@ pub struct Options {
     /// Retrain runs that finished or diverged.
     pub force: bool,
     pub kernels: Kernels,
+    /// This process is the only one that trains these runs (a Slurm array
+    /// task: one task per run), so where the filesystem takes no locks at
+    /// all the run goes on without its claim, with a note, instead of
+    /// failing.
+    pub sole_trainer: bool,
 }
 
 /// The database a call records into, and how it is opened.

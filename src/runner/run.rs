@@ -64,38 +64,58 @@ impl Runner<'_> {
     pub(super) fn run_one(&mut self, spec: &Spec) -> Result<Ended, Error> {
         let hash = spec.hash();
         let runs_dir = self.shared.ws.results.join("runs");
-        let claim = Claim::try_take(&claim::lock_path(&self.shared.ws.results, &hash))
-            .map_err(|e| format!("cannot lock {}: {e}", runs_dir.display()))?;
-        let latest = match &claim {
-            Some(_) => self.latest(spec, &hash)?,
-            None => None,
+        let lock = claim::lock_path(&self.shared.ws.results, &hash);
+        // Held until the run ends.
+        let (claimed, _claim) = match Claim::try_take(&lock) {
+            Ok(claim) => (claim.is_some(), claim),
+            Err(e) if claim::locks_unsupported(&e) && self.shared.options.sole_trainer => {
+                self.progress.note(&format!(
+                    "{}: the filesystem of {} takes no locks ({e}); this process is the only one \
+                     that trains the run (a Slurm array task), so it goes on without its claim",
+                    spec.name,
+                    lock.display()
+                ));
+                (true, None)
+            }
+            Err(e) if claim::locks_unsupported(&e) => {
+                return Err(format!(
+                    "cannot lock {}: the filesystem takes no locks ({e}), so posterlab cannot keep \
+                     two processes from training one run\n  help: put --results on a filesystem \
+                     with locks (a local disk; Lustre mounted with `flock`), or run the sweep with \
+                     `posterlab slurm`, whose tasks train one run each",
+                    lock.display()
+                )
+                .into())
+            }
+            Err(e) => return Err(format!("cannot lock {}: {e}", lock.display()).into()),
+        };
+        let latest = match claimed {
+            true => self.latest(spec, &hash)?,
+            false => None,
         };
         let say = |line: String| self.progress.line(&format!("{}: {line}", spec.name));
-        let (id, dir, loaded) =
-            match plan(claim.is_some(), latest.as_ref(), self.shared.options.force) {
-                Plan::Busy => {
-                    say("skipped, another posterlab process is training it".into());
-                    return Ok(Ended::Skipped);
-                }
-                Plan::SkipFinished { run, epochs } => {
-                    let done = plural(epochs, "epoch");
-                    say(format!(
-                        "skipped, finished as run {run} ({done}; --force retrains)"
-                    ));
-                    return Ok(Ended::Skipped);
-                }
-                Plan::SkipDiverged { run, epoch } => {
-                    say(format!(
-                        "skipped, diverged in epoch {epoch} as run {run} (--force retrains)"
-                    ));
-                    return Ok(Ended::Skipped);
-                }
-                Plan::Resume { .. } => self.resume(spec, latest.expect("a resumed run exists"))?,
-                Plan::Restart { .. } => {
-                    self.restart(spec, latest.expect("a restarted run exists"))?
-                }
-                Plan::New => self.start(spec, &hash, &runs_dir)?,
-            };
+        let (id, dir, loaded) = match plan(claimed, latest.as_ref(), self.shared.options.force) {
+            Plan::Busy => {
+                say("skipped, another posterlab process is training it".into());
+                return Ok(Ended::Skipped);
+            }
+            Plan::SkipFinished { run, epochs } => {
+                let done = plural(epochs, "epoch");
+                say(format!(
+                    "skipped, finished as run {run} ({done}; --force retrains)"
+                ));
+                return Ok(Ended::Skipped);
+            }
+            Plan::SkipDiverged { run, epoch } => {
+                say(format!(
+                    "skipped, diverged in epoch {epoch} as run {run} (--force retrains)"
+                ));
+                return Ok(Ended::Skipped);
+            }
+            Plan::Resume { .. } => self.resume(spec, latest.expect("a resumed run exists"))?,
+            Plan::Restart { .. } => self.restart(spec, latest.expect("a restarted run exists"))?,
+            Plan::New => self.start(spec, &hash, &runs_dir)?,
+        };
         let (dataset, split, arch) = match loaded {
             Ok(loaded) => loaded,
             Err(message) => {
