@@ -1,7 +1,7 @@
-//! `posterlab run --jobs N`: several runs at once in one process. Each run is
-//! trained once (also with two such commands on one database), with the
-//! numbers one job gives; a run that fails or diverges does not stop the
-//! others; a signal stops every job and the same command resumes them all.
+//! `posterlab run --jobs N`: several runs at once in one process, each with
+//! the numbers one job gives; a signal stops every job and the same command
+//! resumes them all. (Two commands with jobs on one database, and a failing
+//! run beside others: tests/runs.rs.)
 
 mod common;
 
@@ -9,44 +9,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{posterlab, project, spec, stderr, stdout, tiny_set};
+use common::{posterlab, project, results_by_run, spec, stderr, stdout};
 use rusqlite::Connection;
 
 fn db(dir: &Path) -> Connection {
-    Connection::open(dir.join("results/posterlab.sqlite")).unwrap()
+    Connection::open(main_db(dir)).unwrap()
 }
 
 fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-/// Every number each run recorded that must not depend on timing, on the
-/// job that trained it or on interruptions, by run name.
-fn results_by_run(dir: &Path) -> Vec<String> {
-    let conn = db(dir);
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT r.name, m.epoch, m.split, m.loss, m.micro_f1, m.macro_f1, m.micro_ap, m.macro_ap \
-         FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.name, m.split, m.epoch",
-        "SELECT r.name, e.epoch, e.lr, e.is_best FROM epochs e JOIN runs r ON r.id = e.run_id \
-         ORDER BY r.name, e.epoch",
-        "SELECT r.name, p.poster, p.genre, p.probability FROM predictions p \
-         JOIN runs r ON r.id = p.run_id ORDER BY r.name, p.poster, p.genre",
-        "SELECT name, status, epochs_done, best_epoch FROM runs ORDER BY name",
-    ] {
-        let mut stmt = conn.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
+fn main_db(dir: &Path) -> std::path::PathBuf {
+    dir.join("results/posterlab.sqlite")
 }
 
 fn sweep(extra_train: &str, seeds: &str) -> String {
@@ -86,7 +61,10 @@ fn jobs_train_every_run_once_with_the_numbers_of_one_job() {
             "{out}"
         );
     }
-    assert_eq!(results_by_run(two.path()), results_by_run(one.path()));
+    assert_eq!(
+        results_by_run(&main_db(two.path())),
+        results_by_run(&main_db(one.path()))
+    );
     assert_eq!(count(&db(two.path()), "SELECT count(*) FROM runs"), 4);
 
     // Again: every run is skipped, by whichever job takes it.
@@ -97,68 +75,6 @@ fn jobs_train_every_run_once_with_the_numbers_of_one_job() {
         "{}",
         stdout(&o)
     );
-}
-
-#[test]
-fn two_commands_with_jobs_on_one_database_train_each_run_once() {
-    let p = project(&[("s.toml", &sweep("epochs = 2", "1, 2, 3, 4, 5, 6"))]);
-    let children: Vec<_> = (0..2)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_posterlab"))
-                .current_dir(p.path())
-                .args(["-q", "run", "--no-report", "--jobs", "2", "s.toml"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut outputs = String::new();
-    for child in children {
-        let o = child.wait_with_output().unwrap();
-        outputs += &stdout(&o);
-        outputs += &stderr(&o);
-        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    }
-    assert!(!outputs.contains("locked"), "{outputs}");
-    let conn = db(p.path());
-    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 6, "{outputs}");
-    assert_eq!(
-        count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished'"),
-        6
-    );
-    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 12);
-}
-
-#[test]
-fn a_run_that_diverges_or_fails_does_not_stop_the_other_jobs() {
-    let broken = spec("epochs = 2")
-        .replace(&tiny_set().display().to_string(), "broken")
-        .replace("resolution = 16", "resolution = 16\nbad_images = \"error\"");
-    let p = project(&[
-        (
-            "sweep/a-diverges.toml",
-            &spec("epochs = 2\nlr = 1e30\noptimizer = { kind = \"sgd\", momentum = 0.0 }"),
-        ),
-        ("sweep/b-fails.toml", &broken),
-        ("sweep/c-trains.toml", &spec("epochs = 2")),
-        ("sweep/d-trains.toml", &spec("epochs = 3")),
-    ]);
-    let poster = common::copy_of_tiny_set(p.path(), "broken");
-    let whole = std::fs::read(&poster).unwrap();
-    std::fs::write(&poster, &whole[..whole.len() / 2]).unwrap();
-
-    let o = posterlab(
-        p.path(),
-        &["-q", "run", "--no-report", "--jobs", "2", "sweep"],
-    );
-    let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("a-diverges: DIVERGED"), "{out}");
-    assert!(out.contains("b-fails: FAILED: "), "{out}");
-    assert!(out.contains("c-trains: finished after 2 epochs"), "{out}");
-    assert!(out.contains("d-trains: finished after 3 epochs"), "{out}");
-    assert!(out.contains("2 finished, 1 diverged, 1 failed"), "{out}");
 }
 
 /// Waits until every run in `dir` has recorded at least `epochs` epochs.
@@ -225,5 +141,8 @@ fn one_signal_stops_every_job_and_the_same_command_resumes_them_exactly() {
     );
     let o = posterlab(p.path(), &args);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(results_by_run(p.path()), results_by_run(reference.path()));
+    assert_eq!(
+        results_by_run(&main_db(p.path())),
+        results_by_run(&main_db(reference.path()))
+    );
 }

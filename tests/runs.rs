@@ -1,7 +1,8 @@
 //! `posterlab run` end to end through the real binary, on a tiny synthetic
 //! data set: what it records, skipping and forcing, exact resume after a
-//! crash at each point of an epoch and after signals, several processes on
-//! one database, divergence and failures inside a sweep.
+//! crash at each point of an epoch and after signals, several processes (and
+//! jobs) on one database, divergence and failures inside a sweep, with one
+//! job and with two.
 
 mod common;
 
@@ -393,41 +394,60 @@ fn several_processes_share_one_database() {
         "{}\n[sweep.grid]\n\"train.seed\" = [1, 2, 3, 4, 5, 6]\n",
         spec("epochs = 2")
     );
-    let p = project(&[("sweep.toml", &sweep)]);
-    let children: Vec<_> = (0..3)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_posterlab"))
-                .current_dir(p.path())
-                .args(["-q", "run", "sweep.toml"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut outputs = String::new();
-    for child in children {
-        let o = child.wait_with_output().unwrap();
-        outputs += &stdout(&o);
-        outputs += &stderr(&o);
-        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Three plain processes, then two with two jobs each.
+    for (processes, args) in [
+        (3, &["-q", "run", "sweep.toml"][..]),
+        (
+            2,
+            &["-q", "run", "--no-report", "--jobs", "2", "sweep.toml"][..],
+        ),
+    ] {
+        let p = project(&[("sweep.toml", &sweep)]);
+        let children: Vec<_> = (0..processes)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_posterlab"))
+                    .current_dir(p.path())
+                    .args(args)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut outputs = String::new();
+        for child in children {
+            let o = child.wait_with_output().unwrap();
+            outputs += &stdout(&o);
+            outputs += &stderr(&o);
+            assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        }
+        assert!(!outputs.contains("locked"), "{outputs}");
+        let conn = db(p.path());
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM runs"),
+            6,
+            "{args:?}: {outputs}"
+        );
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished'"),
+            6
+        );
+        assert_eq!(
+            count(&conn, "SELECT count(DISTINCT spec_hash) FROM runs"),
+            6
+        );
+        assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 12);
     }
-    assert!(!outputs.contains("locked"), "{outputs}");
-    let conn = db(p.path());
-    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 6, "{outputs}");
-    assert_eq!(
-        count(&conn, "SELECT count(*) FROM runs WHERE status = 'finished'"),
-        6
-    );
-    assert_eq!(
-        count(&conn, "SELECT count(DISTINCT spec_hash) FROM runs"),
-        6
-    );
-    assert_eq!(count(&conn, "SELECT count(*) FROM epochs"), 12);
 }
 
 #[test]
 fn divergence_and_failure_end_their_runs_not_the_sweep() {
+    divergence_and_failure_with(&[]);
+    // With jobs, the one running beside a failing run goes on.
+    divergence_and_failure_with(&["--jobs", "2"]);
+}
+
+fn divergence_and_failure_with(jobs: &[&str]) {
     let broken = spec("epochs = 2").replace(&tiny_set().display().to_string(), "broken") + "\n"; // same spec, the copy with a cut-short poster, bad_images = "error"
     let broken = broken.replace("resolution = 16", "resolution = 16\nbad_images = \"error\"");
     let p = project(&[
@@ -442,7 +462,8 @@ fn divergence_and_failure_end_their_runs_not_the_sweep() {
     let whole = std::fs::read(&poster).unwrap();
     std::fs::write(&poster, &whole[..whole.len() / 2]).unwrap();
 
-    let o = posterlab(p.path(), &["-q", "run", "sweep"]);
+    let args = [&["-q", "run", "--no-report"][..], jobs, &["sweep"]].concat();
+    let o = posterlab(p.path(), &args);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
@@ -478,7 +499,7 @@ fn divergence_and_failure_end_their_runs_not_the_sweep() {
     // Again: the diverged and finished runs are final, the failed one is
     // retried — and, its poster repaired, trains in the same run.
     std::fs::write(&poster, &whole).unwrap();
-    let o = posterlab(p.path(), &["-q", "run", "sweep"]);
+    let o = posterlab(p.path(), &args);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}");
     assert!(

@@ -173,33 +173,9 @@ fn sweep_dir(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.join("sweep.json").is_file())
 }
 
-/// Every number each run recorded that must not depend on timing, on where
-/// it ran or on interruptions, by run name, from the main database.
+/// What the runs in `dir`'s main database recorded, by run name.
 fn results_by_run(dir: &Path) -> Vec<String> {
-    let conn = Connection::open(dir.join("results/posterlab.sqlite")).unwrap();
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT r.name, m.epoch, m.split, m.loss, m.micro_f1, m.macro_f1, m.micro_ap \
-         FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.name, m.split, m.epoch",
-        "SELECT r.name, e.epoch, e.lr, e.is_best FROM epochs e JOIN runs r ON r.id = e.run_id \
-         ORDER BY r.name, e.epoch",
-        "SELECT r.name, p.poster, p.genre, p.probability FROM predictions p \
-         JOIN runs r ON r.id = p.run_id ORDER BY r.name, p.poster, p.genre",
-        "SELECT name, status, epochs_done, best_epoch FROM runs ORDER BY name",
-    ] {
-        let mut stmt = conn.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
+    common::results_by_run(&dir.join("results/posterlab.sqlite"))
 }
 
 fn sweep(epochs: usize, seeds: &str) -> String {

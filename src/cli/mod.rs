@@ -457,13 +457,18 @@ fn run(
         runs::duration(started.elapsed().as_secs_f64()),
         db.display()
     );
-    Ok(if summary.interrupted {
+    Ok(exit_code(&summary))
+}
+
+/// 130 when interrupted, 1 when a run failed or diverged, else 0.
+fn exit_code(summary: &runner::Summary) -> ExitCode {
+    if summary.interrupted {
         ExitCode::from(130)
     } else if summary.failed + summary.diverged > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Said once when the database is on a network filesystem.

@@ -27,21 +27,28 @@ fn status_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
+/// The bar of one step at a time (decoding posters, an epoch's batches),
+/// drawn in a [`MultiProgress`]: its own, or a sweep's shared with the
+/// other jobs' bars.
 pub struct Bars {
-    quiet: bool,
+    multi: MultiProgress,
     bar: Mutex<Option<ProgressBar>>,
+    quiet: bool,
 }
 
 impl Bars {
     pub fn new(quiet: bool) -> Bars {
+        Bars::within(MultiProgress::new(), quiet)
+    }
+
+    fn within(multi: MultiProgress, quiet: bool) -> Bars {
         Bars {
-            quiet,
+            multi,
             bar: Mutex::new(None),
+            quiet,
         }
     }
-}
 
-impl Bars {
     /// Whether bars are off (`--quiet`).
     pub fn quiet(&self) -> bool {
         self.quiet
@@ -53,9 +60,14 @@ impl Progress for Bars {
         if self.quiet {
             return;
         }
-        let bar = ProgressBar::new(total).with_prefix(what.to_string());
+        let bar = self
+            .multi
+            .add(ProgressBar::new(total).with_prefix(what.to_string()));
         bar.set_style(bar_style());
-        *self.bar.lock().expect("progress lock") = Some(bar);
+        if let Some(old) = self.bar.lock().expect("progress lock").replace(bar) {
+            old.finish_and_clear();
+            self.multi.remove(&old);
+        }
     }
 
     fn advance(&self, n: u64) {
@@ -67,6 +79,7 @@ impl Progress for Bars {
     fn end(&self) {
         if let Some(bar) = self.bar.lock().expect("progress lock").take() {
             bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
     }
 
@@ -84,19 +97,13 @@ impl Progress for Bars {
     /// Result lines go to standard output, above any bar.
     fn line(&self, message: &str) {
         let message = terminal_safe(message);
-        match &*self.bar.lock().expect("progress lock") {
-            Some(bar) => bar.suspend(|| println!("{message}")),
-            None => println!("{message}"),
-        }
+        self.multi.suspend(|| println!("{message}"));
     }
 
     /// Notes print even when quiet: they belong in logs.
     fn note(&self, message: &str) {
         let message = terminal_safe(message);
-        match &*self.bar.lock().expect("progress lock") {
-            Some(bar) => bar.println(format!("note: {message}")),
-            None => eprintln!("note: {message}"),
-        }
+        self.multi.suspend(|| eprintln!("note: {message}"));
     }
 }
 
@@ -107,14 +114,7 @@ pub struct SweepBars {
     multi: MultiProgress,
     /// The counts' line, made by the first update.
     line: Mutex<Option<ProgressBar>>,
-    jobs: Vec<JobBar>,
-    quiet: bool,
-}
-
-/// One job's bar in a [`SweepBars`].
-pub struct JobBar {
-    multi: MultiProgress,
-    bar: Mutex<Option<ProgressBar>>,
+    jobs: Vec<Bars>,
     quiet: bool,
 }
 
@@ -123,11 +123,7 @@ impl SweepBars {
         let multi = MultiProgress::new();
         SweepBars {
             jobs: (0..jobs)
-                .map(|_| JobBar {
-                    multi: multi.clone(),
-                    bar: Mutex::new(None),
-                    quiet,
-                })
+                .map(|_| Bars::within(multi.clone(), quiet))
                 .collect(),
             multi,
             line: Mutex::new(None),
@@ -183,53 +179,5 @@ impl Display for SweepBars {
             bar
         });
         bar.set_message(sweep_line(state));
-    }
-}
-
-impl Progress for JobBar {
-    fn begin(&self, what: &str, total: u64) {
-        if self.quiet {
-            return;
-        }
-        let bar = self
-            .multi
-            .add(ProgressBar::new(total).with_prefix(what.to_string()));
-        bar.set_style(bar_style());
-        if let Some(old) = self.bar.lock().expect("progress lock").replace(bar) {
-            old.finish_and_clear();
-            self.multi.remove(&old);
-        }
-    }
-
-    fn advance(&self, n: u64) {
-        if let Some(bar) = &*self.bar.lock().expect("progress lock") {
-            bar.inc(n);
-        }
-    }
-
-    fn end(&self) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
-            bar.finish_and_clear();
-            self.multi.remove(&bar);
-        }
-    }
-
-    fn status(&self, message: &str) {
-        if let Some(bar) = &*self.bar.lock().expect("progress lock") {
-            if bar.message().is_empty() {
-                bar.set_style(status_style());
-            }
-            bar.set_message(message.to_string());
-        }
-    }
-
-    fn line(&self, message: &str) {
-        let message = terminal_safe(message);
-        self.multi.suspend(|| println!("{message}"));
-    }
-
-    fn note(&self, message: &str) {
-        let message = terminal_safe(message);
-        self.multi.suspend(|| eprintln!("note: {message}"));
     }
 }

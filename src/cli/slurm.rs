@@ -499,11 +499,5 @@ pub fn task(args: &TaskArgs, bars: &Bars) -> Result<ExitCode> {
     let summary = sweep_run
         .run(std::slice::from_ref(&spec))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(if summary.interrupted {
-        ExitCode::from(130)
-    } else if summary.failed + summary.diverged > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit_code(&summary))
 }

@@ -38,6 +38,23 @@ pub(super) fn new_run(name: &str) -> NewRun {
     }
 }
 
+/// The test results of three posters (p2, p1, p3: [`TARGETS`], [`SCORES`])
+/// under the weights of epoch `best`.
+pub(super) fn test_record(best: usize) -> TestRecord {
+    TestRecord {
+        epoch: best,
+        result: split(0.25),
+        posters: vec!["p2".into(), "p1".into(), "p3".into()],
+        images: ["/d/p2.jpg", "/d/p1.jpg", "/d/p3.jpg"]
+            .map(PathBuf::from)
+            .to_vec(),
+        targets: TARGETS.to_vec(),
+        scores: SCORES.to_vec(),
+        decision: Decision::Threshold(0.5),
+        stopped_early: false,
+    }
+}
+
 /// Three posters, two genres.
 pub(super) const TARGETS: [u8; 6] = [1, 0, 0, 1, 1, 1];
 pub(super) const SCORES: [f32; 6] = [0.9, 0.2, 0.4, 0.7, 0.6, 0.3];
@@ -145,16 +162,8 @@ fn the_test_results_read_back_poster_by_poster() {
     let (_dir, mut store) = open();
     let id = store.create_run(&new_run("r"), "u1").unwrap();
     let record = TestRecord {
-        epoch: 1,
-        result: split(0.25),
-        posters: vec!["p2".into(), "p1".into(), "p3".into()],
-        images: ["/d/p2.jpg", "/d/p1.jpg", "/d/p3.jpg"]
-            .map(PathBuf::from)
-            .to_vec(),
-        targets: TARGETS.to_vec(),
-        scores: SCORES.to_vec(),
-        decision: Decision::Threshold(0.5),
         stopped_early: true,
+        ..test_record(1)
     };
     store.record_test(id, &record).unwrap();
     let predictions = store.predictions(id).unwrap();

@@ -9,10 +9,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::*;
 use crate::store::schema::{self, RUN_TABLES};
-use crate::store::tests::{new_run, split, SCORES, TARGETS};
+use crate::store::tests::{new_run, split, test_record};
 use crate::store::{NewRun, SCHEMA_VERSION};
-use crate::train::metrics::Decision;
-use crate::train::record::{EpochRecord, TestRecord};
+use crate::train::record::EpochRecord;
 
 /// A run named and identified `uid`, of spec `spec`.
 fn run_of(uid: &str, spec: &str) -> NewRun {
@@ -31,21 +30,6 @@ fn epoch(n: usize) -> EpochRecord {
         train: split(1.0 / n as f64),
         val: split(0.5 / n as f64),
         best_epoch: n,
-    }
-}
-
-fn test_record(best: usize) -> TestRecord {
-    TestRecord {
-        epoch: best,
-        result: split(0.25),
-        posters: vec!["p2".into(), "p1".into(), "p3".into()],
-        images: ["/d/p2.jpg", "/d/p1.jpg", "/d/p3.jpg"]
-            .map(PathBuf::from)
-            .to_vec(),
-        targets: TARGETS.to_vec(),
-        scores: SCORES.to_vec(),
-        decision: Decision::Threshold(0.5),
-        stopped_early: false,
     }
 }
 
