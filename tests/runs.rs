@@ -25,29 +25,17 @@ fn count(conn: &Connection, sql: &str) -> i64 {
 /// interruptions: every metric of every epoch and split, per-genre counts,
 /// learning rates, and the test predictions.
 fn results_of(dir: &Path) -> Vec<String> {
-    let conn = db(dir);
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT epoch, split, posters, loss, micro_precision, micro_recall, micro_f1, macro_f1, \
-         samples_f1, subset_accuracy, binary_accuracy, micro_ap, macro_ap FROM metrics ORDER BY split, epoch",
-        "SELECT epoch, lr, is_best FROM epochs ORDER BY epoch",
-        "SELECT epoch, split, genre, tp, fp, fn, tn FROM genre_metrics ORDER BY split, epoch, genre",
-        "SELECT poster, genre, truth, probability, predicted FROM predictions ORDER BY poster, genre",
-        "SELECT status, epochs_done, best_epoch, stopped_early FROM runs",
-    ] {
-        let mut stmt = conn.prepare(sql).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect::<Vec<_>>()
-                    .join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
+    common::rows_as_text(
+        &dir.join("results/posterlab.sqlite"),
+        &[
+            "SELECT epoch, split, posters, loss, micro_precision, micro_recall, micro_f1, macro_f1, \
+             samples_f1, subset_accuracy, binary_accuracy, micro_ap, macro_ap FROM metrics ORDER BY split, epoch",
+            "SELECT epoch, lr, is_best FROM epochs ORDER BY epoch",
+            "SELECT epoch, split, genre, tp, fp, fn, tn FROM genre_metrics ORDER BY split, epoch, genre",
+            "SELECT poster, genre, truth, probability, predicted FROM predictions ORDER BY poster, genre",
+            "SELECT status, epochs_done, best_epoch, stopped_early FROM runs",
+        ],
+    )
 }
 
 fn checkpoints(dir: &Path) -> Vec<String> {

@@ -192,22 +192,12 @@ pub fn copy_of_tiny_set(dir: &Path, name: &str) -> PathBuf {
     data.join("Images").join(images[0].file_name().unwrap())
 }
 
-/// Every number each run in the database `db` recorded that must not depend
-/// on timing, on which job, process or machine trained it, or on
-/// interruptions — metrics, learning rates, best epochs, test
-/// probabilities — by run name, as text.
-pub fn results_by_run(db: &Path) -> Vec<String> {
+/// Every row the `queries` give on the database `db`, each as its values
+/// joined by `|`, query after query.
+pub fn rows_as_text(db: &Path, queries: &[&str]) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut out = Vec::new();
-    for sql in [
-        "SELECT r.name, m.epoch, m.split, m.loss, m.micro_f1, m.macro_f1, m.micro_ap, m.macro_ap \
-         FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.name, m.split, m.epoch",
-        "SELECT r.name, e.epoch, e.lr, e.is_best FROM epochs e JOIN runs r ON r.id = e.run_id \
-         ORDER BY r.name, e.epoch",
-        "SELECT r.name, p.poster, p.genre, p.probability FROM predictions p \
-         JOIN runs r ON r.id = p.run_id ORDER BY r.name, p.poster, p.genre",
-        "SELECT name, status, epochs_done, best_epoch FROM runs ORDER BY name",
-    ] {
+    for sql in queries {
         let mut stmt = conn.prepare(sql).unwrap();
         let n = stmt.column_count();
         let rows = stmt
@@ -221,4 +211,23 @@ pub fn results_by_run(db: &Path) -> Vec<String> {
         out.extend(rows.map(Result::unwrap));
     }
     out
+}
+
+/// Every number each run in the database `db` recorded that must not depend
+/// on timing, on which job, process or machine trained it, or on
+/// interruptions — metrics, learning rates, best epochs, test
+/// probabilities — by run name, as text.
+pub fn results_by_run(db: &Path) -> Vec<String> {
+    rows_as_text(
+        db,
+        &[
+            "SELECT r.name, m.epoch, m.split, m.loss, m.micro_f1, m.macro_f1, m.micro_ap, \
+             m.macro_ap FROM metrics m JOIN runs r ON r.id = m.run_id ORDER BY r.name, m.split, m.epoch",
+            "SELECT r.name, e.epoch, e.lr, e.is_best FROM epochs e JOIN runs r ON r.id = e.run_id \
+             ORDER BY r.name, e.epoch",
+            "SELECT r.name, p.poster, p.genre, p.probability FROM predictions p \
+             JOIN runs r ON r.id = p.run_id ORDER BY r.name, p.poster, p.genre",
+            "SELECT name, status, epochs_done, best_epoch FROM runs ORDER BY name",
+        ],
+    )
 }
