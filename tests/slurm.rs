@@ -165,6 +165,14 @@ fn task_epochs(dir: &Path, index: usize) -> i64 {
     .unwrap_or(0)
 }
 
+/// The log of task `index` of the one sweep under `dir`.
+fn task_log(dir: &Path, index: usize) -> String {
+    let path = sweep_dir(dir)
+        .unwrap()
+        .join(format!("logs/task-{index}.log"));
+    std::fs::read_to_string(path).unwrap()
+}
+
 fn sweep_dir(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir.join("results/slurm"))
         .ok()?
@@ -388,8 +396,7 @@ fn a_cancelled_task_resubmitted_and_a_requeued_one_resume_exactly() {
         states.contains(&(format!("{job}_1"), "COMPLETED".into())),
         "{states:?}"
     );
-    let log =
-        std::fs::read_to_string(sweep_dir(p.path()).unwrap().join("logs/task-1.log")).unwrap();
+    let log = task_log(p.path(), 1);
     assert!(log.contains("resuming after epoch"), "{log}");
 
     // The cancelled task is submitted again, alone, and resumes.
@@ -402,8 +409,7 @@ fn a_cancelled_task_resubmitted_and_a_requeued_one_resume_exactly() {
     );
     let (_, finish) = submitted(&o);
     wait_until("the second finishing job", || ended(&finish));
-    let log =
-        std::fs::read_to_string(sweep_dir(p.path()).unwrap().join("logs/task-0.log")).unwrap();
+    let log = task_log(p.path(), 0);
     assert!(log.contains("resuming after epoch"), "{log}");
 
     let here = trained_here(&text);
@@ -433,8 +439,7 @@ fn a_task_whose_spec_was_edited_after_submission_refuses_to_train() {
         states.contains(&(format!("{job}_1"), "FAILED".into())),
         "{states:?}"
     );
-    let log =
-        std::fs::read_to_string(sweep_dir(p.path()).unwrap().join("logs/task-1.log")).unwrap();
+    let log = task_log(p.path(), 1);
     assert!(
         log.contains("task 1 of sweep") && log.contains("edited since submission"),
         "{log}"

@@ -125,65 +125,66 @@ pub fn submit(
     };
     resources.check().map_err(anyhow::Error::msg)?;
     let runs = sweep_runs(&args.specs, args.device, load)?;
+    let Some(first) = runs.first() else {
+        bail!("the specs make no run");
+    };
     runner::preflight_elsewhere(&runs).map_err(anyhow::Error::msg)?;
     let hashes: Vec<String> = runs.iter().map(Spec::hash).collect();
     let id = slurm::sweep_id(
-        &runs[0].experiment,
+        &first.experiment,
         &hashes.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let results = absolute(&ws.results)?;
     let sweep = SweepDir::new(&results, &id);
-    let mut manifest = match sweep.manifest().exists() {
-        true => Manifest::load(&sweep.manifest()).map_err(anyhow::Error::msg)?,
-        false => Manifest {
-            posterlab_sweep: MANIFEST_FORMAT,
-            id: id.clone(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            workdir: absolute(Path::new("."))?,
-            specs: args
-                .specs
-                .iter()
-                .map(|p| absolute(p))
-                .collect::<Result<_>>()?,
-            device: args.device.map(|d| d.to_string()),
-            kernels: match args.kernels {
-                KernelsArg::Fast => "fast",
-                KernelsArg::Portable => "portable",
-            }
-            .to_string(),
-            allow_large_sweep: load.max_runs.is_none(),
-            results: results.clone(),
-            db: absolute(db)?,
-            reports: (!args.no_report)
-                .then(|| absolute(&args.reports))
-                .transpose()?,
-            runs: runs
-                .iter()
-                .zip(&hashes)
-                .enumerate()
-                .map(|(index, (s, hash))| ManifestRun {
-                    index,
-                    name: s.name.clone(),
-                    hash: hash.clone(),
-                    epochs: s.train.epochs,
-                })
-                .collect(),
-            submissions: Vec::new(),
-        },
+    // What this submission says; the runs' indices and the earlier
+    // submissions are the sweep's own, kept from its manifest.
+    let mut manifest = Manifest {
+        posterlab_sweep: MANIFEST_FORMAT,
+        id: id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        workdir: absolute(Path::new("."))?,
+        specs: args
+            .specs
+            .iter()
+            .map(|p| absolute(p))
+            .collect::<Result<_>>()?,
+        device: args.device.map(|d| d.to_string()),
+        kernels: match args.kernels {
+            KernelsArg::Fast => "fast",
+            KernelsArg::Portable => "portable",
+        }
+        .to_string(),
+        allow_large_sweep: load.max_runs.is_none(),
+        results: results.clone(),
+        db: absolute(db)?,
+        reports: (!args.no_report)
+            .then(|| absolute(&args.reports))
+            .transpose()?,
+        runs: runs
+            .iter()
+            .zip(&hashes)
+            .enumerate()
+            .map(|(index, (s, hash))| ManifestRun {
+                index,
+                name: s.name.clone(),
+                hash: hash.clone(),
+                epochs: s.train.epochs,
+            })
+            .collect(),
+        submissions: Vec::new(),
     };
-    if manifest.runs.iter().map(|r| &r.hash).ne(hashes.iter()) {
-        bail!(
-            "{} describes other runs than these specs resolve to\n  help: it was edited or \
-             damaged; move the folder aside and submit again",
-            sweep.manifest().display()
-        );
+    if sweep.manifest().exists() {
+        let earlier = Manifest::load(&sweep.manifest()).map_err(anyhow::Error::msg)?;
+        let hashes = |m: &Manifest| m.runs.iter().map(|r| r.hash.clone()).collect::<Vec<_>>();
+        if hashes(&earlier) != hashes(&manifest) {
+            bail!(
+                "{} describes other runs than these specs resolve to\n  help: it was edited or \
+                 damaged; move the folder aside and submit again",
+                sweep.manifest().display()
+            );
+        }
+        manifest.submissions = earlier.submissions;
     }
-    // A resubmission keeps where the finishing job writes (the first one
-    // said), unless this one names them.
-    manifest.db = absolute(db)?;
-    manifest.reports = (!args.no_report)
-        .then(|| absolute(&args.reports))
-        .transpose()?;
 
     let decisions = decide_all(&manifest, &sweep, &runs, db, args.dry_run)?;
     let submit: Vec<usize> = decisions
