@@ -76,13 +76,15 @@ mod tests {
         let (finished, diverged, interrupted, running) =
             (row(Finished), row(Diverged), row(Interrupted), row(Running));
         let (pending, completed) = (task("PENDING"), task("COMPLETED"));
-        let cases: Vec<(
-            Option<&RunRow>,
-            Option<&RunRow>,
-            Option<&TaskState>,
+        // (main database, task store, the queue, claimed here) → decision
+        type Case<'a> = (
+            Option<&'a RunRow>,
+            Option<&'a RunRow>,
+            Option<&'a TaskState>,
             bool,
             Decision,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (None, None, None, false, Decision::Submit),
             (Some(&interrupted), None, None, false, Decision::Submit),
             (None, Some(&running), None, false, Decision::Submit),
