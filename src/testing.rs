@@ -32,6 +32,7 @@ pub fn run_row(id: i64, name: &str, status: Status) -> RunRow {
         checkpoint_dir: Default::default(),
         train_seconds: 0.0,
         created_at: String::new(),
+        updated_at: String::new(),
         finished_at: None,
         best_val_loss: None,
         test_micro_f1: None,

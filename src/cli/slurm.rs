@@ -2,7 +2,6 @@
 //! run not done yet, then a job that merges and reports), and the hidden
 //! `posterlab slurm-task` each array task runs.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,7 +10,7 @@ use clap::Args;
 use posterlab::data::Workspace;
 use posterlab::runner::{self, Claim, Database};
 use posterlab::slurm::plan::{decide, Decision};
-use posterlab::slurm::queue::{self, TaskState};
+use posterlab::slurm::queue;
 use posterlab::slurm::script::{self, Resources, DEFAULT_SIGNAL_BEFORE};
 use posterlab::slurm::{self, Manifest, ManifestRun, Submission, SweepDir, MANIFEST_FORMAT};
 use posterlab::spec::{self, Spec};
@@ -299,7 +298,7 @@ fn decide_all(
     dry_run: bool,
 ) -> Result<Vec<Decision>> {
     let main = db.exists().then(|| Store::open_read_only(db)).transpose()?;
-    let mut queues: HashMap<String, Option<Vec<TaskState>>> = HashMap::new();
+    let mut queue = queue::Tasks::default();
     let mut decisions = Vec::with_capacity(runs.len());
     for (index, spec) in runs.iter().enumerate() {
         let hash = &manifest.runs[index].hash;
@@ -308,27 +307,16 @@ fn decide_all(
             None => None,
         };
         let in_task = latest_in_task_store(sweep, index, hash)?;
-        let active = match manifest.last_submission_of(index) {
-            Some(s) => {
-                if !queues.contains_key(&s.job) {
-                    let tasks = match queue::array_tasks(&s.job) {
-                        Ok(tasks) => tasks,
-                        // A dry run needs no Slurm: it says what it could not ask.
-                        Err(e) if dry_run => {
-                            eprintln!("note: cannot ask Slurm about job {}: {e}", s.job);
-                            None
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
-                    queues.insert(s.job.clone(), tasks);
-                }
-                queues[&s.job]
-                    .as_ref()
-                    .and_then(|tasks| tasks.iter().find(|t| t.index == index))
-                    .map(|t| (s.job.as_str(), t))
+        let active = match queue.of(manifest, index) {
+            Ok(active) => active,
+            // A dry run needs no Slurm: it says what it could not ask.
+            Err(e) if dry_run => {
+                eprintln!("note: cannot ask Slurm about task {index}'s job: {e}");
+                None
             }
-            None => None,
+            Err(e) => return Err(e.into()),
         };
+        let active = active.as_ref().map(|(job, state)| (job.as_str(), state));
         let busy = Claim::is_held(&runner::lock_path(&manifest.results, &spec.hash()));
         decisions.push(decide(in_main.as_ref(), in_task.as_ref(), active, busy));
     }

@@ -4,7 +4,6 @@
 //! from the database and the claims on this machine. Both end with the runs
 //! done, running, failed and left, and an ETA. Only reads.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -141,15 +140,8 @@ fn last_val_loss(store: &Store, run: &RunRow) -> Result<Option<f64>> {
         .and_then(|e| e.loss))
 }
 
-/// Whether `a` has got further than `b`: more epochs, or ended where `b`
-/// has not.
-fn further(a: &RunRow, b: &RunRow) -> bool {
-    let ended = |r: &RunRow| !matches!(r.status, Status::Running | Status::Interrupted);
-    (a.epochs_done, ended(a)) > (b.epochs_done, ended(b))
-}
-
 fn slurm_rows(manifest: &Manifest, sweep: &SweepDir, main: Option<&Store>) -> Result<Vec<Row>> {
-    let mut queues: HashMap<String, Option<Vec<TaskState>>> = HashMap::new();
+    let mut queue = queue::Tasks::default();
     let mut rows = Vec::new();
     for r in &manifest.runs {
         let in_main = match main {
@@ -165,9 +157,10 @@ fn slurm_rows(manifest: &Manifest, sweep: &SweepDir, main: Option<&Store>) -> Re
             Some(store) => store.latest_run(&r.hash)?,
             None => None,
         };
-        // The task store's copy while it is ahead of the merged one.
+        // The task store's copy while it is newer than the merged one (as
+        // the next merge will judge).
         let (run, merged) = match (in_main, in_task) {
-            (Some(m), Some(t)) if further(&t, &m) => (Some(t), false),
+            (Some(m), Some(t)) if t.progress().is_newer_than(&m.progress()) => (Some(t), false),
             (Some(m), _) => (Some(m), true),
             (None, t) => (t, false),
         };
@@ -176,17 +169,7 @@ fn slurm_rows(manifest: &Manifest, sweep: &SweepDir, main: Option<&Store>) -> Re
             (Some(run), Some(store)) => last_val_loss(store, run)?,
             _ => None,
         };
-        let slurm = match manifest.last_submission_of(r.index) {
-            Some(s) => {
-                if !queues.contains_key(&s.job) {
-                    queues.insert(s.job.clone(), without_slurm(queue::array_tasks(&s.job)));
-                }
-                queues[&s.job]
-                    .as_ref()
-                    .and_then(|tasks| tasks.iter().find(|t| t.index == r.index).cloned())
-            }
-            None => None,
-        };
+        let slurm = without_slurm(queue.of(manifest, r.index)).map(|(_, state)| state);
         let phase = phase(run.as_ref(), slurm.as_ref(), false);
         rows.push(Row {
             task: Some(r.index),

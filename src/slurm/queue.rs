@@ -5,11 +5,14 @@
 //! that cannot reach its controller (or find slurm.conf) retries for a
 //! minute or more.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::Manifest;
 
 /// A Slurm command that could not be run or refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +165,39 @@ impl TaskState {
                 | "STAGE_OUT"
                 | "STOPPED"
         )
+    }
+}
+
+/// What Slurm says of a sweep's array tasks, each array job asked once.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    jobs: HashMap<String, Option<Vec<TaskState>>>,
+}
+
+impl Tasks {
+    /// Array task `index` as Slurm sees it under the submission that last
+    /// sent it: that job's id and the task's state; `Ok(None)` when it was
+    /// never submitted or Slurm no longer knows it. A job Slurm cannot be
+    /// asked about is an error once, then reads as unknown.
+    pub fn of(
+        &mut self,
+        manifest: &Manifest,
+        index: usize,
+    ) -> Result<Option<(String, TaskState)>, SlurmError> {
+        let Some(submission) = manifest.last_submission_of(index) else {
+            return Ok(None);
+        };
+        let job = &submission.job;
+        if !self.jobs.contains_key(job) {
+            let answer = array_tasks(job);
+            self.jobs
+                .insert(job.clone(), answer.as_ref().ok().cloned().flatten());
+            answer?;
+        }
+        Ok(self.jobs[job]
+            .as_ref()
+            .and_then(|tasks| tasks.iter().find(|t| t.index == index))
+            .map(|t| (job.clone(), t.clone())))
     }
 }
 

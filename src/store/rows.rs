@@ -113,6 +113,8 @@ pub struct RunRow {
     pub checkpoint_dir: PathBuf,
     pub train_seconds: f64,
     pub created_at: String,
+    /// When the run was last written: its record, an epoch, its status.
+    pub updated_at: String,
     pub finished_at: Option<String>,
     /// The lowest validation loss of any epoch.
     pub best_val_loss: Option<f64>,
@@ -177,6 +179,7 @@ pub(super) fn run_row(row: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         checkpoint_dir: PathBuf::from(row.get::<_, String>("checkpoint_dir")?),
         train_seconds: row.get("train_seconds")?,
         created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
         finished_at: row.get("finished_at")?,
         best_val_loss: row.get("best_val_loss")?,
         test_micro_f1: row.get("test_micro_f1")?,

@@ -66,6 +66,18 @@ impl Progress {
     }
 }
 
+impl super::RunRow {
+    /// How far this copy of the run had got, to compare with another copy
+    /// of it as a merge does.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            epochs_done: self.epochs_done,
+            status: self.status,
+            updated_at: self.updated_at.clone(),
+        }
+    }
+}
+
 /// What a merge did (or, in a dry run, would do) with one run of a source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
