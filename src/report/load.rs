@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::metric::{Metric, Split};
+use crate::train::decision::{self, Decision};
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
 
 /// Where the poster files of a run recorded before the store kept them
@@ -25,6 +26,12 @@ pub(super) struct RunData {
     pub test: Option<EpochRow>,
     pub genre_counts: Vec<GenreRow>,
     pub predictions: Vec<PosterPrediction>,
+    /// The validation predictions of the tested weights (none for runs
+    /// recorded before the store kept them).
+    pub val_predictions: Vec<PosterPrediction>,
+    /// The run's rule as it was applied; `None` before a test, or for a
+    /// tuned rule whose thresholds are missing.
+    pub decision: Option<Decision>,
     /// Each test poster's image file, by poster id, or why they cannot be
     /// found.
     pub images: Result<HashMap<String, PathBuf>, String>,
@@ -101,15 +108,18 @@ pub(super) fn read(
     for run in runs {
         let rows = store.epochs(run.id).map_err(err)?;
         let test = rows.iter().find(|r| r.split == Split::Test).cloned();
-        let (genre_counts, predictions) = match &test {
+        let (genre_counts, predictions, val_predictions) = match &test {
             Some(t) => (
                 store
                     .genre_counts(run.id, Split::Test, t.epoch)
                     .map_err(err)?,
-                store.predictions(run.id).map_err(err)?,
+                store.predictions(run.id, Split::Test).map_err(err)?,
+                store.predictions(run.id, Split::Val).map_err(err)?,
             ),
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
+        let thresholds = store.thresholds(run.id, &run.rule.name()).map_err(err)?;
+        let decision = decision::recorded(run.rule, run.threshold, &run.genres, &thresholds);
         let recorded = store.test_images(run.id).map_err(err)?;
         let images = if recorded.is_empty() && !predictions.is_empty() {
             earlier(run)
@@ -126,6 +136,8 @@ pub(super) fn read(
             test,
             genre_counts,
             predictions,
+            val_predictions,
+            decision,
             images,
         });
     }

@@ -7,7 +7,6 @@ use crate::data::{Dataset, Split};
 use crate::model::Architecture;
 use crate::spec::Spec;
 use crate::store::NewRun;
-use crate::train::metrics::Decision;
 
 /// What the store records about a run before its first epoch; the data
 /// facts are empty when the data could not be loaded.
@@ -29,9 +28,7 @@ pub fn new_run(
         swept: spec.swept.clone(),
         epochs_planned: spec.train.epochs,
         monitor: spec.train.monitor.to_string(),
-        decision: Decision::for_loss(spec.train.loss, spec.train.threshold)
-            .as_str()
-            .to_string(),
+        decision: spec.train.decision.name(),
         threshold: spec.train.threshold,
         genres: facts.map_or_else(Vec::new, |f| f.0.genres.clone()),
         dataset: spec.data.dataset.to_string(),

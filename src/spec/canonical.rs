@@ -92,6 +92,11 @@ fn resolved_toml(spec: &Spec) -> String {
     line("early_stopping", early_stopping(t.early_stopping));
     line("monitor", toml_string(t.monitor.as_str()));
     line("threshold", toml_float(t.threshold));
+    // Written only when it is not the loss's own rule, so that every spec
+    // from before `train.decision` keeps its hash (and its finished runs).
+    if t.decision != Rule::default_for(t.loss) {
+        line("decision", decision(t.decision));
+    }
     out
 }
 
@@ -167,6 +172,13 @@ fn schedule(s: Schedule) -> String {
                 ("monitor", toml_string(monitor.as_str())),
             ],
         ),
+    }
+}
+
+fn decision(rule: Rule) -> String {
+    match rule {
+        Rule::TopK(k) => kind_table("top_k", &[("k", k.to_string())]),
+        other => toml_string(&other.name()),
     }
 }
 

@@ -142,6 +142,16 @@ pub const FIELDS: &[Field] = &[
     field("train", "threshold", "0.5", Open01,
         "Probability above which a genre counts as predicted, in (0, 1). For categorical_ce \
          (softmax) it is relative: a genre is predicted above threshold x the poster's top score."),
+    Field { section: "train", key: "decision", default: None, range: Any,
+        doc: "How probabilities become predicted genres. Default: \"threshold\" (probability above \
+         `threshold`), or \"relative\" (above threshold x the poster's top probability) for \
+         categorical_ce. Also { kind = \"top_k\", k = 3 } (the k most probable genres), \"tuned\" \
+         (one threshold for all genres, chosen on the validation split for micro-F1) and \
+         \"tuned_per_genre\" (one per genre, each chosen on validation for that genre's F1; a genre \
+         without validation positives keeps the tuned one). Each buys one F1 at the other's \
+         cost: tuned raises micro-F1 most, tuned_per_genre raises macro-F1 (rare genres get \
+         predicted) and lowers micro-F1. `posterlab rescore` tries a rule on finished runs \
+         without retraining." },
 
     field("sweep", "grid", "{}", Any,
         "Dotted field names mapped to lists of values; runs are the cartesian product, the axes in \
@@ -205,6 +215,15 @@ pub const SCHEDULE_KINDS: &[(&str, &[KindField])] = &[
     ("step", &[kf("step_size", "10", Int(1, 1_000_000)), kf("gamma", "0.1", Open01)]),
     ("cosine", &[kf("min_lr", "0.0", NonNegative)]),
     ("plateau", &[kf("factor", "0.5", Open01), kf("patience", "2", Int(0, 1_000_000)), kf("min_lr", "1e-6", NonNegative), MONITOR_FROM_TRAIN]),
+];
+
+#[rustfmt::skip]
+pub const DECISION_KINDS: &[(&str, &[KindField])] = &[
+    ("threshold", &[]),
+    ("relative", &[]),
+    ("top_k", &[kf("k", "3", Int(1, 1_000_000))]),
+    ("tuned", &[]),
+    ("tuned_per_genre", &[]),
 ];
 
 pub const EARLY_STOPPING_FIELDS: &[KindField] = &[

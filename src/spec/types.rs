@@ -176,6 +176,84 @@ pub struct TrainSpec {
     pub early_stopping: Option<EarlyStopping>,
     pub monitor: Monitor,
     pub threshold: f64,
+    /// How probabilities become predicted genres; the loss's own rule
+    /// ([`Rule::default_for`]) unless the spec says otherwise.
+    pub decision: Rule,
+}
+
+/// How a run's probabilities become predicted genres (`train.decision`).
+/// The plain rules read `train.threshold`; the tuned ones choose their
+/// thresholds on the validation predictions, never on the test split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// A genre is predicted when its probability is above `train.threshold`
+    /// (the rule for independent, sigmoid probabilities).
+    Threshold,
+    /// …above `train.threshold` times the poster's top probability (the rule
+    /// for softmax scores, which share one unit between the genres).
+    Relative,
+    /// The `k` most probable genres of each poster (ties broken by genre
+    /// order; every genre when `k` is at least their number).
+    TopK(usize),
+    /// One threshold for every genre, chosen to maximise validation micro-F1.
+    Tuned,
+    /// One threshold per genre, each chosen to maximise that genre's
+    /// validation F1; a genre without validation positives keeps the
+    /// [`Rule::Tuned`] threshold.
+    TunedPerGenre,
+}
+
+impl Rule {
+    /// The spellings of `train.decision` (top_k is a table with `k`).
+    pub const NAMES: &'static [&'static str] =
+        &["threshold", "relative", "top_k", "tuned", "tuned_per_genre"];
+
+    /// What a run does when its spec does not say: `relative` for a
+    /// `categorical_ce` model (softmax), `threshold` otherwise.
+    pub fn default_for(loss: Loss) -> Rule {
+        match loss {
+            Loss::CategoricalCe => Rule::Relative,
+            _ => Rule::Threshold,
+        }
+    }
+
+    /// Whether the rule chooses its thresholds on validation predictions.
+    pub fn is_tuned(self) -> bool {
+        matches!(self, Rule::Tuned | Rule::TunedPerGenre)
+    }
+
+    /// The rule's name: `threshold`, `relative`, `top_k:K`, `tuned` or
+    /// `tuned_per_genre` — what the store records and `--decision` takes.
+    pub fn name(self) -> String {
+        match self {
+            Rule::Threshold => "threshold".into(),
+            Rule::Relative => "relative".into(),
+            Rule::TopK(k) => format!("top_k:{k}"),
+            Rule::Tuned => "tuned".into(),
+            Rule::TunedPerGenre => "tuned_per_genre".into(),
+        }
+    }
+
+    /// The rule named `text` (what [`Rule::name`] gives; `relative_to_top`
+    /// is how databases before `train.decision` spelled `relative`).
+    pub fn parse(text: &str) -> Option<Rule> {
+        match text {
+            "threshold" => Some(Rule::Threshold),
+            "relative" | "relative_to_top" => Some(Rule::Relative),
+            "tuned" => Some(Rule::Tuned),
+            "tuned_per_genre" => Some(Rule::TunedPerGenre),
+            _ => {
+                let k = text.strip_prefix("top_k:")?.parse().ok()?;
+                (k >= 1).then_some(Rule::TopK(k))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

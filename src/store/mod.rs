@@ -38,7 +38,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use crate::filesystem::{self, Network};
 
 pub use merge::{merge, Change, MergeReport, Progress, RunMerge, SourceReport};
-pub use rows::{EpochRow, GenreRow, NewRun, PosterPrediction, RunRow, Status};
+pub use rows::{EpochRow, GenreRow, NewRun, PosterPrediction, RescoreRow, RunRow, Status};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use select::{select, spec_value, Selection};
 

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::rows::{epoch_row, run_row, GenreRow, PosterPrediction, EPOCH_COLUMNS, RUN_COLUMNS};
+use super::rows::{
+    epoch_row, rescore_row, run_row, GenreRow, PosterPrediction, RescoreRow, EPOCH_COLUMNS,
+    RUN_COLUMNS,
+};
+use crate::spec::Rule;
 use super::{EpochRow, Result, RunRow, Store};
 use crate::metric::Split;
 use crate::train::metrics::GenreCounts;
@@ -129,19 +133,25 @@ impl Store {
         rows
     }
 
-    /// The test predictions of run `id`, poster by poster (in poster id
-    /// order), each with one entry per genre in the run's genre order.
-    pub fn predictions(&self, id: i64) -> Result<Vec<PosterPrediction>> {
+    /// The `split` (test or val) predictions of run `id`, poster by poster
+    /// (in poster id order), each with one entry per genre in the run's
+    /// genre order. None for validation from runs recorded before the store
+    /// kept them (schema < 3, or a run tested before).
+    pub fn predictions(&self, id: i64, split: Split) -> Result<Vec<PosterPrediction>> {
         let genres = self.genres(id)?;
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT poster, genre, truth, probability, predicted FROM predictions \
-                 WHERE run_id = ?1 ORDER BY poster",
-            )
-            .map_err(|e| self.err(e))?;
+        let sql = if self.version < 3 {
+            if split != Split::Test {
+                return Ok(Vec::new());
+            }
+            "SELECT poster, genre, truth, probability, predicted FROM predictions \
+             WHERE run_id = ?1 AND 'test' = ?2 ORDER BY poster"
+        } else {
+            "SELECT poster, genre, truth, probability, predicted FROM predictions \
+             WHERE run_id = ?1 AND split = ?2 ORDER BY poster"
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([id], |r| {
+            .query_map(params![id, split.as_str()], |r| {
                 Ok((
                     r.get::<_, String>("poster")?,
                     r.get::<_, String>("genre")?,
@@ -170,5 +180,87 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The rule of run `id` and its spec's threshold.
+    pub fn rule(&self, id: i64) -> Result<(Rule, f64)> {
+        let (name, threshold): (String, f64) = self
+            .conn
+            .query_row(
+                "SELECT decision, threshold FROM runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get("decision")?, r.get("threshold")?)),
+            )
+            .map_err(|e| self.err(e))?;
+        let rule = Rule::parse(&name)
+            .ok_or_else(|| self.err(format!("run {id}: unknown decision rule {name:?}")))?;
+        Ok((rule, threshold))
+    }
+
+    /// The thresholds the tuned rule `rule` (a [`crate::train::decision::label`])
+    /// chose for run `id`: genre → threshold, `*` for the one over all
+    /// genres. Empty when it chose none.
+    pub fn thresholds(&self, id: i64, rule: &str) -> Result<Vec<(String, f64)>> {
+        if self.version < 3 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT genre, threshold FROM thresholds WHERE run_id = ?1 AND rule = ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![id, rule], |r| Ok((r.get("genre")?, r.get("threshold")?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Run `id`'s test metrics re-scored under other rules
+    /// (`posterlab rescore`), by rule label.
+    pub fn rescores(&self, id: i64) -> Result<Vec<RescoreRow>> {
+        if self.version < 3 {
+            return Ok(Vec::new());
+        }
+        let genres = self.genres(id)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT * FROM rescores WHERE run_id = ?1 ORDER BY rule")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query_map([id], rescore_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT genre, tp, fp, fn, tn FROM rescore_genres WHERE run_id = ?1 AND rule = ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        for row in &mut rows {
+            let counts = stmt
+                .query_map(params![id, row.rule], |r| {
+                    Ok((
+                        r.get::<_, String>("genre")?,
+                        GenreCounts {
+                            tp: r.get::<_, i64>("tp")? as u64,
+                            fp: r.get::<_, i64>("fp")? as u64,
+                            fn_: r.get::<_, i64>("fn")? as u64,
+                            tn: r.get::<_, i64>("tn")? as u64,
+                        },
+                    ))
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| self.err(e))?;
+            row.metrics.per_genre = genres
+                .iter()
+                .map(|g| {
+                    counts
+                        .iter()
+                        .find(|(name, _)| name == g)
+                        .map_or_else(GenreCounts::default, |(_, c)| *c)
+                })
+                .collect();
+        }
+        Ok(rows)
     }
 }

@@ -5,7 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::metric::{Metric, Split};
-use crate::train::metrics::{Decision, GenreCounts};
+use crate::spec::Rule;
+use crate::train::metrics::{GenreCounts, Metrics};
 
 /// A stored name this build does not know (a newer posterlab's, or edited).
 pub(super) fn unknown(column: &str, name: &str) -> rusqlite::Error {
@@ -102,8 +103,10 @@ pub struct RunRow {
     pub stopped_early: bool,
     /// The validation metric that picks the best epoch (`train.monitor`).
     pub monitor: Metric,
-    /// How the run's scores become predicted genres.
-    pub decision: Decision,
+    /// How the run's scores become predicted genres (`train.decision`),
+    /// and `train.threshold`, which the plain rules read.
+    pub rule: Rule,
+    pub threshold: f64,
     pub genres: Vec<String>,
     pub dataset: String,
     pub dataset_hash: String,
@@ -160,10 +163,11 @@ pub(super) fn run_row(row: &rusqlite::Row) -> rusqlite::Result<RunRow> {
                 .and_then(Metric::parse)
                 .ok_or_else(|| unknown("monitor", &name))?
         },
-        decision: {
-            let (name, threshold): (String, f64) = (row.get("decision")?, row.get("threshold")?);
-            Decision::parse(&name, threshold).ok_or_else(|| unknown("decision", &name))?
+        rule: {
+            let name: String = row.get("decision")?;
+            Rule::parse(&name).ok_or_else(|| unknown("decision", &name))?
         },
+        threshold: row.get("threshold")?,
         genres: json_list("genres")?,
         dataset: row.get("dataset")?,
         dataset_hash: row.get("dataset_hash")?,
@@ -289,4 +293,42 @@ pub struct PosterPrediction {
 pub struct GenreRow {
     pub genre: String,
     pub counts: GenreCounts,
+}
+
+/// A run's test metrics under another rule (`posterlab rescore`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RescoreRow {
+    /// The rule's label: `threshold:0.3`, `relative:0.5`, `top_k:3`, `tuned`,
+    /// `tuned_per_genre`.
+    pub rule: String,
+    /// The epoch whose predictions were re-scored (the tested one).
+    pub epoch: usize,
+    pub posters: usize,
+    pub metrics: Metrics,
+    pub recorded_at: String,
+}
+
+/// A row of `rescores`; its per-genre counts are read apart.
+pub(super) fn rescore_row(row: &rusqlite::Row) -> rusqlite::Result<RescoreRow> {
+    Ok(RescoreRow {
+        rule: row.get("rule")?,
+        epoch: row.get::<_, i64>("epoch")? as usize,
+        posters: row.get::<_, i64>("posters")? as usize,
+        metrics: Metrics {
+            micro_precision: row.get("micro_precision")?,
+            micro_recall: row.get("micro_recall")?,
+            micro_f1: row.get("micro_f1")?,
+            macro_precision: row.get("macro_precision")?,
+            macro_recall: row.get("macro_recall")?,
+            macro_f1: row.get("macro_f1")?,
+            samples_f1: row.get("samples_f1")?,
+            subset_accuracy: row.get("subset_accuracy")?,
+            binary_accuracy: row.get("binary_accuracy")?,
+            hamming_loss: row.get("hamming_loss")?,
+            micro_ap: row.get("micro_ap")?,
+            macro_ap: row.get("macro_ap")?,
+            per_genre: Vec::new(),
+        },
+        recorded_at: row.get("recorded_at")?,
+    })
 }

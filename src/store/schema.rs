@@ -8,7 +8,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Every table whose rows belong to one run (a `run_id` column), in the
 /// order `posterlab merge` copies them. A migration that adds such a table
@@ -19,6 +19,9 @@ pub const RUN_TABLES: &[&str] = &[
     "genre_metrics",
     "predictions",
     "test_posters",
+    "thresholds",
+    "rescores",
+    "rescore_genres",
 ];
 
 /// Each migration takes the database from version `i` to `i + 1`.
@@ -132,6 +135,70 @@ CREATE TABLE test_posters (
     poster          TEXT NOT NULL,
     image           TEXT NOT NULL,
     PRIMARY KEY (run_id, poster)
+) WITHOUT ROWID;
+"#,
+    // 3: validation predictions beside the test ones (a `split` column; the
+    // rows before it are all test rows), the thresholds a tuned decision
+    // rule chose, and the test metrics of finished runs re-scored under
+    // other rules (`posterlab rescore`), kept apart from the run's own.
+    r#"
+CREATE TABLE predictions_v3 (
+    run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    split           TEXT NOT NULL DEFAULT 'test' CHECK (split IN ('val', 'test')),
+    poster          TEXT NOT NULL,
+    genre           TEXT NOT NULL,
+    truth           INTEGER NOT NULL,
+    probability     REAL NOT NULL,
+    predicted       INTEGER NOT NULL,
+    PRIMARY KEY (run_id, split, poster, genre)
+) WITHOUT ROWID;
+INSERT INTO predictions_v3 (run_id, split, poster, genre, truth, probability, predicted)
+    SELECT run_id, 'test', poster, genre, truth, probability, predicted FROM predictions;
+DROP TABLE predictions;
+ALTER TABLE predictions_v3 RENAME TO predictions;
+
+CREATE TABLE thresholds (
+    run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    rule            TEXT NOT NULL,
+    genre           TEXT NOT NULL,
+    threshold       REAL NOT NULL,
+    PRIMARY KEY (run_id, rule, genre)
+) WITHOUT ROWID;
+
+CREATE TABLE rescores (
+    run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    rule            TEXT NOT NULL,
+    epoch           INTEGER NOT NULL,
+    posters         INTEGER NOT NULL,
+    micro_precision REAL NOT NULL,
+    micro_recall    REAL NOT NULL,
+    micro_f1        REAL NOT NULL,
+    macro_precision REAL NOT NULL,
+    macro_recall    REAL NOT NULL,
+    macro_f1        REAL NOT NULL,
+    samples_f1      REAL NOT NULL,
+    subset_accuracy REAL NOT NULL,
+    binary_accuracy REAL NOT NULL,
+    hamming_loss    REAL NOT NULL,
+    micro_ap        REAL NOT NULL,
+    macro_ap        REAL NOT NULL,
+    recorded_at     TEXT NOT NULL,
+    PRIMARY KEY (run_id, rule)
+) WITHOUT ROWID;
+
+CREATE TABLE rescore_genres (
+    run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    rule            TEXT NOT NULL,
+    genre           TEXT NOT NULL,
+    tp              INTEGER NOT NULL,
+    fp              INTEGER NOT NULL,
+    fn              INTEGER NOT NULL,
+    tn              INTEGER NOT NULL,
+    support         INTEGER NOT NULL,
+    precision       REAL NOT NULL,
+    recall          REAL NOT NULL,
+    f1              REAL NOT NULL,
+    PRIMARY KEY (run_id, rule, genre)
 ) WITHOUT ROWID;
 "#,
 ];
@@ -319,6 +386,43 @@ mod tests {
             .unwrap();
         let e = migrate(&mut conn).unwrap().unwrap_err();
         assert!(e.contains("made by a newer posterlab"), "{e}");
+    }
+
+    #[test]
+    fn version_3_keeps_the_test_predictions_of_version_2_as_test_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        // Rows without their run: the migration is about the rows.
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute_batch(
+            "INSERT INTO predictions VALUES (1, 'p1', 'Drama', 1, 0.75, 1), (1, 'p1', 'Comedy', 0, 0.25, 0)",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap().unwrap();
+        let rows: Vec<(String, String, f64, bool)> = conn
+            .prepare("SELECT split, genre, probability, predicted FROM predictions ORDER BY genre")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("test".into(), "Comedy".into(), 0.25, false),
+                ("test".into(), "Drama".into(), 0.75, true)
+            ]
+        );
+        assert_eq!(
+            recognise(&conn).unwrap(),
+            Found::Posterlab {
+                version: 3,
+                labelled: true
+            }
+        );
     }
 
     #[test]

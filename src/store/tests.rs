@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::metric::{Metric, Split};
+use crate::spec::Rule;
+use crate::train::decision::Decided;
 use crate::train::metrics::{evaluate, Decision};
-use crate::train::record::{EpochRecord, SplitResult, TestRecord};
+use crate::train::record::{EpochRecord, Scored, SplitResult, TestRecord};
 
 pub(super) fn new_run(name: &str) -> NewRun {
     NewRun {
@@ -44,13 +46,24 @@ pub(super) fn test_record(best: usize) -> TestRecord {
     TestRecord {
         epoch: best,
         result: split(0.25),
-        posters: vec!["p2".into(), "p1".into(), "p3".into()],
+        test: Scored {
+            posters: vec!["p2".into(), "p1".into(), "p3".into()],
+            targets: TARGETS.to_vec(),
+            scores: SCORES.to_vec(),
+        },
         images: ["/d/p2.jpg", "/d/p1.jpg", "/d/p3.jpg"]
             .map(PathBuf::from)
             .to_vec(),
-        targets: TARGETS.to_vec(),
-        scores: SCORES.to_vec(),
-        decision: Decision::Threshold(0.5),
+        // Validation: the same scores on other posters, in reverse.
+        val: Scored {
+            posters: vec!["v3".into(), "v2".into(), "v1".into()],
+            targets: TARGETS.to_vec(),
+            scores: SCORES.to_vec(),
+        },
+        decided: Decided {
+            decision: Decision::Threshold(0.5),
+            tuned: None,
+        },
         stopped_early: false,
     }
 }
@@ -63,7 +76,7 @@ pub(super) fn split(loss: f64) -> SplitResult {
     SplitResult {
         posters: 3,
         loss,
-        metrics: evaluate(&TARGETS, &SCORES, 2, Decision::Threshold(0.5)),
+        metrics: evaluate(&TARGETS, &SCORES, 2, &Decision::Threshold(0.5)),
     }
 }
 
@@ -98,8 +111,8 @@ fn a_new_run_reads_back_as_it_was_recorded() {
     );
     assert_eq!(r.checkpoint_dir, Path::new("/ck/run"));
     assert_eq!(
-        (r.monitor, r.decision),
-        (Metric::Loss, Decision::Threshold(0.5))
+        (r.monitor, r.rule, r.threshold),
+        (Metric::Loss, Rule::Threshold, 0.5)
     );
     assert_eq!(
         (r.status, r.best_epoch, r.best_val_loss, r.test_micro_f1),
@@ -166,7 +179,7 @@ fn the_test_results_read_back_poster_by_poster() {
         ..test_record(1)
     };
     store.record_test(id, &record).unwrap();
-    let predictions = store.predictions(id).unwrap();
+    let predictions = store.predictions(id, Split::Test).unwrap();
     // In poster id order, each genre in the run's order.
     let want = [
         ("p1", [false, true], [0.4, 0.7], [false, true]),
@@ -182,6 +195,10 @@ fn the_test_results_read_back_poster_by_poster() {
         assert_eq!(p.probability, probability, "f32 scores are stored exactly");
         assert_eq!(p.predicted, predicted);
     }
+    let val = store.predictions(id, Split::Val).unwrap();
+    let names: Vec<&str> = val.iter().map(|p| p.poster.as_str()).collect();
+    assert_eq!(names, ["v1", "v2", "v3"]);
+    assert_eq!(val[2].probability, [0.9, 0.2], "v3 has p2's scores");
     let images = store.test_images(id).unwrap();
     assert_eq!(images.len(), 3);
     assert_eq!(images["p1"], Path::new("/d/p1.jpg"));
@@ -194,6 +211,49 @@ fn the_test_results_read_back_poster_by_poster() {
     assert_eq!((run.status, run.stopped_early), (Status::Finished, true));
     assert_eq!(run.test_micro_f1, Some(record.result.metrics.micro_f1));
     assert!(run.finished_at.is_some());
+}
+
+#[test]
+fn a_tuned_rules_thresholds_and_a_rescore_read_back_beside_the_runs_own() {
+    let (_dir, mut store) = open();
+    let id = store.create_run(&new_run("r"), "u1").unwrap();
+    let tuned = Decided {
+        decision: Decision::PerGenre(vec![0.3, 0.65]),
+        tuned: Some(0.45),
+    };
+    let record = TestRecord {
+        decided: tuned.clone(),
+        ..test_record(1)
+    };
+    store.record_test(id, &record).unwrap();
+    // The run's own rule is `threshold` (new_run), so its thresholds are
+    // filed under that name; the predicted flags follow the decision.
+    let genres = ["Action".to_string(), "Comedy".to_string()];
+    let mut want = tuned.thresholds(&genres);
+    let mut got = store.thresholds(id, "threshold").unwrap();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+    let p3 = &store.predictions(id, Split::Test).unwrap()[2];
+    assert_eq!(p3.predicted, [true, false], "0.6 > 0.3, 0.3 < 0.65");
+
+    let metrics = evaluate(&TARGETS, &SCORES, 2, &Decision::TopK(1));
+    store
+        .record_rescore(id, "top_k:1", 1, 3, &metrics, &[])
+        .unwrap();
+    // Again: replaced, not added.
+    store
+        .record_rescore(id, "top_k:1", 1, 3, &metrics, &[])
+        .unwrap();
+    let rescores = store.rescores(id).unwrap();
+    assert_eq!(rescores.len(), 1);
+    assert_eq!(
+        (rescores[0].rule.as_str(), rescores[0].epoch, rescores[0].posters),
+        ("top_k:1", 1, 3)
+    );
+    assert_eq!(rescores[0].metrics, metrics, "per-genre counts included");
+    let own = store.epochs(id).unwrap().pop().unwrap();
+    assert_eq!(own.micro_f1, record.result.metrics.micro_f1, "the run's own are kept");
 }
 
 #[test]

@@ -9,7 +9,8 @@ use rusqlite::{params, Connection, Transaction};
 
 use super::{NewRun, Result, Status, Store};
 use crate::metric::Split;
-use crate::train::record::{EpochRecord, SplitResult, TestRecord};
+use crate::train::metrics::{Decision, Metrics};
+use crate::train::record::{EpochRecord, Scored, SplitResult, TestRecord};
 
 /// The time now, UTC, RFC 3339 (what SQLite's date functions read).
 fn now(tx: &Connection) -> rusqlite::Result<String> {
@@ -171,6 +172,7 @@ impl Store {
     /// Records the test evaluation and predictions and marks the run finished.
     pub fn record_test(&mut self, id: i64, record: &TestRecord) -> Result<()> {
         let genres = self.genres(id)?;
+        let rule = self.rule(id)?.0.name();
         self.write(|tx| {
             let at = now(tx)?;
             insert_split(
@@ -181,28 +183,13 @@ impl Store {
                 &record.result,
                 &genres,
             )?;
-            let mut insert = tx.prepare(
-                "INSERT INTO predictions (run_id, poster, genre, truth, probability, predicted) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let g = genres.len();
-            for (p, poster) in record.posters.iter().enumerate() {
-                let row = &record.scores[p * g..(p + 1) * g];
-                let cut = record.decision.cut(row);
-                for (j, genre) in genres.iter().enumerate() {
-                    insert.execute(params![
-                        id,
-                        poster,
-                        genre,
-                        record.targets[p * g + j],
-                        row[j] as f64,
-                        row[j] as f64 > cut
-                    ])?;
-                }
-            }
+            let decision = &record.decided.decision;
+            insert_predictions(tx, id, Split::Test, &record.test, &genres, decision)?;
+            insert_predictions(tx, id, Split::Val, &record.val, &genres, decision)?;
+            insert_thresholds(tx, id, &rule, &record.decided.thresholds(&genres))?;
             let mut insert =
                 tx.prepare("INSERT INTO test_posters (run_id, poster, image) VALUES (?1, ?2, ?3)")?;
-            for (poster, image) in record.posters.iter().zip(&record.images) {
+            for (poster, image) in record.test.posters.iter().zip(&record.images) {
                 insert.execute(params![id, poster, image.to_string_lossy()])?;
             }
             tx.execute(
@@ -213,6 +200,125 @@ impl Store {
             Ok(())
         })
     }
+}
+
+impl Store {
+    /// Records run `id`'s test metrics under the rule labelled `rule`
+    /// (re-scored from its stored predictions of the tested `epoch`), with
+    /// the thresholds it tuned; replaces an earlier rescore by that rule and
+    /// leaves the run's own metrics alone.
+    pub fn record_rescore(
+        &mut self,
+        id: i64,
+        rule: &str,
+        epoch: usize,
+        posters: usize,
+        metrics: &Metrics,
+        thresholds: &[(String, f64)],
+    ) -> Result<()> {
+        let genres = self.genres(id)?;
+        self.write(|tx| {
+            let at = now(tx)?;
+            let m = metrics;
+            tx.execute(
+                "INSERT OR REPLACE INTO rescores (run_id, rule, epoch, posters, micro_precision, \
+                 micro_recall, micro_f1, macro_precision, macro_recall, macro_f1, samples_f1, \
+                 subset_accuracy, binary_accuracy, hamming_loss, micro_ap, macro_ap, recorded_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                params![
+                    id,
+                    rule,
+                    epoch as i64,
+                    posters as i64,
+                    m.micro_precision,
+                    m.micro_recall,
+                    m.micro_f1,
+                    m.macro_precision,
+                    m.macro_recall,
+                    m.macro_f1,
+                    m.samples_f1,
+                    m.subset_accuracy,
+                    m.binary_accuracy,
+                    m.hamming_loss,
+                    m.micro_ap,
+                    m.macro_ap,
+                    at
+                ],
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO rescore_genres (run_id, rule, genre, tp, fp, fn, tn, \
+                 support, precision, recall, f1) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for (genre, c) in genres.iter().zip(&m.per_genre) {
+                insert.execute(params![
+                    id,
+                    rule,
+                    genre,
+                    c.tp as i64,
+                    c.fp as i64,
+                    c.fn_ as i64,
+                    c.tn as i64,
+                    c.support() as i64,
+                    c.precision(),
+                    c.recall(),
+                    c.f1()
+                ])?;
+            }
+            insert_thresholds(tx, id, rule, thresholds)?;
+            Ok(())
+        })
+    }
+}
+
+/// A split's predictions, each genre marked predicted or not by `decision`.
+fn insert_predictions(
+    tx: &Transaction,
+    id: i64,
+    split: Split,
+    scored: &Scored,
+    genres: &[String],
+    decision: &Decision,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO predictions (run_id, split, poster, genre, truth, probability, predicted) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let g = genres.len();
+    let mut predicted = vec![false; g];
+    for (p, poster) in scored.posters.iter().enumerate() {
+        let row = &scored.scores[p * g..(p + 1) * g];
+        decision.apply(row, &mut predicted);
+        for (j, genre) in genres.iter().enumerate() {
+            insert.execute(params![
+                id,
+                split.as_str(),
+                poster,
+                genre,
+                scored.targets[p * g + j],
+                row[j] as f64,
+                predicted[j]
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// The thresholds a tuned rule (named `rule`) chose, replacing any it chose
+/// before.
+fn insert_thresholds(
+    tx: &Transaction,
+    id: i64,
+    rule: &str,
+    thresholds: &[(String, f64)],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO thresholds (run_id, rule, genre, threshold) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (genre, threshold) in thresholds {
+        insert.execute(params![id, rule, genre, threshold])?;
+    }
+    Ok(())
 }
 
 fn insert_split(

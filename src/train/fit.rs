@@ -18,9 +18,10 @@ use dfdx::prelude::*;
 use super::checkpoint::{self, State};
 use super::history::{best_epoch, learning_rate, should_stop};
 use super::loss::{loss, pos_weights};
-use super::metrics::{evaluate, Decision};
+use super::decision::{decide, Decided, Decision, Validation};
+use super::metrics::evaluate;
 use super::optim::{leaf_ids, Optimizer};
-use super::record::{EpochRecord, Error, SplitResult, TestRecord, Tracker};
+use super::record::{EpochRecord, Error, Scored, SplitResult, TestRecord, Tracker};
 use super::step::train_step;
 use crate::data::{epoch_order, Batch, Dataset, Split};
 use crate::model::dropout::mix;
@@ -80,7 +81,15 @@ pub fn train<D: Layers>(
             Err(ended) => return Ok(ended),
         };
         let train_seconds = started.elapsed().as_secs_f64();
-        let val = fit.evaluate(&cx.split.val)?.result;
+        let val = fit.evaluate(&cx.split.val)?;
+        // Both splits under the epoch's rule: a tuned one tuned on this
+        // epoch's validation predictions (so its validation metrics are
+        // optimistic; the test never tunes).
+        let decided = fit.decide(&val)?;
+        let (train, val) = (
+            train.finish(&decided.decision).result,
+            val.finish(&decided.decision).result,
+        );
         if !val.loss.is_finite() {
             let reason = format!(
                 "the validation loss became {} in epoch {}",
@@ -130,7 +139,6 @@ struct Fit<'a, 'c, D: Layers> {
     model: Model<D>,
     optimizer: Optimizer<D>,
     leaves: Vec<UniqueId>,
-    decision: Decision,
     pos_weight: Option<T1<D>>,
     hash: String,
 }
@@ -154,7 +162,6 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
             leaves: leaf_ids(&model.params),
             model,
             optimizer: Optimizer::new(t),
-            decision: Decision::for_loss(t.loss, t.threshold),
             pos_weight,
             hash: cx.spec.hash(),
         })
@@ -200,7 +207,7 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
 
     /// One epoch of training (0-based `epoch`): its training-split result,
     /// or how the run ended instead (interrupted, diverged).
-    fn train_epoch(&mut self, epoch: usize) -> Result<Result<SplitResult, Outcome>, Error> {
+    fn train_epoch(&mut self, epoch: usize) -> Result<Result<Pass, Outcome>, Error> {
         let (cx, t) = (self.cx, &self.cx.spec.train);
         let order = epoch_order(&cx.split.train, t.seed, epoch);
         let started = Instant::now();
@@ -249,11 +256,12 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
                 .status(&format!("loss {:.4}  {per_sec:.0} img/s", pass.mean_loss()));
         }
         cx.progress.end();
-        Ok(Ok(pass.finish(self.decision).result))
+        Ok(Ok(pass))
     }
 
-    /// The model, in evaluation mode, on the posters `indices`.
-    fn evaluate(&mut self, indices: &[usize]) -> Result<Evaluation, Error> {
+    /// The model, in evaluation mode, on the posters `indices`: their
+    /// loss, targets and scores, to be judged by a decision.
+    fn evaluate(&mut self, indices: &[usize]) -> Result<Pass, Error> {
         let t = &self.cx.spec.train;
         let mut pass = Pass::new(t.loss, indices.len(), self.cx.data.genres.len());
         for (chunk, images, y) in batches(self.dev, self.cx.data, indices, t.batch_size.max(32)) {
@@ -266,7 +274,22 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
                 loss(t.loss, logits, &y, self.pos_weight.as_ref()).map_err(|e| format!("{e:?}"))?;
             pass.add(self.cx.data, chunk, l.as_vec()[0], &values);
         }
-        Ok(pass.finish(self.decision))
+        Ok(pass)
+    }
+
+    /// The spec's rule made concrete, a tuned one on `val`'s predictions.
+    fn decide(&self, val: &Pass) -> Result<Decided, Error> {
+        let t = &self.cx.spec.train;
+        let val = Validation {
+            targets: &val.targets,
+            scores: &val.scores,
+        };
+        Ok(decide(
+            t.decision,
+            t.threshold,
+            self.cx.data.genres.len(),
+            Some(val),
+        )?)
     }
 
     /// Writes the state after the epochs of `history`, and the weights as
@@ -302,12 +325,21 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
                 "cannot test the best epoch ({best}): {e}\n  help: `posterlab run --force` retrains the run from the start"
             )
         })?;
-        let test = self.evaluate(&self.cx.split.test)?;
+        // The validation predictions of the tested weights: what a tuned
+        // rule is tuned on, stored so that `rescore` can tune others.
+        let val = self.evaluate(&self.cx.split.val)?;
+        let decided = self.decide(&val)?;
+        let test = self.evaluate(&self.cx.split.test)?.finish(&decided.decision);
         let (data, test_split) = (self.cx.data, &self.cx.split.test);
+        let ids = |split: &[usize]| split.iter().map(|&i| data.ids[i].clone()).collect();
         Ok(TestRecord {
             epoch: best,
             result: test.result,
-            posters: test_split.iter().map(|&i| data.ids[i].clone()).collect(),
+            test: Scored {
+                posters: ids(test_split),
+                targets: test.targets,
+                scores: test.scores,
+            },
             // Absolute, so that the report finds them from any folder.
             images: test_split
                 .iter()
@@ -315,9 +347,12 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
                     std::path::absolute(&data.images[i]).unwrap_or_else(|_| data.images[i].clone())
                 })
                 .collect(),
-            targets: test.targets,
-            scores: test.scores,
-            decision: self.decision,
+            val: Scored {
+                posters: ids(&self.cx.split.val),
+                targets: val.targets,
+                scores: val.scores,
+            },
+            decided,
             stopped_early,
         })
     }
@@ -391,7 +426,7 @@ impl Pass {
         self.loss_sum / self.seen.max(1) as f64
     }
 
-    fn finish(self, decision: Decision) -> Evaluation {
+    fn finish(self, decision: &Decision) -> Evaluation {
         let result = SplitResult {
             posters: self.posters,
             loss: self.loss_sum / self.posters.max(1) as f64,

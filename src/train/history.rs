@@ -286,7 +286,7 @@ mod tests {
         let result = |loss: f64, scores: [f32; 2]| SplitResult {
             posters: 1,
             loss,
-            metrics: evaluate(&[1, 0], &scores, 2, Decision::Threshold(0.5)),
+            metrics: evaluate(&[1, 0], &scores, 2, &Decision::Threshold(0.5)),
         };
         // Epoch 2 has the lowest loss, epoch 1 the better F1 (1.0 vs 0.0).
         let history = [

@@ -5,7 +5,7 @@
 //! posters; a genre is predicted when its score is above the threshold
 //! ([`Decision::Threshold`], sigmoid outputs) or above the threshold times the
 //! poster's top score ([`Decision::RelativeToTop`], softmax outputs of a
-//! `categorical_ce` model).
+//! `categorical_ce` model), or by the other rules of `decision`.
 //!
 //! - micro precision / recall / F1: over all (poster, genre) pairs at once:
 //!   P = ΣTP / (ΣTP + ΣFP), R = ΣTP / (ΣTP + ΣFN), F1 = 2ΣTP / (2ΣTP + ΣFP + ΣFN);
@@ -25,6 +25,8 @@
 //!   genres that have at least one positive poster.
 
 use serde::{Deserialize, Serialize};
+
+pub use super::decision::Decision;
 
 /// Confusion counts of one genre.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,72 +103,9 @@ pub struct Metrics {
     pub per_genre: Vec<GenreCounts>,
 }
 
-/// How a poster's scores become a set of predicted genres.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Decision {
-    /// A genre is predicted when its score is above the threshold: for
-    /// independent (sigmoid) probabilities.
-    Threshold(f64),
-    /// A genre is predicted when its score is above `threshold` times the
-    /// poster's highest score: for softmax scores, which share one unit of
-    /// probability between the genres (a poster with three equally likely
-    /// genres scores 1/3 each, so an absolute 0.5 would predict none). At
-    /// least the top genre is always predicted.
-    RelativeToTop(f64),
-}
-
-impl Decision {
-    /// The rule for a model trained with `loss`: relative to the top score
-    /// for `categorical_ce` (softmax), absolute otherwise (sigmoid).
-    pub fn for_loss(loss: crate::spec::Loss, threshold: f64) -> Decision {
-        match loss {
-            crate::spec::Loss::CategoricalCe => Decision::RelativeToTop(threshold),
-            _ => Decision::Threshold(threshold),
-        }
-    }
-
-    /// The rule stored as `name` (what [`Decision::as_str`] gives) with
-    /// `threshold`.
-    pub fn parse(name: &str, threshold: f64) -> Option<Decision> {
-        match name {
-            "threshold" => Some(Decision::Threshold(threshold)),
-            "relative_to_top" => Some(Decision::RelativeToTop(threshold)),
-            _ => None,
-        }
-    }
-
-    /// The rule in words, for figures.
-    pub fn describe(self) -> String {
-        match self {
-            Decision::RelativeToTop(t) => {
-                format!("softmax probability above {t} x the poster's top one")
-            }
-            Decision::Threshold(t) => format!("probability above {t}"),
-        }
-    }
-
-    /// The name stored with a run.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Threshold(_) => "threshold",
-            Decision::RelativeToTop(_) => "relative_to_top",
-        }
-    }
-
-    /// The score a genre must exceed in a row of scores.
-    pub fn cut(self, row: &[f32]) -> f64 {
-        match self {
-            Decision::Threshold(t) => t,
-            Decision::RelativeToTop(t) => {
-                t * row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64
-            }
-        }
-    }
-}
-
 /// All metrics for `targets` (0/1) and `scores`, both `n × genres` row-major,
 /// with genres predicted by `decision`.
-pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: Decision) -> Metrics {
+pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: &Decision) -> Metrics {
     assert_eq!(targets.len(), scores.len(), "one score per target");
     assert!(
         genres > 0 && targets.len().is_multiple_of(genres),
@@ -176,11 +115,12 @@ pub fn evaluate(targets: &[u8], scores: &[f32], genres: usize, decision: Decisio
 
     let mut per_genre = vec![GenreCounts::default(); genres];
     let (mut samples_f1, mut exact) = (0.0, 0u64);
+    let mut guessed = vec![false; genres];
     for (t_row, s_row) in targets.chunks(genres).zip(scores.chunks(genres)) {
         let (mut hits, mut truths, mut guesses, mut all_right) = (0u64, 0u64, 0u64, true);
-        let cut = decision.cut(s_row);
-        for ((&t, &s), counts) in t_row.iter().zip(s_row).zip(per_genre.iter_mut()) {
-            let (truth, guess) = (t == 1, s as f64 > cut);
+        decision.apply(s_row, &mut guessed);
+        for ((&t, &guess), counts) in t_row.iter().zip(&guessed).zip(per_genre.iter_mut()) {
+            let truth = t == 1;
             counts.record(truth, guess);
             hits += u64::from(truth && guess);
             truths += u64::from(truth);
@@ -271,7 +211,7 @@ mod tests {
     fn example() -> Metrics {
         let targets = [1, 1, 0, 0, 0, 1, 0, 0, 0];
         let scores = [0.9, 0.4, 0.1, 0.2, 0.7, 0.8, 0.3, 0.2, 0.1];
-        evaluate(&targets, &scores, 3, Decision::Threshold(0.5))
+        evaluate(&targets, &scores, 3, &Decision::Threshold(0.5))
     }
 
     #[test]
@@ -353,7 +293,7 @@ mod tests {
         // Genre 1 never occurs: macro AP averages genres 0 and 2 only.
         let targets = [1, 0, 0, 0, 0, 1];
         let scores = [0.9, 0.9, 0.2, 0.1, 0.5, 0.8];
-        let m = evaluate(&targets, &scores, 3, Decision::Threshold(0.5));
+        let m = evaluate(&targets, &scores, 3, &Decision::Threshold(0.5));
         close(m.macro_ap, (1.0 + 1.0) / 2.0, "macro ap");
         // …but it does count (as 0) in the macro F1, as in scikit-learn.
         close(m.macro_f1, (1.0 + 0.0 + 1.0) / 3.0, "macro f1");
@@ -363,7 +303,7 @@ mod tests {
     fn predicting_nothing_scores_high_binary_accuracy_and_zero_f1() {
         // The trap the data README describes: all-negative predictions.
         let targets = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-        let m = evaluate(&targets, &[0.0; 10], 5, Decision::Threshold(0.5));
+        let m = evaluate(&targets, &[0.0; 10], 5, &Decision::Threshold(0.5));
         close(m.binary_accuracy, 8.0 / 10.0, "binary accuracy");
         close(m.micro_f1, 0.0, "micro f1");
         close(m.macro_precision, 0.0, "zero division counts as 0");
@@ -375,10 +315,10 @@ mod tests {
         let scores = [0.45, 0.40, 0.15, 0.7, 0.2, 0.1];
         let targets = [1, 1, 0, 0, 1, 0];
         // Absolute 0.5 predicts only the second poster's first genre...
-        let absolute = evaluate(&targets, &scores, 3, Decision::Threshold(0.5));
+        let absolute = evaluate(&targets, &scores, 3, &Decision::Threshold(0.5));
         assert_eq!(absolute.per_genre[0].fp + absolute.per_genre[0].tp, 1);
         // ...relative: above 0.5 × 0.45 (genres 0 and 1), above 0.35 (genre 0).
-        let m = evaluate(&targets, &scores, 3, Decision::RelativeToTop(0.5));
+        let m = evaluate(&targets, &scores, 3, &Decision::RelativeToTop(0.5));
         let predicted: Vec<u64> = m.per_genre.iter().map(|c| c.tp + c.fp).collect();
         assert_eq!(predicted, vec![2, 1, 0]);
         assert_eq!((m.per_genre[0].tp, m.per_genre[0].fp), (1, 1));
@@ -393,7 +333,7 @@ mod tests {
 
     #[test]
     fn the_threshold_is_strict() {
-        let m = evaluate(&[1], &[0.5], 1, Decision::Threshold(0.5));
+        let m = evaluate(&[1], &[0.5], 1, &Decision::Threshold(0.5));
         assert_eq!(
             m.per_genre[0],
             GenreCounts {

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod decision;
 pub mod fit;
 pub mod history;
 pub mod loss;

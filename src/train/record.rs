@@ -7,7 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::{Decision, Metrics};
+use super::decision::Decided;
+use super::metrics::Metrics;
 use crate::metric::Metric;
 use crate::spec::Monitor;
 
@@ -76,15 +77,26 @@ pub struct TestRecord {
     /// The epoch whose weights were tested (1-based).
     pub epoch: usize,
     pub result: SplitResult,
-    /// Poster ids, their image files, targets and scores (`posters ×
-    /// genres`), in split order.
-    pub posters: Vec<String>,
+    /// The test posters with their targets and scores.
+    pub test: Scored,
+    /// The test posters' image files, in split order.
     pub images: Vec<std::path::PathBuf>,
-    pub targets: Vec<u8>,
-    pub scores: Vec<f32>,
-    pub decision: Decision,
+    /// The validation split under the same weights: what a tuned rule was
+    /// tuned on.
+    pub val: Scored,
+    /// The run's rule, made concrete (tuned on `val` for a tuned rule).
+    pub decided: Decided,
     /// Whether early stopping ended training before `epochs`.
     pub stopped_early: bool,
+}
+
+/// One split's posters with their targets and scores (`posters × genres`),
+/// in split order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scored {
+    pub posters: Vec<String>,
+    pub targets: Vec<u8>,
+    pub scores: Vec<f32>,
 }
 
 /// Where a run's results go.

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use super::tested::Tested;
 use crate::report::gallery::{self, Item};
+use crate::train::decision;
 
 /// Thumbnails made so far, by poster file: runs on one data set share
 /// their posters' thumbnails.
@@ -75,6 +76,12 @@ pub(super) fn figure(
     gallery::gallery(
         &t.title("test predictions"),
         &items,
-        &format!("Rule: {}.", run.decision.describe()),
+        &format!(
+            "Rule: {}.",
+            t.decision.map_or_else(
+                || format!("{} (its thresholds were not recorded)", run.rule),
+                |d| decision::describe(run.rule, d)
+            )
+        ),
     )
 }

@@ -4,11 +4,15 @@
 use crate::report::load::RunData;
 use crate::store::{EpochRow, GenreRow, PosterPrediction, RunRow, Status};
 use crate::text::plural;
+use crate::train::decision::Decision;
 
 /// A tested run, as its test figures see it.
 pub(super) struct Tested<'a> {
     pub run: &'a RunRow,
     pub predictions: &'a [PosterPrediction],
+    pub val_predictions: &'a [PosterPrediction],
+    /// The run's rule as applied (see `RunData::decision`).
+    pub decision: Option<&'a Decision>,
     /// The genres' test counts by support, most frequent first (ties by name).
     pub counts: Vec<&'a GenreRow>,
     /// Each genre of `counts` with its test posters: "Drama (40)".
@@ -29,6 +33,8 @@ impl<'a> Tested<'a> {
         Tested {
             run: &d.run,
             predictions: &d.predictions,
+            val_predictions: &d.val_predictions,
+            decision: d.decision.as_ref(),
             labelled: counts
                 .iter()
                 .map(|g| format!("{} ({})", g.genre, g.counts.support()))

@@ -6,7 +6,9 @@ use super::view::RunView;
 use crate::spec::diagnostics::Collector;
 use crate::spec::fields;
 use crate::spec::tree::Node;
-use crate::spec::types::{Device, EarlyStopping, Loss, Monitor, Optimizer, Schedule, TrainSpec};
+use crate::spec::types::{
+    Device, EarlyStopping, Loss, Monitor, Optimizer, Rule, Schedule, TrainSpec,
+};
 
 pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<TrainSpec> {
     let field = |key: &str| view.field("train", key);
@@ -37,6 +39,18 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<T
         }
     };
     let threshold = diags.float(&field("threshold"));
+    let decision = match view.written("train", "decision") {
+        Some(value) => decision(
+            diags,
+            &FieldValue {
+                value: value.clone(),
+                what: "train.decision".into(),
+                range: fields::find("train", "decision").expect("registered").range,
+            },
+        ),
+        // The loss's own rule; a bad loss is reported above.
+        None => loss.map(Rule::default_for),
+    };
     // A bad monitor is reported above; the schedule and early stopping are
     // still checked, with the default monitor standing in where they
     // inherit it (a default is never wrong), so that their own mistakes
@@ -58,6 +72,19 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<T
         early_stopping: early_stopping?,
         monitor: monitor?,
         threshold: threshold?,
+        decision: decision?,
+    })
+}
+
+fn decision(diags: &mut Collector<'_>, field: &FieldValue) -> Option<Rule> {
+    let k = diags.kind_table(field, fields::DECISION_KINDS, None)?;
+    Some(match k.kind {
+        "threshold" => Rule::Threshold,
+        "relative" => Rule::Relative,
+        "top_k" => Rule::TopK(diags.int(&k.field("k"))? as usize),
+        "tuned" => Rule::Tuned,
+        "tuned_per_genre" => Rule::TunedPerGenre,
+        _ => unreachable!("kinds come from DECISION_KINDS"),
     })
 }
 
