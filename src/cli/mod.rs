@@ -3,6 +3,7 @@
 
 mod merge;
 mod progress;
+mod rescore;
 mod runs;
 mod signals;
 mod slurm;
@@ -73,6 +74,10 @@ enum Command {
     Export(ExportArgs),
     /// SVG figures, results tables (Markdown, CSV, LaTeX) and index.html for the selected runs (default: every finished run).
     Report(ReportArgs),
+    /// Finished runs' test metrics under another decision rule, from their stored
+    /// predictions (tuned rules tuned on the stored validation ones), without retraining;
+    /// stored beside each run's own.
+    Rescore(rescore::RescoreArgs),
     /// Training and evaluation throughput of a model on random inputs (Adam, BCE with logits).
     Bench(BenchArgs),
     /// Copy runs (every epoch, metric, prediction) from other posterlab databases into one; runs are matched by uid.
@@ -302,6 +307,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Spec(SpecCommand::Show { specs }) => spec_show(&specs, load),
         Command::Bench(args) => bench(&args, &bars),
         Command::Merge(args) => merge::merge(&db, &args),
+        Command::Rescore(args) => rescore::rescore_runs(&db, &args),
         Command::Slurm(args) => slurm::submit(&args, load, &ws, &db, &bars),
         Command::SlurmTask(args) => slurm::task(&args, &bars),
         Command::Status(args) => status::status(&args, load, &ws, &db),

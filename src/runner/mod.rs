@@ -19,6 +19,7 @@ mod facts;
 mod jobs;
 mod plan;
 mod preflight;
+pub mod rescore;
 mod run;
 mod unrecorded;
 

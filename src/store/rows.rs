@@ -288,6 +288,22 @@ pub struct PosterPrediction {
     pub predicted: Vec<bool>,
 }
 
+impl PosterPrediction {
+    /// Predictions as the metrics take them: targets (0/1) and scores,
+    /// `posters × genres`, row-major.
+    pub fn flatten(predictions: &[PosterPrediction]) -> (Vec<u8>, Vec<f32>) {
+        let targets = predictions
+            .iter()
+            .flat_map(|p| p.truth.iter().map(|&t| u8::from(t)))
+            .collect();
+        let scores = predictions
+            .iter()
+            .flat_map(|p| p.probability.iter().copied())
+            .collect();
+        (targets, scores)
+    }
+}
+
 /// One genre's test counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenreRow {

@@ -108,7 +108,7 @@ pub(super) fn figure(t: &Tested) -> Result<String, String> {
 /// The one threshold the `tuned` rule picks on the run's validation
 /// predictions; `None` without them.
 fn tuned_on_validation(t: &Tested) -> Option<f64> {
-    let (targets, scores) = flatten(t.val_predictions);
+    let (targets, scores) = PosterPrediction::flatten(t.val_predictions);
     let val = Validation {
         targets: &targets,
         scores: &scores,
@@ -116,19 +116,6 @@ fn tuned_on_validation(t: &Tested) -> Option<f64> {
     decide(Rule::Tuned, t.run.threshold, t.run.genres.len(), Some(val))
         .ok()?
         .tuned
-}
-
-/// Predictions as the metrics take them: targets and scores, row-major.
-pub(in crate::report) fn flatten(predictions: &[PosterPrediction]) -> (Vec<u8>, Vec<f32>) {
-    let targets = predictions
-        .iter()
-        .flat_map(|p| p.truth.iter().map(|&t| u8::from(t)))
-        .collect();
-    let scores = predictions
-        .iter()
-        .flat_map(|p| p.probability.iter().copied())
-        .collect();
-    (targets, scores)
 }
 
 /// Micro and macro F1 of the test predictions under `decision` (the run's
