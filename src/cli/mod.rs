@@ -110,6 +110,11 @@ struct ReportArgs {
     /// default: the experiment and every swept field but train.seed.
     #[arg(long, value_name = "KEY")]
     group_by: Vec<String>,
+    /// Report the test split under this rule (threshold[:T], relative[:T], top_k:K, tuned,
+    /// tuned_per_genre) instead of each run's own: the runs must have been re-scored under
+    /// it (`posterlab rescore`).
+    #[arg(long, value_name = "RULE", value_parser = posterlab::train::decision::parse_rule)]
+    decision: Option<(posterlab::spec::Rule, Option<f64>)>,
     #[command(flatten)]
     select: SelectArgs,
 }
@@ -289,9 +294,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(&args, load, &ws, &db, &bars),
         Command::Runs(args) => runs::list(&db, &args.selectors),
         Command::Show { run } => runs::show(&db, &run),
-        Command::Report(args) => {
-            runs::report(&db, &args.select.selectors, &args.out, &args.group_by)
-        }
+        Command::Report(args) => runs::report(
+            &db,
+            &args.select.selectors,
+            &args.out,
+            &args.group_by,
+            args.decision,
+        ),
         Command::Export(args) => runs::export(
             &db,
             &args.select.selectors,
@@ -432,6 +441,7 @@ fn run(
         let options = report::Options {
             out: args.reports.clone(),
             group_by: Vec::new(),
+            decision: None,
         };
         match runs::render(&store, &runs, &options) {
             Ok(w) => println!(

@@ -87,7 +87,8 @@ pub fn rescore_runs(db: &Path, args: &RescoreArgs) -> Result<ExitCode> {
             .find(|r| r.split == posterlab::metric::Split::Test);
         match rescore(&mut store, run, rule, threshold) {
             Ok(r) => {
-                let (micro, macro_) = own.map_or((f64::NAN, f64::NAN), |t| (t.micro_f1, t.macro_f1));
+                let (micro, macro_) =
+                    own.map_or((f64::NAN, f64::NAN), |t| (t.micro_f1, t.macro_f1));
                 println!(
                     "{:>4}  {:<width$}  {:<18}  {:>17}  {:>17}  {:>9}",
                     run.id,

@@ -204,8 +204,80 @@ pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
                 c.f1()
             );
         }
+        let own = store.thresholds(run.id, &run.rule.name())?;
+        if !own.is_empty() {
+            println!(
+                "\n{} thresholds, tuned on the validation predictions: {}",
+                run.rule,
+                thresholds_text(&own)
+            );
+        }
+        show_rescores(&store, run)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run's test metrics under the rules it was re-scored with.
+fn show_rescores(store: &Store, run: &RunRow) -> Result<()> {
+    let rescores = store.rescores(run.id)?;
+    if rescores.is_empty() {
+        return Ok(());
+    }
+    let width = rescores
+        .iter()
+        .map(|r| r.rule.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "\nre-scored (the same test predictions under another rule; `posterlab rescore`):\n\
+         {:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>10}  {:>10}  {:>9}",
+        "RULE",
+        "MICRO-P",
+        "MICRO-R",
+        "MICRO-F1",
+        "MACRO-F1",
+        "SAMPLES-F1",
+        "SUBSET-ACC",
+        "PREDICTED"
+    );
+    for r in &rescores {
+        let m = &r.metrics;
+        let predicted: u64 = m.per_genre.iter().map(|c| c.tp + c.fp).sum();
+        println!(
+            "{:<width$}  {:>8.3}  {:>8.3}  {:>8.3}  {:>8.3}  {:>10.3}  {:>10.3}  {:>9}",
+            r.rule,
+            m.micro_precision,
+            m.micro_recall,
+            m.micro_f1,
+            m.macro_f1,
+            m.samples_f1,
+            m.subset_accuracy,
+            predicted
+        );
+        let thresholds = store.thresholds(run.id, &r.rule)?;
+        if !thresholds.is_empty() {
+            println!("  thresholds: {}", thresholds_text(&thresholds));
+        }
+    }
+    Ok(())
+}
+
+/// Tuned thresholds in a line: the global one first, then by genre.
+fn thresholds_text(thresholds: &[(String, f64)]) -> String {
+    let mut sorted: Vec<&(String, f64)> = thresholds.iter().collect();
+    sorted.sort_by(|a, b| (a.0 != "*").cmp(&(b.0 != "*")).then(a.0.cmp(&b.0)));
+    sorted
+        .iter()
+        .map(|(genre, t)| {
+            if genre == "*" {
+                format!("all genres {t:.3}")
+            } else {
+                format!("{} {t:.3}", printable(genre))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn report(
@@ -213,6 +285,7 @@ pub fn report(
     selectors: &[String],
     out: &Path,
     group_by: &[String],
+    decision: Option<(posterlab::spec::Rule, Option<f64>)>,
 ) -> Result<ExitCode> {
     let store = open_existing(db)?;
     let runs = noted(posterlab::report::select(&store, selectors).map_err(anyhow::Error::msg)?);
@@ -220,6 +293,7 @@ pub fn report(
     let options = posterlab::report::Options {
         out: out.to_path_buf(),
         group_by: group_by.to_vec(),
+        decision,
     };
     let written = render(&store, &runs, &options).map_err(anyhow::Error::msg)?;
     println!(
@@ -249,7 +323,19 @@ pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -
     let store = open_existing(db)?;
     let mut rows = Vec::new();
     for run in selected(&store, selectors)? {
-        rows.extend(store.epochs(run.id)?);
+        let epochs = store.epochs(run.id)?;
+        // After the run's own test row, the same test under each rule it
+        // was re-scored with (`decision` tells them apart).
+        let rescored: Vec<EpochRow> = match epochs.iter().find(|r| r.split == Split::Test) {
+            Some(own) => store
+                .rescores(run.id)?
+                .iter()
+                .map(|r| r.as_epoch_row(own))
+                .collect(),
+            None => Vec::new(),
+        };
+        rows.extend(epochs);
+        rows.extend(rescored);
     }
     if !json {
         // JSON escapes control characters itself; CSV would carry them raw
@@ -288,12 +374,16 @@ pub fn export(db: &Path, selectors: &[String], json: bool, out: Option<&Path>) -
 }
 
 /// Whether `path` holds an earlier export of this format (so that
-/// exporting again may replace it).
+/// exporting again may replace it); one from before the `decision` column
+/// counts.
 fn is_export(path: &Path, json: bool) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
-    let columns = epoch_columns();
+    let columns: Vec<&str> = epoch_columns()
+        .into_iter()
+        .filter(|c| *c != "decision")
+        .collect();
     if json {
         serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(&text).is_ok_and(
             |rows| {
@@ -302,7 +392,10 @@ fn is_export(path: &Path, json: bool) -> bool {
             },
         )
     } else {
-        text.lines().next() == Some(columns.join(",").as_str())
+        text.lines().next().is_some_and(|header| {
+            let header: Vec<&str> = header.split(',').filter(|c| *c != "decision").collect();
+            header == columns
+        })
     }
 }
 
@@ -313,6 +406,7 @@ fn epoch_columns() -> Vec<&'static str> {
         "run",
         "epoch",
         "split",
+        "decision",
         "lr",
         "seconds",
         "images_per_sec",

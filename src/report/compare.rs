@@ -37,14 +37,24 @@ type Band = Vec<(f64, f64, f64)>;
 
 /// The comparison figures and the results table: (file name under the
 /// output folder, text). Without a tested run, the curves only.
-pub(super) fn figures(groups: &[Group]) -> Result<Vec<(String, String)>, String> {
+pub(super) fn figures(
+    groups: &[Group],
+    decision: Option<(crate::spec::Rule, Option<f64>)>,
+) -> Result<Vec<(String, String)>, String> {
     let mut out = vec![("compare/curves.svg".to_string(), curves(groups)?)];
     let rows = table_rows(groups);
     if rows.is_empty() {
         return Ok(out);
     }
     out.push(("compare/test-metrics.svg".to_string(), test_metrics(&rows)?));
-    out.push(("results.md".to_string(), tables::markdown(&rows)));
+    let mut markdown = tables::markdown(&rows);
+    if let Some((rule, threshold)) = decision {
+        let rule = threshold.map_or(rule.name(), |t| crate::train::decision::label(rule, t));
+        markdown.push_str(&format!(
+            "Decision rule: `{rule}` for every run (re-scored from its stored predictions).\n"
+        ));
+    }
+    out.push(("results.md".to_string(), markdown));
     out.push(("results.csv".to_string(), tables::csv(&rows)));
     out.push(("results.tex".to_string(), tables::latex(&rows)));
     Ok(out)

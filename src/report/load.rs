@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::metric::{Metric, Split};
-use crate::train::decision::{self, Decision};
+use crate::spec::Rule;
 use crate::store::{self, EpochRow, GenreRow, PosterPrediction, RunRow, Status, Store};
+use crate::train::decision::{self, Decision};
 
 /// Where the poster files of a run recorded before the store kept them
 /// (schema 1) are: poster id → image file, or why they cannot be found.
@@ -142,6 +143,69 @@ pub(super) fn read(
         });
     }
     Ok(data)
+}
+
+/// Each tested run of `data` as re-scored under `rule` (at `threshold`,
+/// else the run's own): its test row, per-genre counts and predicted flags
+/// replaced by the rescore's. A run whose own rule it is keeps its own; a
+/// run never re-scored under it is an error that says how to re-score it.
+pub(super) fn under_rule(
+    store: &Store,
+    data: &mut [RunData],
+    rule: Rule,
+    threshold: Option<f64>,
+) -> Result<(), String> {
+    let err = |e: store::StoreError| e.to_string();
+    let mut missing = Vec::new();
+    for d in data.iter_mut() {
+        let Some(own) = &d.test else { continue };
+        let label = decision::label(rule, threshold.unwrap_or(d.run.threshold));
+        if label == decision::label(d.run.rule, d.run.threshold) {
+            continue;
+        }
+        let Some(rescore) = store
+            .rescores(d.run.id)
+            .map_err(err)?
+            .into_iter()
+            .find(|r| r.rule == label)
+        else {
+            missing.push(d.run.id.to_string());
+            continue;
+        };
+        let thresholds = store.thresholds(d.run.id, &label).map_err(err)?;
+        let applied = decision::recorded(
+            rule,
+            threshold.unwrap_or(d.run.threshold),
+            &d.run.genres,
+            &thresholds,
+        )
+        .ok_or_else(|| {
+            format!(
+                "run {}: the thresholds of its {label} rescore are missing",
+                d.run.id
+            )
+        })?;
+        d.test = Some(rescore.as_epoch_row(own));
+        for (g, counts) in d.genre_counts.iter_mut().zip(&rescore.metrics.per_genre) {
+            g.counts = *counts;
+        }
+        for p in &mut d.predictions {
+            applied.apply(&p.probability, &mut p.predicted);
+        }
+        d.decision = Some(applied);
+        d.run.rule = rule;
+        d.run.threshold = threshold.unwrap_or(d.run.threshold);
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let rule = threshold.map_or(rule.name(), |t| decision::label(rule, t));
+        Err(format!(
+            "--decision {rule}: {} not re-scored under it\n  help: posterlab rescore {} --decision {rule}",
+            crate::text::plural(missing.len(), "run"),
+            missing.join(" ")
+        ))
+    }
 }
 
 /// A run's configuration label.

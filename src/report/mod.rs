@@ -40,6 +40,10 @@ pub struct Options {
     /// Spec fields that define a configuration (e.g. `model.arch`); empty:
     /// the experiment plus every swept field except `train.seed`.
     pub group_by: Vec<String>,
+    /// Report the test split under this rule (and its threshold, else each
+    /// run's own) rather than each run's own: the rescores `posterlab
+    /// rescore` stored. `None`: each run's own rule.
+    pub decision: Option<(crate::spec::Rule, Option<f64>)>,
 }
 
 /// What was written.
@@ -60,7 +64,10 @@ pub fn render(
     if runs.is_empty() {
         return Err("no runs selected: nothing to report".to_string());
     }
-    let data = load::read(store, runs, &options.group_by, earlier)?;
+    let mut data = load::read(store, runs, &options.group_by, earlier)?;
+    if let Some((rule, threshold)) = options.decision {
+        load::under_rule(store, &mut data, rule, threshold)?;
+    }
 
     folder::claim(&options.out)?;
     let thumbnails = Thumbnails::default();
@@ -72,7 +79,7 @@ pub fn render(
         .flatten()
         .collect();
     let groups = load::groups(&data);
-    files.extend(compare::figures(&groups)?);
+    files.extend(compare::figures(&groups, options.decision)?);
     let index = index::page(store.path(), &data, &groups, &files);
     files.push(("index.html".to_string(), index));
 

@@ -10,9 +10,9 @@ use super::rows::{
     epoch_row, rescore_row, run_row, GenreRow, PosterPrediction, RescoreRow, EPOCH_COLUMNS,
     RUN_COLUMNS,
 };
-use crate::spec::Rule;
 use super::{EpochRow, Result, RunRow, Store};
 use crate::metric::Split;
+use crate::spec::Rule;
 use crate::train::metrics::GenreCounts;
 
 impl Store {
@@ -209,7 +209,9 @@ impl Store {
             .prepare("SELECT genre, threshold FROM thresholds WHERE run_id = ?1 AND rule = ?2")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![id, rule], |r| Ok((r.get("genre")?, r.get("threshold")?)))
+            .query_map(params![id, rule], |r| {
+                Ok((r.get("genre")?, r.get("threshold")?))
+            })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err(e));
         rows

@@ -197,6 +197,10 @@ pub struct EpochRow {
     pub run: String,
     pub epoch: usize,
     pub split: Split,
+    /// The rule that turned the scores into the predictions these metrics
+    /// count (a label: `threshold:0.5`, `tuned`, …); for the run's own rows
+    /// its `train.decision`, for a rescore the rule re-scored under.
+    pub decision: String,
     pub lr: Option<f64>,
     pub seconds: Option<f64>,
     pub images_per_sec: Option<f64>,
@@ -240,7 +244,7 @@ impl EpochRow {
 
 /// The columns [`epoch_row`] reads, named as [`EpochRow`]'s fields.
 pub(super) const EPOCH_COLUMNS: &str = "m.run_id AS run_id, r.name AS run, m.epoch AS epoch, \
-    m.split AS split, e.lr AS lr, e.seconds AS seconds, e.images_per_sec AS images_per_sec, \
+    m.split AS split, r.decision AS decision, r.threshold AS threshold, e.lr AS lr, e.seconds AS seconds, e.images_per_sec AS images_per_sec, \
     m.posters AS posters, m.loss AS loss, m.micro_precision AS micro_precision, \
     m.micro_recall AS micro_recall, m.micro_f1 AS micro_f1, m.macro_precision AS macro_precision, \
     m.macro_recall AS macro_recall, m.macro_f1 AS macro_f1, m.samples_f1 AS samples_f1, \
@@ -257,6 +261,11 @@ pub(super) fn epoch_row(r: &rusqlite::Row) -> rusqlite::Result<EpochRow> {
         split: {
             let name: String = r.get("split")?;
             Split::parse(&name).ok_or_else(|| unknown("split", &name))?
+        },
+        decision: {
+            let name: String = r.get("decision")?;
+            let rule = Rule::parse(&name).ok_or_else(|| unknown("decision", &name))?;
+            crate::train::decision::label(rule, r.get("threshold")?)
         },
         lr: r.get("lr")?,
         seconds: r.get("seconds")?,
@@ -322,6 +331,32 @@ pub struct RescoreRow {
     pub posters: usize,
     pub metrics: Metrics,
     pub recorded_at: String,
+}
+
+impl RescoreRow {
+    /// The rescore as a test row of `own`'s run (the run's own test row):
+    /// what `export` lists after it. The loss does not depend on the rule.
+    pub fn as_epoch_row(&self, own: &EpochRow) -> EpochRow {
+        let m = &self.metrics;
+        EpochRow {
+            decision: self.rule.clone(),
+            epoch: self.epoch,
+            posters: self.posters,
+            micro_precision: m.micro_precision,
+            micro_recall: m.micro_recall,
+            micro_f1: m.micro_f1,
+            macro_precision: m.macro_precision,
+            macro_recall: m.macro_recall,
+            macro_f1: m.macro_f1,
+            samples_f1: m.samples_f1,
+            subset_accuracy: m.subset_accuracy,
+            binary_accuracy: m.binary_accuracy,
+            hamming_loss: m.hamming_loss,
+            micro_ap: m.micro_ap,
+            macro_ap: m.macro_ap,
+            ..own.clone()
+        }
+    }
 }
 
 /// A row of `rescores`; its per-genre counts are read apart.

@@ -248,12 +248,19 @@ fn a_tuned_rules_thresholds_and_a_rescore_read_back_beside_the_runs_own() {
     let rescores = store.rescores(id).unwrap();
     assert_eq!(rescores.len(), 1);
     assert_eq!(
-        (rescores[0].rule.as_str(), rescores[0].epoch, rescores[0].posters),
+        (
+            rescores[0].rule.as_str(),
+            rescores[0].epoch,
+            rescores[0].posters
+        ),
         ("top_k:1", 1, 3)
     );
     assert_eq!(rescores[0].metrics, metrics, "per-genre counts included");
     let own = store.epochs(id).unwrap().pop().unwrap();
-    assert_eq!(own.micro_f1, record.result.metrics.micro_f1, "the run's own are kept");
+    assert_eq!(
+        own.micro_f1, record.result.metrics.micro_f1,
+        "the run's own are kept"
+    );
 }
 
 #[test]

@@ -251,8 +251,15 @@ pub fn decide(
             } else {
                 let cuts = (0..genres)
                     .map(|g| {
-                        let t: Vec<u8> = val.targets.iter().skip(g).step_by(genres).copied().collect();
-                        let s: Vec<f32> = val.scores.iter().skip(g).step_by(genres).copied().collect();
+                        let t: Vec<u8> = val
+                            .targets
+                            .iter()
+                            .skip(g)
+                            .step_by(genres)
+                            .copied()
+                            .collect();
+                        let s: Vec<f32> =
+                            val.scores.iter().skip(g).step_by(genres).copied().collect();
                         best_cut(&t, &s).unwrap_or(global)
                     })
                     .collect();
@@ -361,7 +368,10 @@ mod tests {
         // 0.7 (+) and 0.7 (-) tie: one step. Top group alone: F1 = 2/(2+2) = 0.5;
         // with 0.2 (+) too: 4/(3+2) = 0.8.
         let cut = best_cut(&[1, 0, 1], &[0.7, 0.7, 0.2]).unwrap();
-        assert!((cut - 0.1).abs() < 1e-7, "every score is in: half the lowest, {cut}");
+        assert!(
+            (cut - 0.1).abs() < 1e-7,
+            "every score is in: half the lowest, {cut}"
+        );
         // Two cuts with F1 = 2/3: 0.9 (+) alone, 2/(1+2), and all four,
         // 4/(4+2). The higher one wins.
         let cut = best_cut(&[1, 0, 0, 1], &[0.9, 0.6, 0.5, 0.4]).unwrap();
@@ -395,16 +405,29 @@ mod tests {
         }
         let genres = ["A".to_string(), "B".to_string()];
         assert_eq!(per.thresholds(&genres).len(), 3);
-        assert_eq!(global.thresholds(&genres), [("*".to_string(), global.tuned.unwrap())]);
+        assert_eq!(
+            global.thresholds(&genres),
+            [("*".to_string(), global.tuned.unwrap())]
+        );
     }
 
     #[test]
     fn rules_are_read_and_labelled_as_the_command_line_writes_them() {
         assert_eq!(parse_rule("tuned"), Ok((Rule::Tuned, None)));
         assert_eq!(parse_rule("top_k:3"), Ok((Rule::TopK(3), None)));
-        assert_eq!(parse_rule("threshold:0.3"), Ok((Rule::Threshold, Some(0.3))));
+        assert_eq!(
+            parse_rule("threshold:0.3"),
+            Ok((Rule::Threshold, Some(0.3)))
+        );
         assert_eq!(parse_rule("relative"), Ok((Rule::Relative, None)));
-        for bad in ["top_k", "top_k:0", "threshold:2", "tuned:0.3", "best", "relative:x"] {
+        for bad in [
+            "top_k",
+            "top_k:0",
+            "threshold:2",
+            "tuned:0.3",
+            "best",
+            "relative:x",
+        ] {
             assert!(parse_rule(bad).is_err(), "{bad}");
         }
         assert_eq!(label(Rule::Threshold, 0.25), "threshold:0.25");
@@ -418,7 +441,9 @@ mod tests {
             decide(Rule::Tuned, 0.5, 3, None),
             Err(DecideError::NoValidation(Rule::Tuned))
         );
-        let e = decide(Rule::TunedPerGenre, 0.5, 3, None).unwrap_err().to_string();
+        let e = decide(Rule::TunedPerGenre, 0.5, 3, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("posterlab run --force"), "{e}");
         assert_eq!(
             decide(Rule::TopK(2), 0.5, 3, None).unwrap().decision,

@@ -16,9 +16,9 @@ use std::time::Instant;
 use dfdx::prelude::*;
 
 use super::checkpoint::{self, State};
+use super::decision::{decide, Decided, Decision, Validation};
 use super::history::{best_epoch, learning_rate, should_stop};
 use super::loss::{loss, pos_weights};
-use super::decision::{decide, Decided, Decision, Validation};
 use super::metrics::evaluate;
 use super::optim::{leaf_ids, Optimizer};
 use super::record::{EpochRecord, Error, Scored, SplitResult, TestRecord, Tracker};
@@ -329,7 +329,9 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
         // rule is tuned on, stored so that `rescore` can tune others.
         let val = self.evaluate(&self.cx.split.val)?;
         let decided = self.decide(&val)?;
-        let test = self.evaluate(&self.cx.split.test)?.finish(&decided.decision);
+        let test = self
+            .evaluate(&self.cx.split.test)?
+            .finish(&decided.decision);
         let (data, test_split) = (self.cx.data, &self.cx.split.test);
         let ids = |split: &[usize]| split.iter().map(|&i| data.ids[i].clone()).collect();
         Ok(TestRecord {

@@ -7,8 +7,8 @@
 use super::tested::Tested;
 use crate::report::figures::{self, Key, Mark, Panel, Series, XAxis};
 use crate::report::style;
-use crate::store::PosterPrediction;
 use crate::spec::Rule;
+use crate::store::PosterPrediction;
 use crate::train::decision::{decide, Validation};
 use crate::train::metrics::{Decision, GenreCounts};
 
@@ -62,9 +62,7 @@ pub(super) fn figure(t: &Tested) -> Result<String, String> {
     );
     // The tuned threshold is absolute: it has a place on this axis unless
     // the axis is relative to the top score.
-    let tuned = (!relative)
-        .then(|| tuned_on_validation(t))
-        .flatten();
+    let tuned = (!relative).then(|| tuned_on_validation(t)).flatten();
     if let Some(x) = tuned {
         panel.marks.push(Mark {
             x,

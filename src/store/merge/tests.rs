@@ -192,7 +192,13 @@ fn merged_runs_take_the_targets_next_ids_and_their_rows_follow() {
     let epochs = store.epochs(2).unwrap();
     assert_eq!(epochs.len(), 2 * 2 + 1);
     assert!(epochs.iter().all(|e| e.run_id == 2 && e.run == "u1"));
-    assert_eq!(store.predictions(2, crate::metric::Split::Test).unwrap().len(), 3);
+    assert_eq!(
+        store
+            .predictions(2, crate::metric::Split::Test)
+            .unwrap()
+            .len(),
+        3
+    );
     assert_eq!(store.test_images(2).unwrap().len(), 3);
 }
 
