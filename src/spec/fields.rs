@@ -7,7 +7,8 @@
 //!
 //! Adding a field: its entry here (default, range, doc), its member in
 //! `types.rs`, one read in `resolve/<section>.rs`, one line in `canonical.rs`
-//! (which changes every run's hash: bump `HASH_SCHEME`), and the README block
+//! (which changes every run's hash: bump `HASH_SCHEME`; unless the line is
+//! written only off the field's default, as `train.decision`'s is), and the README block
 //! regenerated with `posterlab spec defaults`. `Spec::default()` follows.
 
 /// One key of one section.
