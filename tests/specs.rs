@@ -138,6 +138,18 @@ fn out_of_range_values() {
             "`train.threshold` must be strictly between 0 and 1",
         ),
         (
+            "[train]\ndecision = { kind = \"top_k\", k = 0 }\n",
+            "`train.decision.k` must be between 1 and",
+        ),
+        (
+            "[train]\ndecision = \"tunned\"\n",
+            "did you mean \"tuned\"?",
+        ),
+        (
+            "[train]\ndecision = { kind = \"tuned\", k = 3 }\n",
+            "unknown setting `k` in `train.decision (kind \"tuned\")`",
+        ),
+        (
             "[train]\ndevice = \"gpu\"\n",
             "`train.device` must be \"cpu\", \"cuda\" or \"cuda:N\"",
         ),
