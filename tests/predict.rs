@@ -109,8 +109,14 @@ fn predict_gives_the_probabilities_and_genres_the_run_stored_for_its_test_poster
         .collect();
     let mut args = vec!["tiny"];
     args.extend(images.iter().map(String::as_str));
+    let db = dir.join("results/posterlab.sqlite");
+    let before = std::fs::read(&db).unwrap();
     let (ok, posters, err) = predict_json(dir, &args);
     assert!(ok, "{err}");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "predict only reads the database"
+    );
     assert_eq!(posters.len(), stored.len(), "{err}");
     for ((poster, (image, genres)), out) in stored.iter().zip(&posters) {
         assert_eq!(out["path"].as_str().unwrap(), image.display().to_string());
