@@ -1,6 +1,7 @@
 //! How long `posterlab merge` takes on a sweep the size of the real one: 100
 //! task stores (as a Slurm job array leaves them), each one run of 20
-//! epochs on 25 genres with 1,450 test posters, written through the store's
+//! epochs on 25 genres with 1,450 test posters (and the predictions of 725
+//! validation ones, which runs store since schema 3), written through the store's
 //! own API with made-up records. Times the merge into a fresh target five
 //! times and prints the median, then a second merge of the same stores
 //! (every run unchanged).
@@ -13,12 +14,15 @@ use std::time::Instant;
 
 use posterlab::data::synth::GENRES;
 use posterlab::store::{self, Change, NewRun, Store};
+use posterlab::train::decision::Decided;
 use posterlab::train::metrics::{evaluate, Decision};
-use posterlab::train::record::{EpochRecord, SplitResult, TestRecord};
+use posterlab::train::record::{EpochRecord, Scored, SplitResult, TestRecord};
 
 const EPOCHS: usize = 20;
 /// The real posters' test split (20 % of about 7,250).
 const TEST_POSTERS: usize = 1450;
+/// Its validation split (10 %), whose predictions are stored too.
+const VAL_POSTERS: usize = 725;
 const REPEATS: usize = 5;
 
 fn main() {
@@ -78,11 +82,11 @@ fn main() {
 
 /// The rows a run has: its `runs` row, and per epoch one `epochs` row, two
 /// `metrics` rows and two per genre in `genre_metrics`; the test's metrics
-/// and genre rows, a prediction per poster and genre, a `test_posters` row
-/// per poster.
+/// and genre rows, a prediction per poster and genre (test and
+/// validation), a `test_posters` row per test poster.
 fn rows_per_run() -> usize {
     let g = GENRES.len();
-    1 + EPOCHS * (1 + 2 + 2 * g) + (1 + g) + TEST_POSTERS * g + TEST_POSTERS
+    1 + EPOCHS * (1 + 2 + 2 * g) + (1 + g) + (TEST_POSTERS + VAL_POSTERS) * g + TEST_POSTERS
 }
 
 /// Made-up results: scores and truths that look like a model's.
@@ -111,7 +115,7 @@ impl Records {
         let split = SplitResult {
             posters: TEST_POSTERS,
             loss: 0.21,
-            metrics: evaluate(&targets, &scores, GENRES.len(), Decision::Threshold(0.5)),
+            metrics: evaluate(&targets, &scores, GENRES.len(), &Decision::Threshold(0.5)),
         };
         Records {
             targets,
@@ -176,14 +180,28 @@ fn record_task(path: &Path, i: usize, records: &Records) {
         .iter()
         .map(|p| PathBuf::from(format!("/data/movie-posters/Images/{p}.jpg")))
         .collect();
+    let val_cells = VAL_POSTERS * GENRES.len();
     let test = TestRecord {
         epoch: EPOCHS,
         result: records.split.clone(),
-        posters,
+        val: Scored {
+            posters: posters[..VAL_POSTERS]
+                .iter()
+                .map(|p| format!("v{p}"))
+                .collect(),
+            targets: records.targets[..val_cells].to_vec(),
+            scores: records.scores[..val_cells].to_vec(),
+        },
+        test: Scored {
+            posters,
+            targets: records.targets.clone(),
+            scores: records.scores.clone(),
+        },
         images,
-        targets: records.targets.clone(),
-        scores: records.scores.clone(),
-        decision: Decision::Threshold(0.5),
+        decided: Decided {
+            decision: Decision::Threshold(0.5),
+            tuned: None,
+        },
         stopped_early: false,
     };
     store.record_test(id, &test).expect("the test");

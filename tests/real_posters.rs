@@ -84,7 +84,7 @@ fn the_readme_baselines_come_out_of_our_metrics() {
     let constant: Vec<f32> = (0..targets.len())
         .map(|i| if top3.contains(&(i % g)) { 1.0 } else { 0.0 })
         .collect();
-    let m = evaluate(&targets, &constant, g, Decision::Threshold(0.5));
+    let m = evaluate(&targets, &constant, g, &Decision::Threshold(0.5));
     assert!(
         (m.micro_f1 - 0.407).abs() < 0.0005,
         "always {{Action, Comedy, Drama}}: micro-F1 {}",
@@ -94,7 +94,7 @@ fn the_readme_baselines_come_out_of_our_metrics() {
         &targets,
         &vec![0.0; targets.len()],
         g,
-        Decision::Threshold(0.5),
+        &Decision::Threshold(0.5),
     );
     assert!(
         (nothing.binary_accuracy - 0.907).abs() < 0.0005,

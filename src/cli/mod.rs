@@ -2,6 +2,7 @@
 //! codes. Commands call into the library and print what it returns.
 
 mod merge;
+mod predict;
 mod progress;
 mod rescore;
 mod runs;
@@ -78,6 +79,11 @@ enum Command {
     /// predictions (tuned rules tuned on the stored validation ones), without retraining;
     /// stored beside each run's own.
     Rescore(rescore::RescoreArgs),
+    /// A finished run's genres for new posters (its best weights, each poster
+    /// prepared as the run's data set was), as a table, CSV or JSON. Posters
+    /// that cannot be read are named on stderr and skipped: exit code 1 then,
+    /// the others still predicted.
+    Predict(predict::PredictArgs),
     /// Training and evaluation throughput of a model on random inputs (Adam, BCE with logits).
     Bench(BenchArgs),
     /// Copy runs (every epoch, metric, prediction) from other posterlab databases into one; runs are matched by uid.
@@ -317,6 +323,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench(&args, &bars),
         Command::Merge(args) => merge::merge(&db, &args),
         Command::Rescore(args) => rescore::rescore_runs(&db, &args),
+        Command::Predict(args) => predict::predict(&db, &args, &bars),
         Command::Slurm(args) => slurm::submit(&args, load, &ws, &db, &bars),
         Command::SlurmTask(args) => slurm::task(&args, &bars),
         Command::Status(args) => status::status(&args, load, &ws, &db),

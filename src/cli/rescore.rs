@@ -26,7 +26,7 @@ pub struct RescoreArgs {
     decision: (Rule, Option<f64>),
 }
 
-fn parse_decision(text: &str) -> Result<(Rule, Option<f64>), String> {
+pub(super) fn parse_decision(text: &str) -> Result<(Rule, Option<f64>), String> {
     parse_rule(text)
 }
 

@@ -19,7 +19,7 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-fn open_existing(db: &Path) -> Result<Store> {
+pub fn open_existing(db: &Path) -> Result<Store> {
     Ok(Store::open_read_only(db)?)
 }
 
@@ -76,21 +76,27 @@ pub fn list(db: &Path, selectors: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
-    let store = open_existing(db)?;
-    let runs = selected(&store, &[selector.to_string()])?;
-    let run = match runs.as_slice() {
-        [one] => one,
-        many => bail!(
+/// The one run `selector` picks (`show`, `predict`); several are an
+/// error that lists them.
+pub fn one_run(store: &Store, selector: &str) -> Result<RunRow> {
+    let mut runs = selected(store, &[selector.to_string()])?;
+    if runs.len() != 1 {
+        bail!(
             "`{}` matches {} ({})\n  help: name one by its id",
             printable(selector),
-            plural(many.len(), "run"),
-            many.iter()
+            plural(runs.len(), "run"),
+            runs.iter()
                 .map(|r| format!("{} {}", r.id, printable(&r.name)))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
-    };
+        );
+    }
+    Ok(runs.remove(0))
+}
+
+pub fn show(db: &Path, selector: &str) -> Result<ExitCode> {
+    let store = open_existing(db)?;
+    let run = &one_run(&store, selector)?;
     println!("run {} {}  ({})", run.id, printable(&run.name), run.status);
     println!("  spec hash   {}", run.spec_hash);
     println!("  data set    {}", printable(&run.dataset));

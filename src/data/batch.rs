@@ -32,12 +32,18 @@ impl Batch {
         self.images.clear();
         self.targets.clear();
         for &i in indices {
-            self.images
-                .extend(data.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
+            push_input(data.image(i), &mut self.images);
             self.targets
                 .extend(data.label_row(i).iter().map(|&l| l as f32));
         }
     }
+}
+
+/// Appends a decoded poster's pixels (channels first, as the cache holds
+/// them) as the model reads them: each byte scaled to [0, 1]. The one
+/// scaling, for training, evaluation and `predict` alike.
+pub fn push_input(pixels: &[u8], images: &mut Vec<f32>) {
+    images.extend(pixels.iter().map(|&p| p as f32 * (1.0 / 255.0)));
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-pub use batch::{epoch_order, Batch};
+pub use batch::{epoch_order, push_input, Batch};
 pub use dataset::{Dataset, LoadReport};
 pub use error::DataError;
 pub use index::{find_csv, read_index, Index, PosterRef};

@@ -8,6 +8,10 @@
 //! diverging never stops the others; an interrupt stops them all after
 //! their current batch.
 //!
+//! Finished runs, afterwards: re-scored under another decision rule from
+//! their stored predictions (`rescore`), and their tested weights applied
+//! to new posters (`predict`).
+//!
 //! Several jobs, or processes, may run the same specs against one
 //! database: each run is claimed with an exclusive lock (`claim`), so a run
 //! is trained by one job at a time, and a run left `running` by a dead
@@ -18,6 +22,7 @@ mod claim;
 mod facts;
 mod jobs;
 mod plan;
+pub mod predict;
 mod preflight;
 pub mod rescore;
 mod run;
