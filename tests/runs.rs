@@ -1,6 +1,7 @@
 //! `posterlab run` end to end through the real binary, on a tiny synthetic
 //! data set: what it records, skipping and forcing, exact resume after a
-//! crash at each point of an epoch and after signals, several processes (and
+//! crash at each point of an epoch (an augmented run's too) and after
+//! signals, that augmentation never reaches evaluation, several processes (and
 //! jobs) on one database, divergence and failures inside a sweep, with one
 //! job and with two.
 
@@ -11,6 +12,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{posterlab, posterlab_crashing, project, spec, stderr, stdout, tiny_set};
+use dfdx::prelude::*;
+use posterlab::data::{Batch, Split, Workspace};
+use posterlab::model::{Architecture, Mode, Model};
+use posterlab::progress::Quiet;
+use posterlab::train::checkpoint;
+use posterlab::train::fit::to_scores;
 use rusqlite::Connection;
 
 fn db(dir: &Path) -> Connection {
@@ -252,21 +259,49 @@ fn raising_a_random_sweeps_n_trains_only_the_new_samples() {
 #[test]
 fn resuming_after_a_crash_at_any_point_gives_the_uninterrupted_numbers() {
     let text = spec("epochs = 3\nmonitor = \"val_micro_f1\"");
-    let reference = project(&[("r.toml", &text)]);
-    let o = posterlab(reference.path(), &["-q", "run", "r.toml"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let want = results_of(reference.path());
-    assert!(want.len() > 100);
-
-    for point in [
+    let points = [
         "batch@1",
         "batch@2",
         "saved@2",
         "recorded@2",
         "saved@3",
         "test@3",
-    ] {
-        let p = project(&[("r.toml", &text)]);
+    ];
+    crashes_resume_to_the_uninterrupted_results(&text, &points);
+}
+
+#[test]
+fn an_augmented_run_resumes_after_a_crash_with_the_uninterrupted_numbers() {
+    // Killed in the middle of an epoch (after its second batch) and between
+    // a checkpoint and its record: the redone batches draw the same crops,
+    // flips and jitter.
+    let text = augmented(&spec("epochs = 3"));
+    let want = crashes_resume_to_the_uninterrupted_results(&text, &["batch@2", "saved@2"]);
+    assert_ne!(
+        want,
+        results_of(&recorded().0),
+        "the same run without augmentation trains alike: augment did nothing"
+    );
+}
+
+/// `text` with `[data] augment = true`.
+fn augmented(text: &str) -> String {
+    text.replacen("[data]\n", "[data]\naugment = true\n", 1)
+}
+
+/// Trains the spec `text` once uninterrupted, then once per crash `points`
+/// (killed there, then resumed by the same command), and checks that each
+/// resumed run recorded exactly the uninterrupted run's results, which it
+/// returns.
+fn crashes_resume_to_the_uninterrupted_results(text: &str, points: &[&str]) -> Vec<String> {
+    let reference = project(&[("r.toml", text)]);
+    let o = posterlab(reference.path(), &["-q", "run", "r.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = results_of(reference.path());
+    assert!(want.len() > 100);
+
+    for &point in points {
+        let p = project(&[("r.toml", text)]);
         let crashed = posterlab_crashing(p.path(), &["-q", "run", "r.toml"], point);
         assert!(
             !crashed.status.success(),
@@ -297,6 +332,100 @@ fn resuming_after_a_crash_at_any_point_gives_the_uninterrupted_numbers() {
             checkpoints(p.path())
         );
     }
+    want
+}
+
+#[test]
+fn an_augmented_runs_validation_and_test_posters_are_not_augmented() {
+    // The best checkpoint's scores on the posters as they are must be the
+    // ones the run recorded for the test split, and its loss on the
+    // validation split the one recorded for that epoch.
+    let text = augmented(&spec("epochs = 2"));
+    let p = project(&[("a.toml", &text)]);
+    let o = posterlab(p.path(), &["-q", "run", "a.toml"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let spec = posterlab::spec::load_str(Path::new("a.toml"), &text)
+        .unwrap()
+        .remove(0);
+    assert!(spec.data.augment.is_some());
+    let data = posterlab::data::load(
+        &spec.data,
+        &Workspace::new(p.path().join("results")),
+        &Quiet,
+    )
+    .unwrap();
+    let split = Split::new(
+        &data.ids,
+        spec.data.test_fraction,
+        spec.data.val_fraction,
+        spec.data.split_seed,
+    );
+    let conn = db(p.path());
+    let (best, dir): (i64, String) = conn
+        .query_row("SELECT best_epoch, checkpoint_dir FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let (r, genres) = (data.resolution as usize, data.genres.len());
+    let dev = Cpu::default();
+    let arch = Architecture::new(&spec.model, r, genres).unwrap();
+    let mut model = Model::new(arch, spec.train.seed, &dev);
+    let best_file = checkpoint::best_path(Path::new(&dir), best as usize);
+    checkpoint::load_best(&best_file, &spec.hash(), &mut model).unwrap();
+    let mut logits_of = |posters: &[usize]| {
+        let mut batch = Batch::default();
+        batch.fill(&data, posters);
+        let images = dev.tensor_from_vec(batch.images, (posters.len(), 3, r, r));
+        model.forward(images, Mode::Eval).unwrap().as_vec()
+    };
+
+    let scores = to_scores(spec.train.loss, &logits_of(&split.test), genres);
+    let mut recorded = conn
+        .prepare("SELECT poster, genre, probability FROM predictions")
+        .unwrap();
+    let recorded: Vec<(String, String, f64)> = recorded
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(recorded.len(), split.test.len() * genres);
+    for (poster, genre, probability) in recorded {
+        let row = split
+            .test
+            .iter()
+            .position(|&i| data.ids[i] == poster)
+            .unwrap();
+        let g = data.genres.iter().position(|name| *name == genre).unwrap();
+        let computed = scores[row * genres + g] as f64;
+        assert!(
+            (computed - probability).abs() < 1e-6,
+            "{poster} {genre}: recorded {probability}, the plain poster scores {computed}"
+        );
+    }
+
+    // BCE with logits, averaged over every (poster, genre), as `train.loss = "bce"` is.
+    let logits = logits_of(&split.val);
+    let targets = split.val.iter().flat_map(|&i| data.label_row(i));
+    let bce: f64 = logits
+        .iter()
+        .zip(targets)
+        .map(|(&x, &y)| {
+            let x = x as f64;
+            x.max(0.0) - x * y as f64 + (-x.abs()).exp().ln_1p()
+        })
+        .sum::<f64>()
+        / logits.len() as f64;
+    let val_loss: f64 = conn
+        .query_row(
+            "SELECT loss FROM metrics WHERE split = 'val' AND epoch = ?1",
+            [best],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        (bce - val_loss).abs() < 1e-5,
+        "recorded validation loss {val_loss}, the plain posters' {bce}"
+    );
 }
 
 /// Waits until the run in `dir` has recorded `epochs` epochs.

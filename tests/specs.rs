@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use posterlab::spec::{
-    self, load_str, load_str_with, Arch, Diagnostic, LoadOptions, Loss, Schedule, Spec,
+    self, load_str, load_str_with, Arch, Augment, Diagnostic, LoadOptions, Loss, Schedule, Spec,
 };
 
 fn errors(text: &str) -> Vec<Diagnostic> {
@@ -1304,4 +1304,137 @@ fn the_sweep_limit_counts_the_grid_the_zip_and_the_samples_together() {
     // rounded learning rates coincide are one run).
     let kept = runs(&text(1666)).len();
     assert!((9_000..=9_996).contains(&kept), "{kept}");
+}
+
+#[test]
+fn augment_is_off_unless_asked_for_and_true_is_every_default() {
+    assert_eq!(runs("")[0].data.augment, None);
+    let on = runs("[data]\naugment = true\n")[0].data.augment;
+    assert_eq!(
+        on,
+        Some(Augment {
+            flip: true,
+            crop: (0.8, 1.0),
+            brightness: 0.2,
+            contrast: 0.2
+        })
+    );
+    // A table's settings lie over the defaults, as in every other table.
+    assert_eq!(runs("[data]\naugment = {}\n")[0].data.augment, on);
+    assert_eq!(
+        runs("[data]\naugment = { crop = [0.5, 0.9], contrast = 0 }\n")[0]
+            .data
+            .augment,
+        Some(Augment {
+            flip: true,
+            crop: (0.5, 0.9),
+            brightness: 0.2,
+            contrast: 0.0
+        })
+    );
+}
+
+#[test]
+fn augmentation_off_keeps_the_hash_of_a_spec_without_the_field() {
+    // The canonical text gains an `augment` line only when it is on, so the
+    // runs recorded before the field existed keep their hashes.
+    let base = runs("")[0].hash();
+    assert_eq!(&base[..12], PINNED_DEFAULT_HASH);
+    for text in [
+        "[data]\naugment = false\n",
+        "[data]\naugment = { flip = false, crop = [1.0, 1.0], brightness = 0.0, contrast = 0.0 }\n",
+        "[sweep.grid]\n\"data.augment\" = [false]\n",
+    ] {
+        let spec = &runs(text)[0];
+        assert_eq!(spec.hash(), base, "{text}");
+        assert!(!spec.resolved_toml().contains("augment"), "{text}");
+    }
+    let on = &runs("[data]\naugment = true\n")[0];
+    assert_ne!(on.hash(), base);
+    assert_eq!(
+        runs("[data]\naugment = { flip = true, crop = [0.8, 1], brightness = 0.2, contrast = 0.2 }\n")[0].hash(),
+        on.hash(),
+        "true is the table of defaults, spelt any way"
+    );
+}
+
+#[test]
+fn an_augmented_specs_resolved_text_reads_back_as_the_same_run() {
+    let spec =
+        &runs("[data]\naugment = { flip = false, crop = [0.64, 0.9], brightness = 0.15 }\n")[0];
+    let text = spec.resolved_toml();
+    assert!(
+        text.contains(
+            "\nbad_images = \"skip\"\naugment = { flip = false, crop = [0.64, 0.9], brightness = 0.15, contrast = 0.2 }\n"
+        ),
+        "{text}"
+    );
+    let again = &runs(&text)[0];
+    assert_eq!(again.resolved_toml(), text);
+    assert_eq!(again.data, spec.data);
+}
+
+#[test]
+fn augment_errors_are_located_and_say_what_is_allowed() {
+    let (at, msg) = one_error("[data]\naugment = \"yes\"\n");
+    assert_eq!(at, (2, 11));
+    assert!(
+        msg.contains("`data.augment` must be true, false or a table, found string \"yes\"")
+            && msg.contains("help: e.g. augment = { flip = true"),
+        "{msg}"
+    );
+    let (at, msg) = one_error("[data]\naugment = { flip = true, scale = [0.5, 1.0] }\n");
+    assert_eq!(at, (2, 26));
+    assert!(
+        msg.contains("unknown setting `scale` in `data.augment`")
+            && msg.contains("settings: flip, crop, brightness, contrast"),
+        "{msg}"
+    );
+    let (_, msg) = one_error("[data]\naugment = { contrats = 0.1 }\n");
+    assert!(msg.contains("did you mean `contrast`?"), "{msg}");
+    let (at, msg) = one_error("[data]\naugment = { crop = [0.9, 0.5] }\n");
+    assert_eq!(at, (2, 20));
+    assert!(
+        msg.contains("`data.augment.crop` = [0.9, 0.5] has its larger end first")
+            && msg.contains("help: write [0.5, 0.9]"),
+        "{msg}"
+    );
+    let cases: &[(&str, &str)] = &[
+        (
+            "[data]\naugment = { crop = 0.8 }\n",
+            "`data.augment.crop` must be [min, max], two numbers, found float 0.8",
+        ),
+        (
+            "[data]\naugment = { crop = [0.5, 0.7, 0.9] }\n",
+            "`data.augment.crop` must be [min, max], two numbers",
+        ),
+        (
+            "[data]\naugment = { crop = [0, 1] }\n",
+            "`data.augment.crop item` must be in (0, 1], found 0",
+        ),
+        (
+            "[data]\naugment = { crop = [0.5, 1.5] }\n",
+            "`data.augment.crop item` must be in (0, 1], found 1.5",
+        ),
+        (
+            "[data]\naugment = { brightness = 1 }\n",
+            "`data.augment.brightness` must be in [0, 1), found 1",
+        ),
+        (
+            "[data]\naugment = { contrast = -0.1 }\n",
+            "`data.augment.contrast` must be in [0, 1), found -0.1",
+        ),
+        (
+            "[data]\naugment = { flip = 0.5 }\n",
+            "`data.augment.flip` must be true or false, found float 0.5",
+        ),
+    ];
+    for (text, expected) in cases {
+        let (_, msg) = one_error(text);
+        assert!(msg.contains(expected), "{text:?}: {msg}");
+    }
+    // Every bad setting at once, each at its value.
+    let errs = all_errors("[data]\naugment = { flip = 1, brightness = 2, contrast = 3 }\n");
+    let at: Vec<(usize, usize)> = errs.iter().map(|e| e.0).collect();
+    assert_eq!(at, [(2, 20), (2, 36), (2, 50)], "{errs:#?}");
 }

@@ -1,11 +1,13 @@
 //! Poster data sets: the CSV formats, decoding and resizing, the decoded-tensor
-//! cache, the seeded split, batching, the synthetic generator and statistics.
+//! cache, the seeded split, batching and training-time augmentation, the
+//! synthetic generator and statistics.
 //!
 //! [`load`] is the entry point: it finds the data set a spec names (making the
 //! default synthetic set if needed), reads its index, and returns every poster
 //! decoded at the spec's resolution — from the cache when the data, the
 //! resolution, the fit and the cache format are unchanged.
 
+pub mod augment;
 mod batch;
 mod cache;
 mod dataset;
@@ -22,6 +24,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+pub use augment::Augmenter;
 pub use batch::{epoch_order, push_input, Batch};
 pub use dataset::{Dataset, LoadReport};
 pub use error::DataError;

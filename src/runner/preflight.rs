@@ -10,7 +10,7 @@ use dfdx::prelude::Cuda;
 use crate::data::{self, Dataset, Split, Workspace};
 use crate::model::Architecture;
 use crate::progress::Progress;
-use crate::spec::{DatasetRef, Device as SpecDevice, Spec};
+use crate::spec::{DataSpec, DatasetRef, Device as SpecDevice, Spec};
 use crate::text::plural;
 
 /// Checks that every data set the specs name is there and every device
@@ -123,7 +123,15 @@ pub fn load_data(
     progress: &dyn Progress,
     datasets: &mut HashMap<String, Arc<Dataset>>,
 ) -> Result<(Arc<Dataset>, Split, Architecture), String> {
-    let key = format!("{:?}", spec.data);
+    // Augmentation happens batch by batch: runs that differ only in it
+    // share one decoded data set.
+    let key = format!(
+        "{:?}",
+        DataSpec {
+            augment: None,
+            ..spec.data.clone()
+        }
+    );
     let dataset = match datasets.get(&key) {
         Some(d) => d.clone(),
         None => {

@@ -1,7 +1,7 @@
 //! The resolved spec as canonical TOML, and the run hash taken over it.
 //!
-//! Every resolved field is written, in a fixed order, with one spelling per
-//! value, so the text — and so the hash — depends only on what the run does:
+//! Every resolved field is written (`data.augment` only when it is on), in a
+//! fixed order, with one spelling per value, so the text — and so the hash — depends only on what the run does:
 //! not on key order, comments, or whether a default was written out. The name
 //! and tags are left out: renaming a run does not make it a different run.
 //! The text parses back as a spec (a checkpoint or the store can rebuild the
@@ -59,6 +59,11 @@ fn resolved_toml(spec: &Spec) -> String {
     line("val_fraction", toml_float(d.val_fraction));
     line("split_seed", d.split_seed.to_string());
     line("bad_images", toml_string(d.bad_images.as_str()));
+    // Written only when on: a spec without augmentation keeps the text, and
+    // so the hash, it had before the field existed.
+    if let Some(a) = &d.augment {
+        line("augment", augment(a));
+    }
 
     let m = &spec.model;
     line("\n[model]\narch", toml_string(m.arch.as_str()));
@@ -98,6 +103,17 @@ fn resolved_toml(spec: &Spec) -> String {
         line("decision", decision(t.decision));
     }
     out
+}
+
+fn augment(a: &Augment) -> String {
+    format!(
+        "{{ flip = {}, crop = [{}, {}], brightness = {}, contrast = {} }}",
+        a.flip,
+        toml_float(a.crop.0),
+        toml_float(a.crop.1),
+        toml_float(a.brightness),
+        toml_float(a.contrast)
+    )
 }
 
 fn int_list(items: &[usize]) -> String {

@@ -7,9 +7,10 @@
 //!
 //! Adding a field: its entry here (default, range, doc), its member in
 //! `types.rs`, one read in `resolve/<section>.rs`, one line in `canonical.rs`
-//! (which changes every run's hash: bump `HASH_SCHEME`; unless the line is
-//! written only off the field's default, as `train.decision`'s is), and the README block
-//! regenerated with `posterlab spec defaults`. `Spec::default()` follows.
+//! (which changes every run's hash: bump `HASH_SCHEME`; unless, like
+//! `train.decision` and `data.augment`, the line is written only when the
+//! field is not at a default that leaves runs as they were), and the README
+//! block regenerated with `posterlab spec defaults`. `Spec::default()` follows.
 
 /// One key of one section.
 pub struct Field {
@@ -39,6 +40,8 @@ pub enum Range {
     Open01,
     /// A number in [0, 1).
     Unit,
+    /// A number in (0, 1].
+    Fraction,
 }
 
 use Range::*;
@@ -97,6 +100,15 @@ pub const FIELDS: &[Field] = &[
     field("data", "bad_images", r#""skip""#, Any,
         "skip | error: what a missing, empty, truncated or undecodable poster does. skip drops it \
          (counted, the first few named) so that one bad file does not cost a night's sweep."),
+    field("data", "augment", "false", Any,
+        "false, true, or { flip = true, crop = [0.8, 1.0], brightness = 0.2, contrast = 0.2 } \
+         (true is that table): random changes to each training poster, drawn from (train.seed, \
+         epoch, poster), so a resumed run sees the same ones; validation and test posters are \
+         never changed. flip mirrors half the posters left to right; crop keeps a random square \
+         whose area is a share of the poster drawn from [min, max] (each in (0, 1]), resized back \
+         (bilinear); brightness and contrast are each scaled by a factor drawn from [1 - x, 1 + x] \
+         (x in [0, 1)). A setting the table leaves out takes the value above; false, [1.0, 1.0] \
+         and 0.0 turn one off. Off by default, as in the source reports."),
 
     field("model", "arch", r#""cnn""#, Any,
         "cnn (first report: conv blocks -> dense) | cnn_rnn (second report: conv blocks -> rows of \
@@ -169,7 +181,8 @@ pub const FIELDS: &[Field] = &[
          tuple, the sample index varying fastest."),
 ];
 
-/// Settings inside a kind-table (`loss`, `optimizer`, `schedule`, `early_stopping`).
+/// Settings inside a kind-table (`loss`, `optimizer`, `schedule`,
+/// `early_stopping`) or `data.augment`.
 pub struct KindField {
     pub key: &'static str,
     /// TOML literal, or `None` when it defaults to `train.monitor`.
@@ -225,6 +238,18 @@ pub const DECISION_KINDS: &[(&str, &[KindField])] = &[
     ("top_k", &[kf("k", "3", Int(1, 1_000_000))]),
     ("tuned", &[]),
     ("tuned_per_genre", &[]),
+];
+
+/// The settings of `data.augment` (a table, or `true` for all of these).
+#[rustfmt::skip]
+pub const AUGMENT_FIELDS: &[KindField] = &[
+    kf("flip", "true", Any),
+    // 0.8: a poster's genre cues (title lettering, faces, the colour of the
+    // whole) fill it, and at 64 px a small crop loses them; torchvision's
+    // RandomResizedCrop default of 0.08 is made for objects in ImageNet photos.
+    kf("crop", "[0.8, 1.0]", Fraction),
+    kf("brightness", "0.2", Unit),
+    kf("contrast", "0.2", Unit),
 ];
 
 pub const EARLY_STOPPING_FIELDS: &[KindField] = &[

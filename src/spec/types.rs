@@ -63,6 +63,31 @@ pub struct DataSpec {
     pub val_fraction: f64,
     pub split_seed: u64,
     pub bad_images: BadImages,
+    /// Random changes to training posters; `None` is off (the default).
+    pub augment: Option<Augment>,
+}
+
+/// `data.augment`: what is drawn for each training poster, from (training
+/// seed, epoch, poster). Resolved to `None` when every setting is off, so
+/// that such a spec is the plain run it trains as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Augment {
+    /// Mirror half the posters left to right.
+    pub flip: bool,
+    /// `(min, max)`: the share of the area a random square crop keeps, drawn
+    /// uniformly between the two; `(1, 1)` keeps the whole poster.
+    pub crop: (f64, f64),
+    /// Brightness is scaled by a factor drawn from [1 - x, 1 + x]; 0 is off.
+    pub brightness: f64,
+    /// Contrast (distance from the poster's mean grey) likewise.
+    pub contrast: f64,
+}
+
+impl Augment {
+    /// Whether nothing is ever changed.
+    pub fn is_identity(&self) -> bool {
+        !self.flip && self.crop == (1.0, 1.0) && self.brightness == 0.0 && self.contrast == 0.0
+    }
 }
 
 /// Where the posters come from.

@@ -7,7 +7,7 @@
 //! epoch, and the tracker's count of completed epochs is what a resumed run
 //! continues from, so a crash at any instant loses at most the epoch in
 //! progress — and redoing it gives the same numbers, because every random
-//! draw is a function of (seed, epoch, batch).
+//! draw is a function of (seed, epoch, batch) — or poster, for augmentation.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +23,7 @@ use super::metrics::evaluate;
 use super::optim::{leaf_ids, Optimizer};
 use super::record::{EpochRecord, Error, Scored, SplitResult, TestRecord, Tracker};
 use super::step::train_step;
-use crate::data::{epoch_order, Batch, Dataset, Split};
+use crate::data::{epoch_order, Augmenter, Batch, Dataset, Split};
 use crate::model::dropout::mix;
 use crate::model::portable::{T1, T2, T4};
 use crate::model::{Architecture, Kernels, Layers, Mode, Model};
@@ -215,8 +215,13 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
         cx.progress
             .begin(&label, order.len().div_ceil(t.batch_size) as u64);
         let mut pass = Pass::new(t.loss, order.len(), cx.data.genres.len());
+        let augment = cx
+            .spec
+            .data
+            .augment
+            .map(|a| Augmenter::new(a, t.seed, epoch));
         for (b, (indices, images, y)) in
-            batches(self.dev, cx.data, &order, t.batch_size).enumerate()
+            batches(self.dev, cx.data, &order, t.batch_size, augment.as_ref()).enumerate()
         {
             if cx.stop.load(Ordering::Relaxed) {
                 cx.progress.end();
@@ -264,7 +269,8 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
     fn evaluate(&mut self, indices: &[usize]) -> Result<Pass, Error> {
         let t = &self.cx.spec.train;
         let mut pass = Pass::new(t.loss, indices.len(), self.cx.data.genres.len());
-        for (chunk, images, y) in batches(self.dev, self.cx.data, indices, t.batch_size.max(32)) {
+        let posters = batches(self.dev, self.cx.data, indices, t.batch_size.max(32), None);
+        for (chunk, images, y) in posters {
             let logits = self
                 .model
                 .forward(images, Mode::Eval)
@@ -362,17 +368,22 @@ impl<'a, 'c, D: Layers> Fit<'a, 'c, D> {
 
 /// The posters `indices` in batches of `size`, each with its indices and
 /// as device tensors: images `[n, 3, r, r]` and targets `[n, genres]`. The
-/// one path from posters to the model, for training and evaluation alike.
+/// one path from posters to the model, for training and evaluation alike;
+/// `augment` is for training only (evaluation passes `None`).
 fn batches<'a, D: Layers>(
     dev: &'a D,
     data: &'a Dataset,
     indices: &'a [usize],
     size: usize,
+    augment: Option<&'a Augmenter>,
 ) -> impl Iterator<Item = (&'a [usize], T4<D>, T2<D>)> + 'a {
     let (r, genres) = (data.resolution as usize, data.genres.len());
     let mut batch = Batch::default();
     indices.chunks(size).map(move |chunk| {
-        batch.fill(data, chunk);
+        match augment {
+            Some(augment) => batch.fill_augmented(data, chunk, augment),
+            None => batch.fill(data, chunk),
+        }
         let n = batch.len;
         let images = dev.tensor_from_vec(std::mem::take(&mut batch.images), (n, 3, r, r));
         let y = dev.tensor_from_vec(std::mem::take(&mut batch.targets), (n, genres));

@@ -1,12 +1,14 @@
 //! `[data]`: where the posters come from, how they are fitted to a square,
-//! and how they are split.
+//! how they are split, and how training posters are augmented.
 
 use std::path::{Component, Path, PathBuf};
 
-use super::read::{as_str, DEFAULT_SPAN};
+use super::read::{as_str, FieldValue, KindArgs, DEFAULT_SPAN};
 use super::view::RunView;
 use crate::spec::diagnostics::Collector;
-use crate::spec::types::{BadImages, DataFormat, DataSpec, DatasetRef, Fit};
+use crate::spec::fields;
+use crate::spec::tree::{Entry, Node};
+use crate::spec::types::{Augment, BadImages, DataFormat, DataSpec, DatasetRef, Fit};
 
 pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<DataSpec> {
     let field = |key: &str| view.field("data", key);
@@ -53,6 +55,7 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<D
     let val_fraction = diags.float(&field("val_fraction"));
     let split_seed = diags.int(&field("split_seed"));
     let bad_images = diags.choice(&field("bad_images"), BadImages::NAMES, BadImages::from_name);
+    let augment = augment(diags, &field("augment"));
     if let (Some(t), Some(val)) = (test_fraction, val_fraction) {
         if t + val >= 1.0 {
             let span = view
@@ -78,7 +81,56 @@ pub(super) fn resolve(diags: &mut Collector<'_>, view: &RunView<'_>) -> Option<D
         val_fraction: val_fraction?,
         split_seed: split_seed? as u64,
         bad_images: bad_images?,
+        augment: augment?,
     })
+}
+
+/// `false`, `true` (every setting at its default) or a table of settings
+/// over the defaults; `None` inside when nothing would ever change.
+fn augment(diags: &mut Collector<'_>, field: &FieldValue) -> Option<Option<Augment>> {
+    let value = &field.value;
+    let written: &[Entry] = match &value.node {
+        Node::Bool(false) => return Some(None),
+        Node::Bool(true) => &[],
+        Node::Table(t) => {
+            for e in &t.entries {
+                diags.check_setting(e, "data.augment", fields::AUGMENT_FIELDS);
+            }
+            &t.entries
+        }
+        _ => {
+            diags.error(
+                value.span.clone(),
+                format!(
+                    "`data.augment` must be true, false or a table, found {}",
+                    value.describe()
+                ),
+                Some(
+                    "e.g. augment = { flip = true, crop = [0.8, 1.0], brightness = 0.2, contrast = 0.2 }"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+    };
+    let settings = KindArgs {
+        what: field.what.clone(),
+        kind: "augment",
+        written,
+        defaults: fields::AUGMENT_FIELDS,
+        monitor: None,
+    };
+    let flip = diags.boolean(&settings.field("flip"));
+    let crop = diags.number_range(&settings.field("crop"));
+    let brightness = diags.float(&settings.field("brightness"));
+    let contrast = diags.float(&settings.field("contrast"));
+    let augment = Augment {
+        flip: flip?,
+        crop: crop?,
+        brightness: brightness?,
+        contrast: contrast?,
+    };
+    Some((!augment.is_identity()).then_some(augment))
 }
 
 /// Lexical clean-up so that `a/./b/` and `a/b` name the same data set.

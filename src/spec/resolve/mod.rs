@@ -320,6 +320,7 @@ mod tests {
         let mut texts = vec![
             "[model]\narch = \"cnn_rnn\"\n".to_string(),
             "[train]\nearly_stopping = true\n".to_string(),
+            "[data]\naugment = true\n".to_string(),
         ];
         for (key, kinds) in [
             ("loss", fields::LOSS_KINDS),

@@ -137,6 +137,7 @@ impl Collector<'_> {
             Range::NonNegative => (x >= 0.0, ">= 0"),
             Range::Open01 => (x > 0.0 && x < 1.0, "strictly between 0 and 1"),
             Range::Unit => ((0.0..1.0).contains(&x), "in [0, 1)"),
+            Range::Fraction => (x > 0.0 && x <= 1.0, "in (0, 1]"),
             Range::Any | Range::Int(..) => {
                 panic!("`{what}` is read as a number but has no number range in fields.rs")
             }
@@ -233,6 +234,43 @@ impl Collector<'_> {
             })
             .collect();
         items.into_iter().collect()
+    }
+
+    /// Reads `[min, max]`: two numbers, each in the field's range, the
+    /// smaller first.
+    pub(super) fn number_range(&mut self, field: &FieldValue) -> Option<(f64, f64)> {
+        let FieldValue { value, what, range } = field;
+        let pair = match &value.node {
+            Node::Array(items) if items.len() == 2 => [&items[0], &items[1]],
+            _ => {
+                self.error(
+                    value.span.clone(),
+                    format!(
+                        "`{what}` must be [min, max], two numbers, found {}",
+                        value.describe()
+                    ),
+                    None,
+                );
+                return None;
+            }
+        };
+        let [min, max] = pair.map(|item| {
+            self.float(&FieldValue {
+                value: item.clone(),
+                what: format!("{what} item"),
+                range: *range,
+            })
+        });
+        let (min, max) = (min?, max?);
+        if min > max {
+            self.error(
+                value.span.clone(),
+                format!("`{what}` = [{min}, {max}] has its larger end first"),
+                Some(format!("write [{max}, {min}]")),
+            );
+            return None;
+        }
+        Some((min, max))
     }
 
     /// Reads `"kind"` or `{ kind = "kind", setting = ... }`.
