@@ -126,7 +126,16 @@ fn every_epoch_split_genre_and_test_poster_is_a_row() {
         count(&conn, "SELECT count(*) FROM genre_metrics"),
         (3 * 2 + 1) * 25
     );
-    assert_eq!(count(&conn, "SELECT count(*) FROM predictions"), 30 * 25);
+    // 30 test and 15 validation posters (the validation ones: what a
+    // tuned rule is tuned on).
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM predictions WHERE split = 'test'"),
+        30 * 25
+    );
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM predictions WHERE split = 'val'"),
+        15 * 25
+    );
 }
 
 #[test]
@@ -142,7 +151,7 @@ fn genre_counts_add_up_and_the_stored_f1_is_the_predictions_one() {
     let cells = |truth: u8, predicted: u8| {
         count(
             &conn,
-            &format!("SELECT count(*) FROM predictions WHERE truth = {truth} AND predicted = {predicted}"),
+            &format!("SELECT count(*) FROM predictions WHERE split = 'test' AND truth = {truth} AND predicted = {predicted}"),
         )
     };
     let (tp, fp, fn_) = (cells(1, 1), cells(0, 1), cells(1, 0));
@@ -180,7 +189,7 @@ fn runs_show_and_export_read_a_run_back() {
     let o = posterlab(dir, &["export", "--format", "csv"]);
     let csv = stdout(&o);
     assert_eq!(csv.lines().count(), 1 + 7, "{csv}");
-    assert!(csv.starts_with("run_id,run,epoch,split,lr"), "{csv}");
+    assert!(csv.starts_with("run_id,run,epoch,split,decision,lr"), "{csv}");
     let o = posterlab(dir, &["export", "--format", "json", "tiny"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(rows.len(), 7);
@@ -381,7 +390,7 @@ fn an_augmented_runs_validation_and_test_posters_are_not_augmented() {
 
     let scores = to_scores(spec.train.loss, &logits_of(&split.test), genres);
     let mut recorded = conn
-        .prepare("SELECT poster, genre, probability FROM predictions")
+        .prepare("SELECT poster, genre, probability FROM predictions WHERE split = 'test'")
         .unwrap();
     let recorded: Vec<(String, String, f64)> = recorded
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
