@@ -129,11 +129,17 @@ fn every_epoch_split_genre_and_test_poster_is_a_row() {
     // 30 test and 15 validation posters (the validation ones: what a
     // tuned rule is tuned on).
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM predictions WHERE split = 'test'"),
+        count(
+            &conn,
+            "SELECT count(*) FROM predictions WHERE split = 'test'"
+        ),
         30 * 25
     );
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM predictions WHERE split = 'val'"),
+        count(
+            &conn,
+            "SELECT count(*) FROM predictions WHERE split = 'val'"
+        ),
         15 * 25
     );
 }
@@ -189,7 +195,10 @@ fn runs_show_and_export_read_a_run_back() {
     let o = posterlab(dir, &["export", "--format", "csv"]);
     let csv = stdout(&o);
     assert_eq!(csv.lines().count(), 1 + 7, "{csv}");
-    assert!(csv.starts_with("run_id,run,epoch,split,decision,lr"), "{csv}");
+    assert!(
+        csv.starts_with("run_id,run,epoch,split,decision,lr"),
+        "{csv}"
+    );
     let o = posterlab(dir, &["export", "--format", "json", "tiny"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(rows.len(), 7);
