@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension};
 
 use super::rows::{
-    epoch_row, rescore_row, run_row, GenreRow, PosterPrediction, RescoreRow, EPOCH_COLUMNS,
-    RUN_COLUMNS,
+    epoch_row, genre_counts, rescore_row, run_row, GenreRow, PosterPrediction, RescoreRow,
+    EPOCH_COLUMNS, RUN_COLUMNS,
 };
 use super::{EpochRow, Result, RunRow, Store};
 use crate::metric::Split;
@@ -96,12 +96,7 @@ impl Store {
             .query_map(params![id, split.as_str(), epoch as i64], |r| {
                 Ok(GenreRow {
                     genre: r.get("genre")?,
-                    counts: GenreCounts {
-                        tp: r.get::<_, i64>("tp")? as u64,
-                        fp: r.get::<_, i64>("fp")? as u64,
-                        fn_: r.get::<_, i64>("fn")? as u64,
-                        tn: r.get::<_, i64>("tn")? as u64,
-                    },
+                    counts: genre_counts(r)?,
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -241,15 +236,7 @@ impl Store {
         for row in &mut rows {
             let counts = stmt
                 .query_map(params![id, row.rule], |r| {
-                    Ok((
-                        r.get::<_, String>("genre")?,
-                        GenreCounts {
-                            tp: r.get::<_, i64>("tp")? as u64,
-                            fp: r.get::<_, i64>("fp")? as u64,
-                            fn_: r.get::<_, i64>("fn")? as u64,
-                            tn: r.get::<_, i64>("tn")? as u64,
-                        },
-                    ))
+                    Ok((r.get::<_, String>("genre")?, genre_counts(r)?))
                 })
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(|e| self.err(e))?;

@@ -359,6 +359,18 @@ impl RescoreRow {
     }
 }
 
+/// The `tp`, `fp`, `fn`, `tn` columns of a `genre_metrics` or
+/// `rescore_genres` row.
+pub(super) fn genre_counts(r: &rusqlite::Row) -> rusqlite::Result<GenreCounts> {
+    let n = |column: &str| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(column)? as u64) };
+    Ok(GenreCounts {
+        tp: n("tp")?,
+        fp: n("fp")?,
+        fn_: n("fn")?,
+        tn: n("tn")?,
+    })
+}
+
 /// A row of `rescores`; its per-genre counts are read apart.
 pub(super) fn rescore_row(row: &rusqlite::Row) -> rusqlite::Result<RescoreRow> {
     Ok(RescoreRow {

@@ -5,11 +5,12 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, Transaction};
 
 use super::{NewRun, Result, Status, Store};
 use crate::metric::Split;
-use crate::train::metrics::{Decision, Metrics};
+use crate::train::metrics::{Decision, GenreCounts, Metrics};
 use crate::train::record::{EpochRecord, Scored, SplitResult, TestRecord};
 
 /// The time now, UTC, RFC 3339 (what SQLite's date functions read).
@@ -219,52 +220,20 @@ impl Store {
         let genres = self.genres(id)?;
         self.write(|tx| {
             let at = now(tx)?;
-            let m = metrics;
+            let mut row: Vec<Value> = vec![id.into(), Value::Text(rule.to_string()), (epoch as i64).into()];
+            row.push((posters as i64).into());
+            row.extend(metric_values(metrics));
+            row.push(at.into());
             tx.execute(
-                "INSERT OR REPLACE INTO rescores (run_id, rule, epoch, posters, micro_precision, \
-                 micro_recall, micro_f1, macro_precision, macro_recall, macro_f1, samples_f1, \
-                 subset_accuracy, binary_accuracy, hamming_loss, micro_ap, macro_ap, recorded_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-                params![
-                    id,
-                    rule,
-                    epoch as i64,
-                    posters as i64,
-                    m.micro_precision,
-                    m.micro_recall,
-                    m.micro_f1,
-                    m.macro_precision,
-                    m.macro_recall,
-                    m.macro_f1,
-                    m.samples_f1,
-                    m.subset_accuracy,
-                    m.binary_accuracy,
-                    m.hamming_loss,
-                    m.micro_ap,
-                    m.macro_ap,
-                    at
-                ],
+                &format!(
+                    "INSERT OR REPLACE INTO rescores (run_id, rule, epoch, posters, {METRIC_COLUMNS}, \
+                     recorded_at) VALUES ({})",
+                    placeholders(row.len())
+                ),
+                params_from_iter(row),
             )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO rescore_genres (run_id, rule, genre, tp, fp, fn, tn, \
-                 support, precision, recall, f1) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for (genre, c) in genres.iter().zip(&m.per_genre) {
-                insert.execute(params![
-                    id,
-                    rule,
-                    genre,
-                    c.tp as i64,
-                    c.fp as i64,
-                    c.fn_ as i64,
-                    c.tn as i64,
-                    c.support() as i64,
-                    c.precision(),
-                    c.recall(),
-                    c.f1()
-                ])?;
-            }
+            let keys: [Value; 2] = [id.into(), Value::Text(rule.to_string())];
+            insert_genres(tx, "rescore_genres (run_id, rule", &keys, genres.iter().zip(&metrics.per_genre), true)?;
             insert_thresholds(tx, id, rule, thresholds)?;
             Ok(())
         })
@@ -329,52 +298,33 @@ fn insert_split(
     r: &SplitResult,
     genres: &[String],
 ) -> rusqlite::Result<()> {
-    let m = &r.metrics;
+    let mut row: Vec<Value> = vec![
+        id.into(),
+        epoch.into(),
+        Value::Text(split.as_str().to_string()),
+    ];
+    row.push((r.posters as i64).into());
+    row.push(r.loss.is_finite().then_some(r.loss).into());
+    row.extend(metric_values(&r.metrics));
     tx.execute(
-        "INSERT INTO metrics (run_id, epoch, split, posters, loss, micro_precision, micro_recall, \
-         micro_f1, macro_precision, macro_recall, macro_f1, samples_f1, subset_accuracy, \
-         binary_accuracy, hamming_loss, micro_ap, macro_ap) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            id,
-            epoch,
-            split.as_str(),
-            r.posters as i64,
-            r.loss.is_finite().then_some(r.loss),
-            m.micro_precision,
-            m.micro_recall,
-            m.micro_f1,
-            m.macro_precision,
-            m.macro_recall,
-            m.macro_f1,
-            m.samples_f1,
-            m.subset_accuracy,
-            m.binary_accuracy,
-            m.hamming_loss,
-            m.micro_ap,
-            m.macro_ap
-        ],
+        &format!(
+            "INSERT INTO metrics (run_id, epoch, split, posters, loss, {METRIC_COLUMNS}) VALUES ({})",
+            placeholders(row.len())
+        ),
+        params_from_iter(row),
     )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO genre_metrics (run_id, epoch, split, genre, tp, fp, fn, tn, support, \
-         precision, recall, f1) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    let keys: [Value; 3] = [
+        id.into(),
+        epoch.into(),
+        Value::Text(split.as_str().to_string()),
+    ];
+    insert_genres(
+        tx,
+        "genre_metrics (run_id, epoch, split",
+        &keys,
+        genres.iter().zip(&r.metrics.per_genre),
+        false,
     )?;
-    for (genre, c) in genres.iter().zip(&m.per_genre) {
-        insert.execute(params![
-            id,
-            epoch,
-            split.as_str(),
-            genre,
-            c.tp as i64,
-            c.fp as i64,
-            c.fn_ as i64,
-            c.tn as i64,
-            c.support() as i64,
-            c.precision(),
-            c.recall(),
-            c.f1()
-        ])?;
-    }
     Ok(())
 }
 
@@ -390,4 +340,61 @@ fn json_map(pairs: &[(String, String)]) -> String {
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
     serde_json::Value::Object(map).to_string()
+}
+
+/// The metric columns of `metrics` and `rescores`, in [`metric_values`]' order.
+const METRIC_COLUMNS: &str = "micro_precision, micro_recall, micro_f1, macro_precision, \
+     macro_recall, macro_f1, samples_f1, subset_accuracy, binary_accuracy, hamming_loss, \
+     micro_ap, macro_ap";
+
+fn metric_values(m: &Metrics) -> impl Iterator<Item = Value> {
+    [
+        m.micro_precision,
+        m.micro_recall,
+        m.micro_f1,
+        m.macro_precision,
+        m.macro_recall,
+        m.macro_f1,
+        m.samples_f1,
+        m.subset_accuracy,
+        m.binary_accuracy,
+        m.hamming_loss,
+        m.micro_ap,
+        m.macro_ap,
+    ]
+    .into_iter()
+    .map(Value::from)
+}
+
+/// One row per genre of a split's (or a rescore's) counts into `table`,
+/// written as `name (key columns` (the genre and count columns follow),
+/// each row starting with `keys`.
+fn insert_genres<'a>(
+    tx: &Transaction,
+    table: &str,
+    keys: &[Value],
+    counts: impl Iterator<Item = (&'a String, &'a GenreCounts)>,
+    replace: bool,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT{} INTO {table}, genre, tp, fp, fn, tn, support, precision, recall, f1) VALUES ({})",
+        if replace { " OR REPLACE" } else { "" },
+        placeholders(keys.len() + 9)
+    ))?;
+    for (genre, c) in counts {
+        let mut row = keys.to_vec();
+        row.push(Value::Text(genre.clone()));
+        row.extend([c.tp, c.fp, c.fn_, c.tn, c.support()].map(|n| Value::from(n as i64)));
+        row.extend([c.precision(), c.recall(), c.f1()].map(Value::from));
+        insert.execute(params_from_iter(row))?;
+    }
+    Ok(())
+}
+
+/// `?1, ?2, …, ?n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
