@@ -15,8 +15,8 @@ use posterlab::store::RunRow;
 use posterlab::text::{plural, printable};
 
 use super::progress::Bars;
-use super::rescore::parse_decision;
 use super::runs::{one_run, open_existing};
+use posterlab::train::decision::parse_rule;
 
 /// Genres listed after a poster's predicted ones in the table: the most
 /// probable of those below the cut.
@@ -33,7 +33,7 @@ pub struct PredictArgs {
     /// The rule (default: the run's own): threshold[:T], relative[:T] (T:
     /// default the run's train.threshold), top_k:K, tuned or tuned_per_genre
     /// (thresholds chosen on the run's stored validation predictions).
-    #[arg(long, value_name = "RULE", value_parser = parse_decision)]
+    #[arg(long, value_name = "RULE", value_parser = parse_rule)]
     decision: Option<(Rule, Option<f64>)>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,

@@ -22,12 +22,8 @@ pub struct RescoreArgs {
     /// The rule: threshold[:T], relative[:T] (T: default each run's
     /// train.threshold), top_k:K, tuned or tuned_per_genre (thresholds
     /// chosen on each run's validation predictions).
-    #[arg(long, value_name = "RULE", value_parser = parse_decision)]
+    #[arg(long, value_name = "RULE", value_parser = parse_rule)]
     decision: (Rule, Option<f64>),
-}
-
-pub(super) fn parse_decision(text: &str) -> Result<(Rule, Option<f64>), String> {
-    parse_rule(text)
 }
 
 pub fn rescore_runs(db: &Path, args: &RescoreArgs) -> Result<ExitCode> {

@@ -37,16 +37,6 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The rule for a model trained with `loss` and its spec's threshold:
-    /// relative to the top score for `categorical_ce` (softmax), absolute
-    /// otherwise (sigmoid).
-    pub fn for_loss(loss: crate::spec::Loss, threshold: f64) -> Decision {
-        match Rule::default_for(loss) {
-            Rule::Relative => Decision::RelativeToTop(threshold),
-            _ => Decision::Threshold(threshold),
-        }
-    }
-
     /// The rule in words, for figures.
     pub fn describe(&self) -> String {
         match self {

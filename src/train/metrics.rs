@@ -326,8 +326,8 @@ mod tests {
         // Ranking metrics do not depend on the rule.
         assert_eq!(m.micro_ap, absolute.micro_ap);
         assert_eq!(
-            Decision::for_loss(crate::spec::Loss::CategoricalCe, 0.5),
-            Decision::RelativeToTop(0.5)
+            crate::spec::Rule::default_for(crate::spec::Loss::CategoricalCe),
+            crate::spec::Rule::Relative
         );
     }
 
