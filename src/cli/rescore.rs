@@ -65,12 +65,7 @@ pub fn rescore_runs(db: &Path, args: &RescoreArgs) -> Result<ExitCode> {
         println!("no finished run to re-score in {}", db.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let width = runs
-        .iter()
-        .map(|r| printable(&r.name).chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 50);
+    let width = super::runs::name_width(&runs);
     println!(
         "{:>4}  {:<width$}  {:<18}  {:>17}  {:>17}  {:>9}",
         "ID", "NAME", "RULE", "MICRO-F1 own→new", "MACRO-F1 own→new", "THRESHOLD"

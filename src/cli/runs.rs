@@ -40,6 +40,15 @@ fn opt(value: Option<f64>, digits: usize) -> String {
     value.map_or("-".to_string(), |v| format!("{v:.digits$}"))
 }
 
+/// The width of a NAME column for `runs`: their longest name, 4 to 50.
+pub fn name_width(runs: &[RunRow]) -> usize {
+    runs.iter()
+        .map(|r| printable(&r.name).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 50)
+}
+
 pub fn list(db: &Path, selectors: &[String]) -> Result<ExitCode> {
     let store = open_existing(db)?;
     let runs = selected(&store, selectors)?;
@@ -47,12 +56,7 @@ pub fn list(db: &Path, selectors: &[String]) -> Result<ExitCode> {
         println!("no runs in {}", db.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let width = runs
-        .iter()
-        .map(|r| printable(&r.name).chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 50);
+    let width = name_width(&runs);
     println!(
         "{:>4}  {:<width$}  {:<11}  {:>7}  {:>13}  {:>13}  {:>10}",
         "ID", "NAME", "STATUS", "EPOCHS", "BEST VAL LOSS", "TEST MICRO-F1", "DURATION"
