@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use posterlab::data::{self, epoch_order, Augmenter, Batch, Split, Workspace};
 use posterlab::progress::Quiet;
+use posterlab::train::bench::median;
 
 fn main() {
     let rounds: usize = std::env::args()
@@ -96,14 +97,4 @@ fn main() {
         augmented - plain,
         (augmented - plain) / posters * 1e6
     );
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
 }

@@ -178,10 +178,9 @@ fn rescoring_gives_what_the_rule_gives_when_set_in_the_spec_and_trained() {
     assert!(o.status.success(), "{}", stderr(&o));
     let table = std::fs::read_to_string(dir.path().join("r/results.md")).unwrap();
     assert!(table.contains("Decision rule: `tuned`"), "{table}");
-    let tuned_f1 = &test_rows(&export(&db, &["tuned"]))[0];
-    let header = &export(&db, &["tuned"])[0];
-    let f1 = header.iter().position(|c| c == "micro_f1").unwrap() - 2;
-    let want: f64 = tuned_f1[f1].parse().unwrap();
+    let tuned = export(&db, &["tuned"]);
+    let f1 = tuned[0].iter().position(|c| c == "micro_f1").unwrap() - 2;
+    let want: f64 = test_rows(&tuned)[0][f1].parse().unwrap();
     assert!(
         table.contains(&format!("{want:.3}")),
         "{want:.3} in {table}"

@@ -72,14 +72,9 @@ pub fn rescore_runs(db: &Path, args: &RescoreArgs) -> Result<ExitCode> {
     );
     let mut failed = 0;
     for run in &runs {
-        let own = store
-            .epochs(run.id)?
-            .into_iter()
-            .find(|r| r.split == posterlab::metric::Split::Test);
         match rescore(&mut store, run, rule, threshold) {
             Ok(r) => {
-                let (micro, macro_) =
-                    own.map_or((f64::NAN, f64::NAN), |t| (t.micro_f1, t.macro_f1));
+                let (micro, macro_) = (r.own.micro_f1, r.own.macro_f1);
                 println!(
                     "{:>4}  {:<width$}  {:<18}  {:>17}  {:>17}  {:>9}",
                     run.id,

@@ -6,7 +6,7 @@
 
 use crate::metric::Split;
 use crate::spec::Rule;
-use crate::store::{PosterPrediction, RunRow, Status, Store};
+use crate::store::{EpochRow, PosterPrediction, RunRow, Status, Store};
 use crate::train::decision::{self, decide, Validation};
 use crate::train::metrics::{evaluate, Metrics};
 
@@ -16,6 +16,8 @@ pub struct Rescored {
     /// The rule's label, as stored (`tuned`, `threshold:0.3`, …).
     pub label: String,
     pub metrics: Metrics,
+    /// The run's own test row (its metrics under its own rule).
+    pub own: EpochRow,
     /// The one threshold a tuned rule chose over all genres.
     pub tuned: Option<f64>,
 }
@@ -76,6 +78,7 @@ pub fn rescore(
     Ok(Rescored {
         label,
         metrics,
+        own: test_row,
         tuned: decided.tuned,
     })
 }
