@@ -1438,3 +1438,77 @@ fn augment_errors_are_located_and_say_what_is_allowed() {
     let at: Vec<(usize, usize)> = errs.iter().map(|e| e.0).collect();
     assert_eq!(at, [(2, 20), (2, 36), (2, 50)], "{errs:#?}");
 }
+
+#[test]
+fn a_baseline_tags_its_runs_and_changes_no_hash() {
+    let grid = "[sweep.grid]\n\"train.loss\" = [\"bce\", \"categorical_ce\"]\n\"data.resolution\" = [64, 128]\n\"train.seed\" = [1, 2]\n";
+    let plain = runs(grid);
+    let tagged = |text: &str| -> Vec<(String, bool)> {
+        runs(text)
+            .into_iter()
+            .map(|s| (s.hash(), s.tags.iter().any(|t| t == spec::BASELINE_TAG)))
+            .collect()
+    };
+    // A sweep point, by quoted or nested keys: its two seeds, no other run.
+    for baseline in [
+        "baseline = { \"train.loss\" = \"bce\", \"data.resolution\" = 128 }",
+        "baseline = { train.loss = \"bce\", data.resolution = 128 }",
+    ] {
+        let got = tagged(&format!("[experiment]\n{baseline}\n{grid}"));
+        assert_eq!(got.len(), plain.len());
+        for ((hash, is_baseline), spec) in got.iter().zip(&plain) {
+            assert_eq!(
+                *hash,
+                spec.hash(),
+                "the baseline is a label, not part of the run"
+            );
+            let want = spec.train.loss == Loss::Bce && spec.data.resolution == 128;
+            assert_eq!(*is_baseline, want, "{}", spec.name);
+        }
+    }
+    // Every run of a file.
+    let all = tagged("[experiment]\nbaseline = true\ntags = [\"x\"]\n");
+    assert_eq!(all.len(), 1);
+    assert!(all[0].1);
+    assert!(tagged("[experiment]\nbaseline = false\n")
+        .iter()
+        .all(|(_, b)| !b));
+}
+
+#[test]
+fn a_baseline_must_name_a_sweep_point() {
+    let grid =
+        "[sweep.grid]\n\"train.loss\" = [\"bce\", \"categorical_ce\"]\n\"train.seed\" = [1, 2]\n";
+    let cases: &[(&str, (usize, usize), &str)] = &[
+        (
+            "baseline = 3",
+            (2, 12),
+            "`experiment.baseline` must be true, false, or a table of swept fields' values, found integer 3",
+        ),
+        (
+            "baseline = { \"train.lr\" = 0.01 }",
+            (2, 27),
+            "`experiment.baseline` names `train.lr`, which this file does not sweep\n  help: name swept fields only: train.loss, train.seed",
+        ),
+        (
+            "baseline = { \"train.loss\" = \"bce\", \"train.seed\" = 1 }",
+            (2, 51),
+            "a baseline is a configuration with all its seeds: leave train.seed out",
+        ),
+        (
+            "baseline = { \"train.loss\" = \"focal\" }",
+            (2, 12),
+            "`experiment.baseline` matches no run of the sweep",
+        ),
+    ];
+    for (line, at, want) in cases {
+        let (got_at, msg) = one_error(&format!("[experiment]\n{line}\n{grid}"));
+        assert_eq!(got_at, *at, "{msg}");
+        assert!(msg.contains(want), "{msg}");
+    }
+    let (_, msg) = one_error("[experiment]\nbaseline = { \"train.loss\" = \"bce\" }\n");
+    assert!(
+        msg.contains("this file has no [sweep]: write `baseline = true`"),
+        "{msg}"
+    );
+}

@@ -121,6 +121,19 @@ struct ReportArgs {
     /// it (`posterlab rescore`).
     #[arg(long, value_name = "RULE", value_parser = posterlab::train::decision::parse_rule)]
     decision: Option<(posterlab::spec::Rule, Option<f64>)>,
+    /// The configuration the others are compared with (differences with 95 % intervals and
+    /// Holm-corrected significance): its label as the results table shows it, or selectors
+    /// (repeat the flag) that all its runs match, e.g. --baseline train.loss=bce --baseline
+    /// data.resolution=64. Default: the runs tagged `baseline` ([experiment] baseline).
+    #[arg(long, value_name = "CONFIG|SELECTOR")]
+    baseline: Vec<String>,
+    /// Bootstrap resamples behind every interval and p-value.
+    #[arg(long, default_value_t = posterlab::report::bootstrap::RESAMPLES, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1000..=10_000_000).map(|n| n as usize))]
+    resamples: usize,
+    /// Seed of the bootstrap's resamples (the same seed, the same numbers).
+    #[arg(long, default_value_t = posterlab::report::bootstrap::SEED, value_name = "SEED")]
+    bootstrap_seed: u64,
     #[command(flatten)]
     select: SelectArgs,
 }
@@ -303,9 +316,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Report(args) => runs::report(
             &db,
             &args.select.selectors,
-            &args.out,
-            &args.group_by,
-            args.decision,
+            &report::Options {
+                out: args.out.clone(),
+                group_by: args.group_by.clone(),
+                decision: args.decision,
+                baseline: args.baseline.clone(),
+                bootstrap: report::effects::Settings {
+                    resamples: args.resamples,
+                    seed: args.bootstrap_seed,
+                },
+            },
         ),
         Command::Export(args) => runs::export(
             &db,
@@ -445,11 +465,7 @@ fn run(
             .into_iter()
             .filter(|r| summary.runs.contains(&r.id))
             .collect();
-        let options = report::Options {
-            out: args.reports.clone(),
-            group_by: Vec::new(),
-            decision: None,
-        };
+        let options = report::Options::new(args.reports.clone());
         match runs::render(&store, &runs, &options) {
             Ok(w) => println!(
                 "figures for {}: {}",

@@ -293,19 +293,15 @@ fn thresholds_text(thresholds: &[(String, f64)]) -> String {
 pub fn report(
     db: &Path,
     selectors: &[String],
-    out: &Path,
-    group_by: &[String],
-    decision: Option<(posterlab::spec::Rule, Option<f64>)>,
+    options: &posterlab::report::Options,
 ) -> Result<ExitCode> {
     let store = open_existing(db)?;
     let runs = noted(posterlab::report::select(&store, selectors).map_err(anyhow::Error::msg)?);
     let started = std::time::Instant::now();
-    let options = posterlab::report::Options {
-        out: out.to_path_buf(),
-        group_by: group_by.to_vec(),
-        decision,
-    };
-    let written = render(&store, &runs, &options).map_err(anyhow::Error::msg)?;
+    let written = render(&store, &runs, options).map_err(anyhow::Error::msg)?;
+    for note in &written.notes {
+        eprintln!("note: {}", terminal_safe(note));
+    }
     println!(
         "{} for {} in {:.1} s: open {}",
         plural(written.files, "file"),

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::effects::Effects;
 use super::figures::{self, BarSeries, Bars, Key, Panel, Series, XAxis};
 use super::load::{curve, Group, RunData};
 use super::{style, tables};
@@ -40,14 +41,17 @@ type Band = Vec<(f64, f64, f64)>;
 pub(super) fn figures(
     groups: &[Group],
     decision: Option<(crate::spec::Rule, Option<f64>)>,
+    effects: Option<&Effects>,
 ) -> Result<Vec<(String, String)>, String> {
     let mut out = vec![("compare/curves.svg".to_string(), curves(groups)?)];
-    let rows = table_rows(groups);
+    let rows = table_rows(groups, effects);
     if rows.is_empty() {
         return Ok(out);
     }
     out.push(("compare/test-metrics.svg".to_string(), test_metrics(&rows)?));
-    let mut markdown = tables::markdown(&rows);
+    let against = against(groups, effects);
+    let against = against.as_ref();
+    let mut markdown = tables::markdown(&rows, against);
     if let Some((rule, threshold)) = decision {
         let rule = threshold.map_or(rule.name(), |t| crate::train::decision::label(rule, t));
         markdown.push_str(&format!(
@@ -55,9 +59,23 @@ pub(super) fn figures(
         ));
     }
     out.push(("results.md".to_string(), markdown));
-    out.push(("results.csv".to_string(), tables::csv(&rows)));
-    out.push(("results.tex".to_string(), tables::latex(&rows)));
+    out.push(("results.csv".to_string(), tables::csv(&rows, against)));
+    out.push(("results.tex".to_string(), tables::latex(&rows, against)));
+    if let Some(effects) = effects {
+        out.extend(super::effects::files(effects, groups)?);
+    }
     Ok(out)
+}
+
+/// What the results table's Δ columns are against, when there is a
+/// baseline.
+pub(super) fn against(groups: &[Group], effects: Option<&Effects>) -> Option<tables::Against> {
+    let effects = effects?;
+    Some(tables::Against {
+        baseline: groups[effects.baseline?].label.clone(),
+        resamples: effects.settings.resamples,
+        seed: effects.settings.seed,
+    })
 }
 
 /// Past the palette's colours, a configuration's line is dashed.
@@ -178,10 +196,11 @@ fn test_metrics(rows: &[tables::Row]) -> Result<String, String> {
 }
 
 /// Table rows: one per configuration with at least one tested run.
-pub(super) fn table_rows(groups: &[Group]) -> Vec<tables::Row> {
+pub(super) fn table_rows(groups: &[Group], effects: Option<&Effects>) -> Vec<tables::Row> {
     groups
         .iter()
-        .filter_map(|group| {
+        .enumerate()
+        .filter_map(|(k, group)| {
             let tested: Vec<&EpochRow> =
                 group.runs.iter().filter_map(|d| d.test.as_ref()).collect();
             if tested.is_empty() {
@@ -193,6 +212,7 @@ pub(super) fn table_rows(groups: &[Group]) -> Vec<tables::Row> {
                     .iter()
                     .map(|&m| tested.iter().map(|t| t.value(m)).collect())
                     .collect(),
+                versus: effects.and_then(|e| e.versus[k].clone()),
             })
         })
         .collect()

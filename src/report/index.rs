@@ -4,7 +4,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::compare::table_rows;
+use super::compare::{against, table_rows};
+use super::effects::Effects;
 use super::gallery::escape;
 use super::load::{Group, RunData};
 use super::run::status_line;
@@ -17,6 +18,7 @@ pub(super) fn page(
     db: &Path,
     data: &[RunData],
     groups: &[Group],
+    effects: Option<&Effects>,
     files: &[(String, String)],
 ) -> String {
     let has = |name: &str| files.iter().any(|(f, _)| f == name);
@@ -46,13 +48,19 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         escape(&db.display().to_string())
     );
     if has("results.md") {
+        let rows = table_rows(groups, effects);
+        let against = against(groups, effects);
         let _ = write!(
             s,
             "<h2>Results</h2>\n{}<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
-             standard deviation over n runs; bold: the best mean of each column. Also as \
+             standard deviation over n runs; bold: the best mean of each column.{} Also as \
              <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
              <a href=\"results.tex\">LaTeX</a>.</p>\n",
-            tables::html(&table_rows(groups))
+            tables::html(&rows, against.as_ref()),
+            against
+                .as_ref()
+                .map(|a| format!(" {}", tables::html_note(&rows, a)))
+                .unwrap_or_default()
         );
     }
     s.push_str("<h2>Comparisons</h2>\n");
@@ -60,6 +68,23 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         if has(f) {
             let _ = writeln!(s, "<img src=\"{f}\" alt=\"{f}\">");
         }
+    }
+    if has("compare/effects.svg") {
+        let _ = writeln!(
+            s,
+            "<h2>Effects against the baseline</h2>\n<img src=\"compare/effects.svg\" alt=\"compare/effects.svg\">\n\
+             <p class=\"facts\">Every difference with its interval, p-value and Holm-adjusted p-value: \
+             <a href=\"compare/effects.md\">Markdown</a>, <a href=\"compare/effects.csv\">CSV</a>.</p>"
+        );
+    }
+    if has("compare/main-effects.svg") {
+        let _ = writeln!(
+            s,
+            "<h2>Main effects</h2>\n<img src=\"compare/main-effects.svg\" alt=\"compare/main-effects.svg\">\n\
+             <p class=\"facts\">Each factor level's mean over the other factors, and the differences \
+             between levels: <a href=\"compare/main-effects.md\">Markdown</a>, \
+             <a href=\"compare/main-effects.tex\">LaTeX</a>.</p>"
+        );
     }
     s.push_str("<h2>Runs</h2>\n<ul>\n");
     for d in data {

@@ -208,53 +208,69 @@ pub(super) fn under_rule(
     }
 }
 
-/// A run's configuration label.
+/// A run's configuration label: the experiment and its factors' values
+/// (default grouping), or the `--group-by` fields' values.
 fn group_of(run: &RunRow, group_by: &[String]) -> String {
+    let factors: Vec<String> = factors_of(run, group_by)
+        .iter()
+        .map(|(k, v)| format!("{}={v}", k.rsplit('.').next().unwrap_or(k)))
+        .collect();
+    if !group_by.is_empty() {
+        factors.join(" ")
+    } else if factors.is_empty() {
+        run.experiment.clone()
+    } else {
+        format!("{} {}", run.experiment, factors.join(" "))
+    }
+}
+
+/// The factors that tell a run's configuration from the others: with
+/// `--group-by`, its fields' values; otherwise every swept field but
+/// `train.seed`, as (dotted field, value).
+fn factors_of(run: &RunRow, group_by: &[String]) -> Vec<(String, String)> {
     if group_by.is_empty() {
-        let swept: Vec<String> = run
-            .swept
+        run.swept
             .iter()
             .filter(|(k, _)| k != "train.seed")
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    k.rsplit('.').next().unwrap_or(k),
-                    v.trim_matches('"')
-                )
-            })
-            .collect();
-        if swept.is_empty() {
-            run.experiment.clone()
-        } else {
-            format!("{} {}", run.experiment, swept.join(" "))
-        }
+            .map(|(k, v)| (k.clone(), v.trim_matches('"').to_string()))
+            .collect()
     } else {
         group_by
             .iter()
             .map(|k| {
                 let v = store::spec_value(&run.spec_toml, k).unwrap_or_else(|| "?".to_string());
-                format!("{}={v}", k.rsplit('.').next().unwrap_or(k))
+                (k.clone(), v)
             })
-            .collect::<Vec<_>>()
-            .join(" ")
+            .collect()
     }
 }
 
-/// A configuration: its label and its runs (seeds, unless `--group-by`
-/// says otherwise).
+/// A configuration: its label, the values of its factors and its runs
+/// (seeds, unless `--group-by` says otherwise).
 pub(super) struct Group<'a> {
     pub label: String,
+    /// (dotted field, value).
+    pub factors: Vec<(String, String)>,
+    /// The grid the configuration is a point of: its experiment (a sweep's
+    /// points share it), or one grid for all under `--group-by`.
+    pub grid: String,
     pub runs: Vec<&'a RunData>,
 }
 
 /// The configurations, in the order of their first run.
-pub(super) fn groups(data: &[RunData]) -> Vec<Group<'_>> {
+pub(super) fn groups<'a>(data: &'a [RunData], group_by: &[String]) -> Vec<Group<'a>> {
     let mut groups: Vec<Group> = Vec::new();
     for d in data {
         match groups.iter_mut().find(|g| g.label == d.group) {
             Some(g) => g.runs.push(d),
             None => groups.push(Group {
                 label: d.group.clone(),
+                factors: factors_of(&d.run, group_by),
+                grid: if group_by.is_empty() {
+                    d.run.experiment.clone()
+                } else {
+                    String::new()
+                },
                 runs: vec![d],
             }),
         }

@@ -3,7 +3,9 @@
 //! genre view, predicted versus true genre frequency, a prediction gallery),
 //! comparisons across runs (overlaid curves, configurations aggregated over
 //! seeds as mean ± standard deviation), the results table (Markdown, CSV,
-//! LaTeX) and `index.html` linking them all.
+//! LaTeX), effects against a baseline and the main effects of a grid with
+//! bootstrap intervals (`effects`, `bootstrap`), and `index.html` linking
+//! them all.
 //!
 //! Everything is read from the store first (`load`), then drawn: each run's figures in parallel (`run/`), the comparisons and the
 //! results table (`compare`), the index page (`index`), all through the
@@ -11,6 +13,8 @@
 //! on the database (and the poster files the gallery embeds), so the same
 //! database gives the same bytes.
 
+pub mod bootstrap;
+pub mod effects;
 pub mod figures;
 pub mod folder;
 pub mod gallery;
@@ -44,6 +48,25 @@ pub struct Options {
     /// run's own) rather than each run's own: the rescores `posterlab
     /// rescore` stored. `None`: each run's own rule.
     pub decision: Option<(crate::spec::Rule, Option<f64>)>,
+    /// The baseline configuration: its label, or selectors all its runs
+    /// match; empty: the configuration of the runs tagged `baseline`, if
+    /// any.
+    pub baseline: Vec<String>,
+    /// How the effects' bootstrap runs.
+    pub bootstrap: effects::Settings,
+}
+
+impl Options {
+    /// A report into `out` with every other choice at its default.
+    pub fn new(out: PathBuf) -> Options {
+        Options {
+            out,
+            group_by: Vec::new(),
+            decision: None,
+            baseline: Vec::new(),
+            bootstrap: effects::Settings::default(),
+        }
+    }
 }
 
 /// What was written.
@@ -52,6 +75,8 @@ pub struct Written {
     pub runs: usize,
     pub files: usize,
     pub index: PathBuf,
+    /// What the reader should know (e.g. why there is no baseline).
+    pub notes: Vec<String>,
 }
 
 /// Renders the report for `runs` into `options.out`.
@@ -69,6 +94,11 @@ pub fn render(
         load::under_rule(store, &mut data, rule, threshold)?;
     }
 
+    let groups = load::groups(&data, &options.group_by);
+    let mut notes = Vec::new();
+    let baseline = effects::baseline(&groups, &options.baseline, &mut notes)?;
+    let effects = effects::compute(&groups, baseline, options.bootstrap)?;
+
     folder::claim(&options.out)?;
     let thumbnails = Thumbnails::default();
     let mut files: Vec<(String, String)> = data
@@ -78,9 +108,12 @@ pub fn render(
         .into_iter()
         .flatten()
         .collect();
-    let groups = load::groups(&data);
-    files.extend(compare::figures(&groups, options.decision)?);
-    let index = index::page(store.path(), &data, &groups, &files);
+    files.extend(compare::figures(
+        &groups,
+        options.decision,
+        effects.as_ref(),
+    )?);
+    let index = index::page(store.path(), &data, &groups, effects.as_ref(), &files);
     files.push(("index.html".to_string(), index));
 
     for (name, text) in &files {
@@ -96,5 +129,6 @@ pub fn render(
         runs: data.len(),
         files: files.len(),
         index: options.out.join("index.html"),
+        notes,
     })
 }

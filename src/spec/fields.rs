@@ -71,6 +71,11 @@ pub const FIELDS: &[Field] = &[
         doc: "Run name. Default: the spec file's stem. Not part of the run's identity (hash)." },
     field("experiment", "tags", "[]", Any,
         "Free-form labels for selecting runs in reports. Not part of the run's identity."),
+    field("experiment", "baseline", "false", Any,
+        "The configuration `posterlab report` compares the others with: true (every run of this \
+         file), or a table naming one sweep point by its swept fields' values, e.g. \
+         { \"train.loss\" = \"bce\", \"data.resolution\" = 64 }. Its runs get the tag \
+         `baseline` (recorded when a run is first made). Not part of the run's identity."),
 
     field("data", "dataset", r#""synthetic""#, Any,
         "\"synthetic\" (about 2,000 generated posters, made once under results/), a folder holding \

@@ -27,6 +27,10 @@ pub use sweep::MAX_SWEEP_RUNS;
 pub use tree::Diagnostic;
 pub use types::*;
 
+/// The tag of a baseline's runs: `[experiment] baseline` gives it, and
+/// `posterlab report` compares the other configurations with theirs.
+pub const BASELINE_TAG: &str = "baseline";
+
 /// Every problem found in a set of spec files.
 #[derive(Debug)]
 pub struct SpecErrors(pub Vec<Diagnostic>);

@@ -19,10 +19,24 @@ pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 /// What a legend row shows.
 #[derive(Debug, Clone)]
 pub enum Key {
-    Line { colour: RGBColor, dashed: bool },
-    Band { colour: RGBColor },
-    Mark { colour: RGBColor },
-    Box { colour: RGBColor },
+    Line {
+        colour: RGBColor,
+        dashed: bool,
+    },
+    Band {
+        colour: RGBColor,
+    },
+    Mark {
+        colour: RGBColor,
+    },
+    Box {
+        colour: RGBColor,
+    },
+    /// A point: filled, or a ring.
+    Point {
+        colour: RGBColor,
+        filled: bool,
+    },
 }
 
 /// Height of the figure's title row.
@@ -69,6 +83,17 @@ pub(super) fn legend(area: &Area, entries: &[(String, Key)]) -> Result<()> {
                 };
                 area.draw(&Rectangle::new([(x0, y + 1), (x1, y + 13)], fill))
                     .map_err(e)?;
+            }
+            Key::Point { colour, filled } => {
+                let centre = ((x0 + x1) / 2, mid);
+                area.draw(&Circle::new(centre, 5, WHITE.filled()))
+                    .map_err(e)?;
+                let style = if *filled {
+                    colour.filled()
+                } else {
+                    colour.stroke_width(2)
+                };
+                area.draw(&Circle::new(centre, 5, style)).map_err(e)?;
             }
             Key::Mark { colour } => {
                 area.draw(&PathElement::new(

@@ -7,10 +7,12 @@
 
 mod bars;
 mod common;
+mod forest;
 mod heatmap;
 mod lines;
 
 pub use bars::{bars, BarSeries, Bars};
 pub use common::{placeholder, Key, Result};
+pub use forest::{forest, Forest, ForestPanel, ForestRow, Interval};
 pub use heatmap::{heatmap, Heatmap};
 pub use lines::{panels, Mark, Panel, Series, XAxis};

@@ -98,6 +98,7 @@ pub fn visit_str_with(
     // 128 bits of each kept run's hash: 16 bytes a run, where a sweep of a
     // million points must not hold a million specs.
     let mut seen: HashSet<u128> = HashSet::new();
+    let (mut swept_fields, mut baseline_matched) = (None, false);
     for point in sweep.points() {
         let overrides = sweep.overrides(&point);
         let view = RunView {
@@ -111,7 +112,7 @@ pub fn visit_str_with(
         let Some((data, model, train)) = resolved else {
             continue;
         };
-        let (experiment_name, tags) = match &experiment {
+        let (experiment_name, mut tags, baseline) = match &experiment {
             Some(e) => e.clone(),
             None => continue,
         };
@@ -119,6 +120,14 @@ pub fn visit_str_with(
             .iter()
             .map(|(field, v)| (field.dotted.clone(), v.to_toml()))
             .collect();
+        swept_fields
+            .get_or_insert_with(|| swept.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>());
+        if baseline.matches(&swept) {
+            baseline_matched = true;
+            if !tags.iter().any(|t| t == crate::spec::BASELINE_TAG) {
+                tags.push(crate::spec::BASELINE_TAG.to_string());
+            }
+        }
         let spec = Spec {
             name: sweep::run_name(&experiment_name, &swept),
             experiment: experiment_name,
@@ -132,6 +141,9 @@ pub fn visit_str_with(
         if seen.insert(hash_key(&spec.hash())) {
             visit(spec);
         }
+    }
+    if let (Some((_, _, baseline)), Some(swept)) = (&experiment, &swept_fields) {
+        baseline.check(&mut diags, swept, baseline_matched);
     }
     if diags.is_empty() {
         Ok(())
