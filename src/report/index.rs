@@ -29,11 +29,12 @@ pub(super) fn page(
 <meta charset="utf-8">
 {}
 <style>
-body {{ font-family: sans-serif; margin: 2em auto; max-width: 1500px; color: #141414; }}
+body {{ font-family: sans-serif; margin: 2em auto; padding: 0 1.5em; max-width: 1500px; color: #141414; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; display: block; margin: 1em 0; }}
+.scroll {{ overflow-x: auto; }}
 .facts {{ color: #555; }}
 </style>
 </head>
@@ -48,7 +49,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     if has("results.md") {
         let _ = write!(
             s,
-            "<h2>Results</h2>\n{}<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
+            "<h2>Results</h2>\n<div class=\"scroll\">\n{}</div>\n<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
              standard deviation over n runs; bold: the best mean of each column. Also as \
              <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
              <a href=\"results.tex\">LaTeX</a>.</p>\n",
