@@ -11,6 +11,20 @@ use super::run::status_line;
 use super::{folder, tables};
 use crate::text::plural;
 
+/// A run's figures in the order shown, with what each shows (its alt text).
+const RUN_FIGURES: [(&str, &str); 7] = [
+    ("curves", "learning curves"),
+    ("genres", "per-genre test metrics"),
+    ("frequency", "predicted vs true genre frequency"),
+    ("threshold", "test F1 by threshold"),
+    ("confusion", "confusion counts per genre"),
+    ("genre-by-genre", "what each genre is predicted as"),
+    (
+        "gallery",
+        "test posters with their true and predicted genres",
+    ),
+];
+
 /// The index page of a report that wrote `files` for `data` (in
 /// configurations `groups`), read from `db`.
 pub(super) fn page(
@@ -59,14 +73,14 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     s.push_str("<h2>Comparisons</h2>\n");
     for f in ["compare/curves.svg", "compare/test-metrics.svg"] {
         if has(f) {
-            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{f}\">");
+            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{}\">", comparison_alt(f));
         }
     }
     s.push_str("<h2>Runs</h2>\n<ul>\n");
     for d in data {
         let _ = writeln!(
             s,
-            "<li><a href=\"#run-{}\">{} {}</a>: {}</li>",
+            "<li><a href=\"#run-{}\">run {} {}</a>: {}</li>",
             d.run.id,
             d.run.id,
             escape(&d.run.name),
@@ -78,7 +92,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         let r = &d.run;
         let _ = write!(
             s,
-            "<h3 id=\"run-{}\">{} {}</h3>\n<p class=\"facts\">{}; configuration {}; spec hash {}; data {}",
+            "<h3 id=\"run-{}\">run {} {}</h3>\n<p class=\"facts\">{}; configuration {}; spec hash {}; data {}",
             r.id,
             r.id,
             escape(&r.name),
@@ -100,21 +114,24 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
             let _ = write!(s, "; {}", escape(e));
         }
         s.push_str("</p>\n");
-        for f in [
-            "curves",
-            "genres",
-            "frequency",
-            "threshold",
-            "confusion",
-            "genre-by-genre",
-            "gallery",
-        ] {
+        for (f, what) in RUN_FIGURES {
             let name = format!("{}/{f}.svg", d.folder());
             if has(&name) {
-                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{f}\">");
+                let alt = escape(&format!("run {} {}: {what}", r.id, r.name));
+                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{alt}\">");
             }
         }
     }
     s.push_str("</body>\n</html>\n");
     s
+}
+
+/// What a comparison figure shows, for its alt text; its file name for one
+/// not named here.
+fn comparison_alt(file: &str) -> &str {
+    match file {
+        "compare/curves.svg" => "training and validation curves, mean per configuration",
+        "compare/test-metrics.svg" => "test metrics per configuration",
+        other => other,
+    }
 }
