@@ -61,13 +61,14 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         escape(&db.display().to_string())
     );
     if has("results.md") {
+        let rows = table_rows(groups);
         let _ = write!(
             s,
-            "<h2>Results</h2>\n<div class=\"scroll\">\n{}</div>\n<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
-             standard deviation over n runs; bold: the best mean of each column. Also as \
+            "<h2>Results</h2>\n<div class=\"scroll\">\n{}</div>\n<p class=\"facts\">{}. Also as \
              <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
              <a href=\"results.tex\">LaTeX</a>.</p>\n",
-            tables::html(&table_rows(groups))
+            tables::html(&rows),
+            tables::note(&rows, "bold")
         );
     }
     s.push_str("<h2>Comparisons</h2>\n");
