@@ -4,7 +4,8 @@
 //! (`../shared/data/movie-posters`), the `sqlite3` program, root (to mount a
 //! small tmpfs, to run a local Slurm, to mount sshfs), Slurm's daemons and
 //! clients with munge (`scripts/slurm-local.sh install`), sshd with sshfs
-//! and FUSE (a real network filesystem). Under CI (`CI` set) every test
+//! and FUSE (a real network filesystem), Chromium (a real browser to open
+//! the report's page in). Under CI (`CI` set) every test
 //! runs, and a missing component fails it.
 
 use std::path::Path;
@@ -16,6 +17,7 @@ fn main() {
         "not_root",
         "no_slurm",
         "no_sshfs",
+        "no_chromium",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -66,6 +68,11 @@ fn main() {
     let sshfs = ["sshd", "ssh-keygen", "sshfs", "fusermount3"];
     if !sshfs.iter().all(|p| installed(p)) || !Path::new("/dev/fuse").exists() {
         println!("cargo::rustc-cfg=no_sshfs");
+    }
+    // Debian's package puts the browser in /usr/bin.
+    println!("cargo::rerun-if-changed=/usr/bin/chromium");
+    if !installed("chromium") {
+        println!("cargo::rustc-cfg=no_chromium");
     }
     // The effective uid, from the kernel's own account of this process.
     let euid = std::fs::read_to_string("/proc/self/status")

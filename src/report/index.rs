@@ -12,6 +12,20 @@ use super::run::status_line;
 use super::{folder, tables};
 use crate::text::plural;
 
+/// A run's figures in the order shown, with what each shows (its alt text).
+const RUN_FIGURES: [(&str, &str); 7] = [
+    ("curves", "learning curves"),
+    ("genres", "per-genre test metrics"),
+    ("frequency", "predicted vs true genre frequency"),
+    ("threshold", "test F1 by threshold"),
+    ("confusion", "confusion counts per genre"),
+    ("genre-by-genre", "what each genre is predicted as"),
+    (
+        "gallery",
+        "test posters with their true and predicted genres",
+    ),
+];
+
 /// The index page of a report that wrote `files` for `data` (in
 /// configurations `groups`), read from `db`.
 pub(super) fn page(
@@ -31,11 +45,12 @@ pub(super) fn page(
 <meta charset="utf-8">
 {}
 <style>
-body {{ font-family: sans-serif; margin: 2em auto; max-width: 1500px; color: #141414; }}
+body {{ font-family: sans-serif; margin: 2em auto; padding: 0 1.5em; max-width: 1500px; color: #141414; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; display: block; margin: 1em 0; }}
+.scroll {{ overflow-x: auto; }}
 .facts {{ color: #555; }}
 </style>
 </head>
@@ -52,11 +67,11 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         let against = against(groups, effects);
         let _ = write!(
             s,
-            "<h2>Results</h2>\n{}<p class=\"facts\">Test split, each run's best checkpoint; mean ± sample \
-             standard deviation over n runs; bold: the best mean of each column.{} Also as \
+            "<h2>Results</h2>\n<div class=\"scroll\">\n{}</div>\n<p class=\"facts\">{}.{} Also as \
              <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
              <a href=\"results.tex\">LaTeX</a>.</p>\n",
             tables::html(&rows, against.as_ref()),
+            tables::note(&rows, "bold"),
             against
                 .as_ref()
                 .map(|a| format!(" {}", tables::html_note(&rows, a)))
@@ -66,13 +81,13 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     s.push_str("<h2>Comparisons</h2>\n");
     for f in ["compare/curves.svg", "compare/test-metrics.svg"] {
         if has(f) {
-            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{f}\">");
+            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{}\">", comparison_alt(f));
         }
     }
     if has("compare/effects.svg") {
         let _ = writeln!(
             s,
-            "<h2>Effects against the baseline</h2>\n<img src=\"compare/effects.svg\" alt=\"compare/effects.svg\">\n\
+            "<h2>Effects against the baseline</h2>\n<img src=\"compare/effects.svg\" alt=\"each configuration's difference from the baseline in the four headline test metrics, with 95 % intervals\">\n\
              <p class=\"facts\">Every difference with its interval, p-value and Holm-adjusted p-value: \
              <a href=\"compare/effects.md\">Markdown</a>, <a href=\"compare/effects.csv\">CSV</a>.</p>"
         );
@@ -80,7 +95,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     if has("compare/main-effects.svg") {
         let _ = writeln!(
             s,
-            "<h2>Main effects</h2>\n<img src=\"compare/main-effects.svg\" alt=\"compare/main-effects.svg\">\n\
+            "<h2>Main effects</h2>\n<img src=\"compare/main-effects.svg\" alt=\"each factor level's mean test metrics over the other factors, with 95 % intervals\">\n\
              <p class=\"facts\">Each factor level's mean over the other factors, and the differences \
              between levels: <a href=\"compare/main-effects.md\">Markdown</a>, \
              <a href=\"compare/main-effects.tex\">LaTeX</a>.</p>"
@@ -90,7 +105,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     for d in data {
         let _ = writeln!(
             s,
-            "<li><a href=\"#run-{}\">{} {}</a>: {}</li>",
+            "<li><a href=\"#run-{}\">run {} {}</a>: {}</li>",
             d.run.id,
             d.run.id,
             escape(&d.run.name),
@@ -102,7 +117,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
         let r = &d.run;
         let _ = write!(
             s,
-            "<h3 id=\"run-{}\">{} {}</h3>\n<p class=\"facts\">{}; configuration {}; spec hash {}; data {}",
+            "<h3 id=\"run-{}\">run {} {}</h3>\n<p class=\"facts\">{}; configuration {}; spec hash {}; data {}",
             r.id,
             r.id,
             escape(&r.name),
@@ -124,21 +139,24 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
             let _ = write!(s, "; {}", escape(e));
         }
         s.push_str("</p>\n");
-        for f in [
-            "curves",
-            "genres",
-            "frequency",
-            "threshold",
-            "confusion",
-            "genre-by-genre",
-            "gallery",
-        ] {
+        for (f, what) in RUN_FIGURES {
             let name = format!("{}/{f}.svg", d.folder());
             if has(&name) {
-                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{f}\">");
+                let alt = escape(&format!("run {} {}: {what}", r.id, r.name));
+                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{alt}\">");
             }
         }
     }
     s.push_str("</body>\n</html>\n");
     s
+}
+
+/// What a comparison figure shows, for its alt text; its file name for one
+/// not named here.
+fn comparison_alt(file: &str) -> &str {
+    match file {
+        "compare/curves.svg" => "training and validation curves, mean per configuration",
+        "compare/test-metrics.svg" => "test metrics per configuration",
+        other => other,
+    }
 }

@@ -210,10 +210,7 @@ pub fn markdown(rows: &[Row], against: Option<&Against>) -> String {
         }
         s.push('\n');
     }
-    s.push_str(
-        "\nTest split, each run's best checkpoint; mean ± sample standard deviation over n runs; \
-         **bold**: the best mean of each column.",
-    );
+    let _ = write!(s, "\n{}.", note(rows, "**bold**"));
     if let Some(a) = against {
         s.push(' ');
         s.push_str(
@@ -225,6 +222,23 @@ pub fn markdown(rows: &[Row], against: Option<&Against>) -> String {
     }
     s.push('\n');
     s
+}
+
+/// What the table's numbers are, for the line under it (Markdown, the
+/// index page): a spread only where some configuration has several runs,
+/// a best only where there are configurations to compare (as [`best`]
+/// marks them); `bold` is the word as the format writes it.
+pub fn note(rows: &[Row], bold: &str) -> String {
+    let mut note = String::from("Test split, each run's best checkpoint; ");
+    if rows.iter().any(|r| r.n() > 1) {
+        note.push_str("mean ± sample standard deviation over a configuration's n runs");
+    } else {
+        note.push_str("one run per configuration");
+    }
+    if rows.len() > 1 {
+        let _ = write!(note, "; {bold}: the best mean of each column");
+    }
+    note
 }
 
 pub(super) fn csv_field(text: &str) -> String {
@@ -444,6 +458,37 @@ mod tests {
                 versus: None,
             },
         ]
+    }
+
+    fn of_runs(n: usize) -> Row {
+        Row {
+            config: "c".into(),
+            values: vec![vec![0.5; n]; METRICS.len()],
+            versus: None,
+        }
+    }
+
+    #[test]
+    fn the_note_says_only_what_the_table_shows() {
+        let head = "Test split, each run's best checkpoint; ";
+        let spread = "mean ± sample standard deviation over a configuration's n runs";
+        let bold = "; **bold**: the best mean of each column";
+        let cases = [
+            (vec![of_runs(1)], format!("{head}one run per configuration")),
+            (
+                vec![of_runs(1), of_runs(1)],
+                format!("{head}one run per configuration{bold}"),
+            ),
+            (vec![of_runs(2)], format!("{head}{spread}")),
+            (
+                vec![of_runs(2), of_runs(1)],
+                format!("{head}{spread}{bold}"),
+            ),
+        ];
+        for (rows, expected) in cases {
+            let n: Vec<usize> = rows.iter().map(Row::n).collect();
+            assert_eq!(note(&rows, "**bold**"), expected, "runs per row {n:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! folders, and a way to run the real binary.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod chromium;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
