@@ -30,8 +30,9 @@ const WHOLE_PAGE_MAX: f64 = 12_000.0;
 static ONE_BROWSER: Mutex<()> = Mutex::new(());
 
 /// A project whose `reports/` holds the report of a two-configuration ×
-/// two-seed sweep and a single run, trained once for this test binary. The
-/// names carry `&`, `%`, `#`, `_` and `<`, which the page must escape.
+/// two-seed sweep (one of them the baseline, so the page has the effects
+/// and main effects) and a single run, trained once for this test binary.
+/// The names carry `&`, `%`, `#`, `_` and `<`, which the page must escape.
 fn report() -> &'static Path {
     static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
@@ -44,7 +45,7 @@ fn report() -> &'static Path {
         let base = "[data]\ndataset = \"posters\"\nresolution = 16\n\
                     [model]\nchannels = [4, 8]\ndense = [16]\n";
         let sweep = format!(
-            "[experiment]\nname = \"grid_a&b #2\"\n{base}[train]\nepochs = 2\nbatch_size = 16\n\
+            "[experiment]\nname = \"grid_a&b #2\"\nbaseline = {{ \"train.loss\" = \"bce\" }}\n{base}[train]\nepochs = 2\nbatch_size = 16\n\
              [sweep.grid]\n\"train.loss\" = [\"bce\", \"categorical_ce\"]\n\"train.seed\" = [1, 2]\n"
         );
         let one = format!(

@@ -183,8 +183,13 @@ fn test_metrics(rows: &[tables::Row]) -> Result<String, String> {
             }
         })
         .collect();
+    let title = if rows.iter().any(|r| r.n() > 1) {
+        "test metrics per configuration (mean ± std over runs)"
+    } else {
+        "test metrics per configuration"
+    };
     figures::bars(&Bars {
-        title: "test metrics per configuration (mean ± std over runs)".into(),
+        title: title.into(),
         x_desc: "score".into(),
         categories: rows
             .iter()

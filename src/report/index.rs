@@ -48,6 +48,7 @@ pub(super) fn page(
 body {{ font-family: sans-serif; margin: 2em auto; padding: 0 1.5em; max-width: 1500px; color: #141414; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
+td {{ white-space: nowrap; }}
 th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; display: block; margin: 1em 0; }}
 .scroll {{ overflow-x: auto; }}

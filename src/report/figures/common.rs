@@ -103,8 +103,9 @@ pub(super) fn legend(area: &Area, entries: &[(String, Key)]) -> Result<()> {
                 .map_err(e)?;
             }
         }
-        // Long labels wrap at 26 characters, on word boundaries.
-        for (i, line) in wrap(label, 26).into_iter().enumerate() {
+        // Long labels wrap at 22 characters, on word boundaries: the most
+        // the column holds at this size.
+        for (i, line) in wrap(label, 22).into_iter().enumerate() {
             area.draw(&Text::new(
                 line,
                 (x1 + 8, mid + 17 * i as i32),

@@ -44,7 +44,7 @@ pub struct Forest {
 }
 
 const ROW_H: i32 = 26;
-const PANEL_W: i32 = 250;
+const PANEL_W: i32 = 210;
 const GAP: i32 = 24;
 
 /// Round steps (1, 2 or 5 × 10^k) inside [lo, hi], three to six of them.
