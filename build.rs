@@ -5,8 +5,9 @@
 //! small tmpfs, to run a local Slurm, to mount sshfs), Slurm's daemons and
 //! clients with munge (`scripts/slurm-local.sh install`), sshd with sshfs
 //! and FUSE (a real network filesystem), Chromium (a real browser to open
-//! the report's page in). Under CI (`CI` set) every test
-//! runs, and a missing component fails it.
+//! the report's page in), poppler's `pdfinfo`, `pdftotext` and `pdftoppm`
+//! (reading the report's PDFs as a viewer would). Under CI (`CI` set) every
+//! test runs, and a missing component fails it.
 
 use std::path::Path;
 
@@ -18,6 +19,7 @@ fn main() {
         "no_slurm",
         "no_sshfs",
         "no_chromium",
+        "no_poppler",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -39,6 +41,14 @@ fn main() {
     };
     if !on_path("sqlite3") {
         println!("cargo::rustc-cfg=no_sqlite3");
+    }
+    // Rerun when poppler-utils is installed.
+    println!("cargo::rerun-if-changed=/usr/bin/pdftoppm");
+    if !["pdfinfo", "pdftotext", "pdftoppm"]
+        .iter()
+        .all(|p| on_path(p))
+    {
+        println!("cargo::rustc-cfg=no_poppler");
     }
     // Daemons live in /usr/sbin, which a user's PATH may not hold.
     let installed = |program: &str| {

@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod effects;
 pub mod figures;
 pub mod folder;
+pub mod formats;
 pub mod gallery;
 pub mod style;
 pub mod tables;
