@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use posterlab::data::{self, Workspace};
 use posterlab::model::Kernels;
 use posterlab::progress::Progress;
-use posterlab::report;
+use posterlab::report::{self, formats};
 use posterlab::runner;
 use posterlab::spec::{self, DataFormat, DatasetRef, Spec};
 use posterlab::store::Store;
@@ -134,8 +134,58 @@ struct ReportArgs {
     /// Seed of the bootstrap's resamples (the same seed, the same numbers).
     #[arg(long, default_value_t = posterlab::report::bootstrap::SEED, value_name = "SEED")]
     bootstrap_seed: u64,
+    /// Formats to write each figure in, comma-separated: svg, pdf (vectors, text
+    /// selectable), png; side by side (curves.svg, curves.pdf, curves.png).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "svg",
+        value_name = "LIST"
+    )]
+    format: Vec<FigureFormat>,
+    /// Resolution of the PNGs, in dots per inch (an SVG unit is 1/96 inch)
+    /// [default: 150]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32)
+        .range(i64::from(formats::MIN_DPI)..=i64::from(formats::MAX_DPI)))]
+    dpi: Option<u32>,
     #[command(flatten)]
     select: SelectArgs,
+}
+
+/// A format `report` writes figures in.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FigureFormat {
+    /// As drawn; what the index page shows when it is written.
+    Svg,
+    /// Vector, with the text as text in the bundled font.
+    Pdf,
+    /// Pixels, at --dpi; what the index shows without svg.
+    Png,
+}
+
+impl From<FigureFormat> for formats::Format {
+    fn from(f: FigureFormat) -> formats::Format {
+        match f {
+            FigureFormat::Svg => formats::Format::Svg,
+            FigureFormat::Pdf => formats::Format::Pdf,
+            FigureFormat::Png => formats::Format::Png,
+        }
+    }
+}
+
+impl ReportArgs {
+    /// The formats and DPI asked for; a note when --dpi has no PNG to apply to.
+    fn figures(&self) -> formats::Figures {
+        let figures = formats::Figures::new(
+            self.format.iter().map(|&f| f.into()),
+            self.dpi.unwrap_or(formats::DEFAULT_DPI),
+        );
+        if self.dpi.is_some() && !figures.has(formats::Format::Png) {
+            eprintln!("note: --dpi sets the resolution of PNGs, and --format writes none");
+        }
+        figures
+    }
 }
 
 /// What `export` writes.
@@ -325,6 +375,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     resamples: args.resamples,
                     seed: args.bootstrap_seed,
                 },
+                figures: args.figures(),
             },
         ),
         Command::Export(args) => runs::export(

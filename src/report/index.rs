@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::compare::{against, table_rows};
 use super::effects::Effects;
+use super::formats::{Figures, Format};
 use super::gallery::escape;
 use super::load::{Group, RunData};
 use super::run::status_line;
@@ -27,13 +28,15 @@ const RUN_FIGURES: [(&str, &str); 7] = [
 ];
 
 /// The index page of a report that wrote `files` for `data` (in
-/// configurations `groups`), read from `db`.
+/// configurations `groups`), read from `db`, its figures in the formats of
+/// `figures`.
 pub(super) fn page(
     db: &Path,
     data: &[RunData],
     groups: &[Group],
     effects: Option<&Effects>,
     files: &[(String, String)],
+    figures: &Figures,
 ) -> String {
     let has = |name: &str| files.iter().any(|(f, _)| f == name);
     let mut s = String::new();
@@ -82,22 +85,36 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
     s.push_str("<h2>Comparisons</h2>\n");
     for f in ["compare/curves.svg", "compare/test-metrics.svg"] {
         if has(f) {
-            let _ = writeln!(s, "<img src=\"{f}\" alt=\"{}\">", comparison_alt(f));
+            figure(&mut s, files, f, comparison_alt(f), figures);
         }
     }
     if has("compare/effects.svg") {
+        s.push_str("<h2>Effects against the baseline</h2>\n");
+        figure(
+            &mut s,
+            files,
+            "compare/effects.svg",
+            "each configuration's difference from the baseline in the four headline test metrics, with 95 % intervals",
+            figures,
+        );
         let _ = writeln!(
             s,
-            "<h2>Effects against the baseline</h2>\n<img src=\"compare/effects.svg\" alt=\"each configuration's difference from the baseline in the four headline test metrics, with 95 % intervals\">\n\
-             <p class=\"facts\">Every difference with its interval, p-value and Holm-adjusted p-value: \
+            "<p class=\"facts\">Every difference with its interval, p-value and Holm-adjusted p-value: \
              <a href=\"compare/effects.md\">Markdown</a>, <a href=\"compare/effects.csv\">CSV</a>.</p>"
         );
     }
     if has("compare/main-effects.svg") {
+        s.push_str("<h2>Main effects</h2>\n");
+        figure(
+            &mut s,
+            files,
+            "compare/main-effects.svg",
+            "each factor level's mean test metrics over the other factors, with 95 % intervals",
+            figures,
+        );
         let _ = writeln!(
             s,
-            "<h2>Main effects</h2>\n<img src=\"compare/main-effects.svg\" alt=\"each factor level's mean test metrics over the other factors, with 95 % intervals\">\n\
-             <p class=\"facts\">Each factor level's mean over the other factors, and the differences \
+            "<p class=\"facts\">Each factor level's mean over the other factors, and the differences \
              between levels: <a href=\"compare/main-effects.md\">Markdown</a>, \
              <a href=\"compare/main-effects.tex\">LaTeX</a>.</p>"
         );
@@ -144,7 +161,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
             let name = format!("{}/{f}.svg", d.folder());
             if has(&name) {
                 let alt = escape(&format!("run {} {}: {what}", r.id, r.name));
-                let _ = writeln!(s, "<img src=\"{name}\" alt=\"{alt}\">");
+                figure(&mut s, files, &name, &alt, figures);
             }
         }
     }
@@ -160,4 +177,59 @@ fn comparison_alt(file: &str) -> &str {
         "compare/test-metrics.svg" => "test metrics per configuration",
         other => other,
     }
+}
+
+/// The figure `svg_name` (`runs/…/curves.svg`, one of `files`) as the page
+/// shows it: in the format shown (SVG, else PNG), linked to its PDF when
+/// there is one; when only PDFs were written, a link to the PDF, since
+/// `<img>` cannot show one.
+fn figure(
+    s: &mut String,
+    files: &[(String, String)],
+    svg_name: &str,
+    alt: &str,
+    figures: &Figures,
+) {
+    let stem = svg_name.strip_suffix(".svg").unwrap_or(svg_name);
+    let pdf = format!("{stem}.pdf");
+    match figures.shown() {
+        Some(format) => {
+            // A PNG has more pixels than the SVG has user units (its DPI
+            // over 96): shown at the SVG's width, the page looks the same.
+            let width = match format {
+                Format::Png => files
+                    .iter()
+                    .find(|(f, _)| f == svg_name)
+                    .and_then(|(_, svg)| svg_width(svg))
+                    .map(|w| format!(" width=\"{w}\""))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let img = format!(
+                "<img src=\"{stem}.{}\" alt=\"{alt}\"{width}>",
+                format.extension()
+            );
+            if figures.has(Format::Pdf) {
+                let _ = writeln!(s, "<a href=\"{pdf}\">{img}</a>");
+            } else {
+                let _ = writeln!(s, "{img}");
+            }
+        }
+        None => {
+            let _ = writeln!(s, "<p><a href=\"{pdf}\">{alt} (PDF)</a></p>");
+        }
+    }
+}
+
+/// The `width` the root element of a figure's SVG text gives (a number of
+/// user units, as plotters and the gallery write it).
+fn svg_width(svg: &str) -> Option<&str> {
+    let root = &svg[svg.find("<svg")?..];
+    let root = &root[..root.find('>')?];
+    let value = &root[root.find(" width=\"")? + 8..];
+    let value = &value[..value.find('"')?];
+    value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.')
+        .then_some(value)
 }

@@ -55,6 +55,8 @@ pub struct Options {
     pub baseline: Vec<String>,
     /// How the effects' bootstrap runs.
     pub bootstrap: effects::Settings,
+    /// The formats figures are written in (SVG, PDF, PNG) and the PNGs' DPI.
+    pub figures: formats::Figures,
 }
 
 impl Options {
@@ -66,6 +68,7 @@ impl Options {
             decision: None,
             baseline: Vec::new(),
             bootstrap: effects::Settings::default(),
+            figures: formats::Figures::svg(),
         }
     }
 }
@@ -114,21 +117,49 @@ pub fn render(
         options.decision,
         effects.as_ref(),
     )?);
-    let index = index::page(store.path(), &data, &groups, effects.as_ref(), &files);
+    let index = index::page(
+        store.path(),
+        &data,
+        &groups,
+        effects.as_ref(),
+        &files,
+        &options.figures,
+    );
     files.push(("index.html".to_string(), index));
 
-    for (name, text) in &files {
-        let path = options.out.join(name);
+    // Each file as it is written: a figure in every format asked for,
+    // converted from its SVG (in parallel: PDF and PNG take most of a
+    // report's time; one figure's files in memory at a time per thread).
+    // The index page goes last, once every file it links is there.
+    let write = |(name, text): &(String, String)| -> Result<usize, String> {
         // Whatever a name held, an SVG or HTML file stays well-formed XML.
         let text = crate::text::xml_safe(text);
-        write_atomic(&path, false, |out| {
-            std::io::Write::write_all(out, text.as_bytes())
-        })
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+        let converted = if name.ends_with(".svg") {
+            options.figures.files(name, &text).map_err(|e| {
+                let path = options.out.join(&e.file);
+                format!("cannot write {}: {}", path.display(), e.error)
+            })?
+        } else {
+            vec![(name.clone(), text.as_bytes().to_vec())]
+        };
+        for (name, bytes) in &converted {
+            let path = options.out.join(name);
+            write_atomic(&path, false, |out| std::io::Write::write_all(out, bytes))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(converted.len())
+    };
+    let (index, linked) = files.split_last().expect("the index page is there");
+    let written = linked
+        .par_iter()
+        .map(write)
+        .collect::<Result<Vec<usize>, String>>()?
+        .into_iter()
+        .sum::<usize>()
+        + write(index)?;
     Ok(Written {
         runs: data.len(),
-        files: files.len(),
+        files: written,
         index: options.out.join("index.html"),
         notes,
     })
