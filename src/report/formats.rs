@@ -335,6 +335,10 @@ fn png_of(tree: &usvg::Tree, dpi: u32) -> Result<Vec<u8>, Error> {
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
+    // zlib's balanced level, not fdeflate's fast one: on the 23 figures of a
+    // 3-run report (150 DPI, 2 cores) Fast took 0.84 s instead of 1.24 s
+    // but wrote 7.9 MB instead of 5.0 MB.
+    encoder.set_compression(png::Compression::Balanced);
     // Pixels per metre: how LaTeX and image viewers learn the intended size.
     let per_metre = (dpi as f64 / 0.0254).round() as u32;
     encoder.set_pixel_dims(Some(png::PixelDimensions {
