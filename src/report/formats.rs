@@ -20,8 +20,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Svg, Format::Pdf, Format::Png];
-
     /// The file extension, which is also the name `--format` takes.
     pub fn extension(self) -> &'static str {
         match self {
@@ -33,7 +31,8 @@ impl Format {
 }
 
 /// PNG resolution when none is given: sharp on a screen, large enough for
-/// a slide, about 1 MB for the widest figure (1490 px of SVG → 2328 px).
+/// a slide (the widest figure, 1490 SVG units, becomes 2328 pixels; the
+/// gallery, its posters included, about 1 MB).
 pub const DEFAULT_DPI: u32 = 150;
 /// The resolutions `--dpi` accepts. 600 DPI (print) makes the widest figure
 /// a 9313 × 4275 pixmap, 160 MB while it is drawn; more is refused rather
@@ -77,10 +76,6 @@ impl Figures {
 
     pub fn formats(&self) -> &[Format] {
         &self.formats
-    }
-
-    pub fn dpi(&self) -> u32 {
-        self.dpi
     }
 
     pub fn has(&self, format: Format) -> bool {
