@@ -49,7 +49,12 @@ pub fn bars(b: &Bars) -> Result<String> {
     let k = b.series.len().max(1);
     let row_h = (10 * k as u32 + 8).max(22);
     // Room for the longest category label (about 7 px a character).
-    let longest = b.categories.iter().map(|c| c.chars().count()).max().unwrap_or(0) as i32;
+    let longest = b
+        .categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0) as i32;
     let (left, top, plot_w) = ((longest * 7 + 24).clamp(200, 480), 20i32, 620i32);
     let plot_h = row_h as i32 * n as i32;
     let size = (
