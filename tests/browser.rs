@@ -363,6 +363,34 @@ fn the_report_index_loads_whole_in_a_browser() {
 
 #[test]
 #[cfg_attr(no_chromium, ignore = "needs Chromium (apt-get install chromium)")]
+fn the_index_loads_whole_whatever_the_figures_formats() {
+    // PNGs alone (the page shows them), SVG with PDF and PNG (each image
+    // links its PDF), PDFs alone (the page links them): no broken image,
+    // no dangling link. 48 DPI keeps the PNGs small; the page shows them at
+    // the SVGs' widths all the same.
+    let project = report().parent().unwrap();
+    for (out, formats) in [
+        ("reports-png", "png"),
+        ("reports-all", "svg,pdf,png"),
+        ("reports-pdf", "pdf"),
+    ] {
+        let o = posterlab(
+            project,
+            &["report", "--out", out, "--format", formats, "--dpi", "48"],
+        );
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        let folder = project.join(out);
+        let seen = look_at(&folder, &project.join(format!("shots-{out}")));
+        assert!(
+            seen.problems.is_empty(),
+            "--format {formats}:\n{}",
+            seen.problems.join("\n")
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(no_chromium, ignore = "needs Chromium (apt-get install chromium)")]
 fn the_checker_names_a_missing_figure_a_dangling_link_and_a_script_error() {
     let folder = report();
     let broken = folder.parent().unwrap().join("broken");
