@@ -94,22 +94,23 @@ pub(super) fn delta_cell(d: &Diff, minus: &str, mark: &str) -> String {
     )
 }
 
-/// The Δ cells of a row in LaTeX: the interval in small type.
+/// A difference in LaTeX: the interval in small type, `$^*$` when
+/// significant.
+pub(super) fn latex_delta(d: &Diff) -> String {
+    let e = &d.estimate;
+    format!(
+        "${:+.3}$ {{\\scriptsize $[{:+.3}, {:+.3}]$}}{}",
+        e.value,
+        e.low,
+        e.high,
+        if d.significant() { "$^*$" } else { "" }
+    )
+}
+
+/// The Δ cells of a row in LaTeX.
 fn latex_delta_cells(row: &Row) -> Vec<String> {
     match &row.versus {
-        Some(Versus::Compared(diffs)) => diffs
-            .iter()
-            .map(|d| {
-                let e = &d.estimate;
-                format!(
-                    "${:+.3}$ {{\\scriptsize $[{:+.3}, {:+.3}]$}}{}",
-                    e.value,
-                    e.low,
-                    e.high,
-                    if d.significant() { "$^*$" } else { "" }
-                )
-            })
-            .collect(),
+        Some(Versus::Compared(diffs)) => diffs.iter().map(latex_delta).collect(),
         Some(Versus::Baseline) => vec!["baseline".to_string(); bootstrap::METRICS.len()],
         _ => vec!["---".to_string(); bootstrap::METRICS.len()],
     }

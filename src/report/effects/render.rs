@@ -10,7 +10,7 @@ use crate::report::bootstrap::{Estimate, METRICS};
 use crate::report::figures::{self, Forest, ForestPanel, ForestRow, Interval, Key};
 use crate::report::load::Group;
 use crate::report::style;
-use crate::report::tables::{csv_field, delta_cell, latex_escape};
+use crate::report::tables::{csv_field, delta_cell, latex_delta, latex_escape};
 use crate::text::{markdown_cell, plural};
 
 /// Every effects file: (name under the output folder, text).
@@ -78,6 +78,20 @@ fn method(effects: &Effects) -> String {
     text
 }
 
+/// The configurations compared with the baseline, with their differences.
+fn compared<'e, 'g>(
+    effects: &'e Effects,
+    groups: &'g [Group<'g>],
+) -> impl Iterator<Item = (&'g Group<'g>, &'e Vec<Diff>)> {
+    groups
+        .iter()
+        .zip(&effects.versus)
+        .filter_map(|(g, v)| match v {
+            Some(Versus::Compared(d)) => Some((g, d)),
+            _ => None,
+        })
+}
+
 fn signed(x: f64) -> String {
     format!("{x:+.3}").replace('-', "−")
 }
@@ -96,10 +110,7 @@ fn effects_markdown(effects: &Effects, groups: &[Group], baseline: &str) -> Stri
         markdown_cell(baseline),
         method(effects)
     );
-    for (g, versus) in groups.iter().zip(&effects.versus) {
-        let Some(Versus::Compared(diffs)) = versus else {
-            continue;
-        };
+    for (g, diffs) in compared(effects, groups) {
         for (m, d) in METRICS.iter().zip(diffs) {
             let e = &d.estimate;
             let _ = writeln!(
@@ -138,10 +149,7 @@ fn effects_markdown(effects: &Effects, groups: &[Group], baseline: &str) -> Stri
 fn effects_csv(effects: &Effects, groups: &[Group]) -> String {
     let mut s =
         String::from("configuration,n,metric,delta,low,high,p,p_holm,significant,resamples,seed\n");
-    for (g, versus) in groups.iter().zip(&effects.versus) {
-        let Some(Versus::Compared(diffs)) = versus else {
-            continue;
-        };
+    for (g, diffs) in compared(effects, groups) {
         for (m, d) in METRICS.iter().zip(diffs) {
             let e = &d.estimate;
             let _ = writeln!(
@@ -200,14 +208,7 @@ fn point_keys() -> Vec<(String, Key)> {
 }
 
 fn effects_figure(effects: &Effects, groups: &[Group], baseline: &str) -> Result<String, String> {
-    let compared: Vec<(&Group, &Vec<Diff>)> = groups
-        .iter()
-        .zip(&effects.versus)
-        .filter_map(|(g, v)| match v {
-            Some(Versus::Compared(d)) => Some((g, d)),
-            _ => None,
-        })
-        .collect();
+    let compared: Vec<(&Group, &Vec<Diff>)> = compared(effects, groups).collect();
     let title =
         format!("difference from {baseline}: mean over seeds, 95 % paired bootstrap interval");
     if compared.is_empty() {
@@ -363,15 +364,7 @@ fn main_latex(effects: &Effects, main: &MainEffects) -> String {
                 latex_escape(&factor.reference().value)
             );
             for d in deltas {
-                let e = &d.estimate;
-                let _ = write!(
-                    s,
-                    " & ${:+.3}$ {{\\scriptsize $[{:+.3}, {:+.3}]$}}{}",
-                    e.value,
-                    e.low,
-                    e.high,
-                    if d.significant() { "$^*$" } else { "" }
-                );
+                let _ = write!(s, " & {}", latex_delta(d));
             }
             s.push_str(" \\\\\n");
         }

@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::common::{e, legend, text_style, titled, Key, Result, TITLE_H};
+use super::common::{e, legend, nice_step, text_style, titled, Key, Result, TITLE_H};
 use crate::report::style::{self, LABEL, LEGEND_WIDTH, TICK};
 
 /// Round tick steps (1, 2 or 5 × 10^k) covering [0, max]: (step, count).
@@ -15,13 +15,7 @@ fn nice_ticks(max: f64) -> (f64, usize) {
     } else {
         1.0
     };
-    let raw = max / 5.0;
-    let power = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * power);
+    let step = nice_step(max / 5.0);
     (step, (max / step).ceil() as usize)
 }
 

@@ -39,6 +39,17 @@ pub enum Key {
     },
 }
 
+/// The round step (1, 2 or 5 × 10^k) at least `raw`: what every value
+/// axis ticks by.
+pub(super) fn nice_step(raw: f64) -> f64 {
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power)
+}
+
 /// Height of the figure's title row.
 pub(super) const TITLE_H: u32 = 44;
 

@@ -6,7 +6,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::common::{e, legend, text_style, titled, Key, Result, TITLE_H};
+use super::common::{e, legend, nice_step, text_style, titled, Key, Result, TITLE_H};
 use crate::report::style::{self, CAPTION, LABEL, LEGEND_WIDTH, SMALL, TICK};
 
 /// A value with its interval; `strong` draws it filled (significant).
@@ -50,13 +50,7 @@ const GAP: i32 = 24;
 /// Round steps (1, 2 or 5 × 10^k) inside [lo, hi], three to six of them.
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = (hi - lo).max(1e-9);
-    let raw = span / 5.0;
-    let power = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * power);
+    let step = nice_step(span / 5.0);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
     (first..=last).map(|i| i as f64 * step).collect()
