@@ -6,8 +6,9 @@
 //! clients with munge (`scripts/slurm-local.sh install`), sshd with sshfs
 //! and FUSE (a real network filesystem), Chromium (a real browser to open
 //! the report's page in), poppler's `pdfinfo`, `pdftotext` and `pdftoppm`
-//! (reading the report's PDFs as a viewer would). Under CI (`CI` set) every
-//! test runs, and a missing component fails it.
+//! (reading the report's PDFs as a viewer would), pdflatex with booktabs,
+//! pdflscape and Latin Modern (building the report's LaTeX document). Under
+//! CI (`CI` set) every test runs, and a missing component fails it.
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ fn main() {
         "no_sshfs",
         "no_chromium",
         "no_poppler",
+        "no_pdflatex",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -49,6 +51,18 @@ fn main() {
         .all(|p| on_path(p))
     {
         println!("cargo::rustc-cfg=no_poppler");
+    }
+    // Rerun when TeX Live is installed. booktabs and pdflscape come with
+    // texlive-latex-recommended, Latin Modern (outline fonts rather than
+    // bitmaps) with lmodern: pdflatex alone brings neither.
+    println!("cargo::rerun-if-changed=/usr/bin/pdflatex");
+    let styles = [
+        "/usr/share/texlive/texmf-dist/tex/latex/booktabs/booktabs.sty",
+        "/usr/share/texlive/texmf-dist/tex/latex/pdflscape/pdflscape.sty",
+        "/usr/share/texmf/tex/latex/lm/lmodern.sty",
+    ];
+    if !on_path("pdflatex") || !styles.iter().all(|f| Path::new(f).is_file()) {
+        println!("cargo::rustc-cfg=no_pdflatex");
     }
     // Daemons live in /usr/sbin, which a user's PATH may not hold.
     let installed = |program: &str| {

@@ -3,14 +3,20 @@
 //! baseline named in the spec), the baseline's configuration trained again
 //! under another name in another database and merged in, a configuration
 //! made clearly worse (a learning rate of 1e-6), and one on another split,
-//! all trained through the real binary and reported.
+//! all trained through the real binary and reported; the report's LaTeX
+//! document built with pdflatex and read back with poppler.
 
 mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::{posterlab, stderr, stdout};
+
+/// The baseline's configuration under another name, one with the characters
+/// LaTeX, Markdown and HTML treat as markup.
+const COPY: &str = "copy_a&b #1 50%";
 
 /// A spec: `data` and `train` lines added to a small CNN's, then `rest`.
 fn spec(data: &str, train: &str, rest: &str) -> String {
@@ -51,7 +57,10 @@ fn trained() -> &'static Path {
             // runs, so trained into a database of its own and merged in.
             (
                 "copy.toml",
-                spec("resolution = 16", "loss = \"bce\"", &format!("[sweep.grid]\n{seeds}")),
+                format!(
+                    "[experiment]\nname = \"{COPY}\"\n{}",
+                    spec("resolution = 16", "loss = \"bce\"", &format!("[sweep.grid]\n{seeds}"))
+                ),
             ),
         ];
         for (name, text) in &files {
@@ -102,7 +111,7 @@ fn the_spec_names_the_baseline_and_the_report_compares_with_it() {
     assert_eq!(baseline["versus"], "baseline");
 
     // The same configuration under another name: nothing to tell apart.
-    let copy = &rows["copy"];
+    let copy = &rows[COPY];
     assert_eq!(copy["versus"], "compared");
     for m in METRICS {
         assert_eq!(number(copy, &format!("delta_{m}")), 0.0, "{m}");
@@ -152,7 +161,7 @@ fn the_spec_names_the_baseline_and_the_report_compares_with_it() {
     let svg = std::fs::read_to_string(dir.join("reports/compare/effects.svg")).unwrap();
     roxmltree::Document::parse(&svg).expect("well-formed SVG");
     for label in [
-        "copy (n=3)",
+        "copy_a&amp;b #1 50% (n=3)",
         "worse (n=3)",
         "grid loss=categorical_ce resolution=24 (n=3)",
     ] {
@@ -269,4 +278,146 @@ fn baselines_are_named_by_label_or_by_selectors_that_all_match() {
         "too few resamples is a usage error"
     );
     assert!(!dir.join("x").exists(), "a refused report writes nothing");
+}
+
+/// Runs `program` in `dir`, failing with its output when it fails.
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> String {
+    let o = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{program} {args:?} in {}: {}\n{out}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Builds `tex` (a path from `dir`) with pdflatex, twice as a user would
+/// for the cross-references, into `build`; the PDF's path.
+fn pdflatex(dir: &Path, tex: &str, build: &Path) -> PathBuf {
+    let args = [
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-output-directory",
+        build.to_str().unwrap(),
+        tex,
+    ];
+    run_in(dir, "pdflatex", &args);
+    let out = run_in(dir, "pdflatex", &args);
+    assert!(!out.contains("undefined"), "{out}");
+    build.join("paper.pdf")
+}
+
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A figure's title: its first text.
+fn svg_title(path: &Path) -> String {
+    let svg = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let title = doc
+        .descendants()
+        .find(|n| n.has_tag_name("text"))
+        .and_then(|n| n.text())
+        .unwrap();
+    collapse(title)
+}
+
+#[cfg_attr(
+    any(no_pdflatex, no_poppler),
+    ignore = "needs pdflatex with booktabs, pdflscape and Latin Modern, and poppler \
+              (apt-get install texlive-latex-base texlive-latex-recommended lmodern poppler-utils)"
+)]
+#[test]
+fn the_latex_document_builds_and_shows_the_tables_and_figures() {
+    let dir = trained();
+    let o = posterlab(dir, &["report", "--out", "paper", "--format", "svg,pdf"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = dir.join("paper");
+    let tex = std::fs::read_to_string(report.join("paper/paper.tex")).unwrap();
+    let index = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(index.contains("href=\"paper/paper.tex\""), "{index}");
+
+    // Built where it is, as its first lines say.
+    let build = tempfile::tempdir().unwrap();
+    let pdf = pdflatex(&report.join("paper"), "paper.tex", build.path());
+    let pdf = pdf.to_str().unwrap();
+    // Table rows read across with -layout; figures in reading order.
+    let table = collapse(&run_in(dir, "pdftotext", &["-layout", pdf, "-"]));
+    let text = collapse(&run_in(dir, "pdftotext", &[pdf, "-"]));
+
+    // The tables' numbers: each configuration's name, as written, with its
+    // micro-F1 mean, and the worse one's Δ micro mAP.
+    let rows = results(&report);
+    for (config, row) in &rows {
+        let mean = number(row, "micro_f1_mean");
+        let cell = format!("{config} {} {mean:.3}", row["n"]);
+        assert!(table.contains(&cell), "{cell}\n{table}");
+    }
+    let delta = format!("{:+.3}", number(&rows["worse"], "delta_micro_ap")).replace('-', "−");
+    assert!(table.contains(&delta), "{delta}\n{table}");
+    // (pdftotext writes the Δ of LaTeX's math fonts as U+2206.)
+    assert!(table.contains("∆ categorical_ce − bce"), "{table}");
+    // The figures' titles, drawn inside the included PDFs.
+    let figures = [
+        "compare/curves",
+        "compare/test-metrics",
+        "compare/effects",
+        "compare/main-effects",
+    ];
+    for figure in figures {
+        assert!(
+            tex.contains(&format!("{{{figure}.pdf}}")),
+            "{figure}\n{tex}"
+        );
+        let title = svg_title(&report.join(format!("{figure}.svg")));
+        assert!(text.contains(&title), "{figure}: {title}\n{text}");
+    }
+    assert!(
+        tex.contains("/genres.pdf}") && tex.contains("/frequency.pdf}"),
+        "{tex}"
+    );
+
+    // Outline fonts only (no bitmaps), and no page left blank.
+    let fonts = run_in(dir, "pdffonts", &[pdf]);
+    assert!(!fonts.contains("Type 3"), "{fonts}");
+    let pages = build.path().join("page");
+    run_in(
+        dir,
+        "pdftoppm",
+        &["-png", "-r", "50", pdf, pages.to_str().unwrap()],
+    );
+    let mut n = 0;
+    for entry in std::fs::read_dir(build.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            let img = image::open(&path).unwrap().to_luma8();
+            // A page holding only its number has a few dozen; the title
+            // page, the sparsest, about a thousand.
+            let inked = img.pixels().filter(|p| p.0[0] < 200).count();
+            assert!(inked > 400, "{}: {inked} inked pixels", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 4, "{n} pages");
+
+    // Built from the report folder too; and a report in SVG only says how
+    // to have the figures, and builds.
+    let again = tempfile::tempdir().unwrap();
+    pdflatex(&report, "paper/paper.tex", again.path());
+    let o = posterlab(dir, &["report", "--out", "svg-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg_only = dir.join("svg-only/paper");
+    let tex = std::fs::read_to_string(svg_only.join("paper.tex")).unwrap();
+    assert!(!tex.contains("\\includegraphics["), "{tex}");
+    let third = tempfile::tempdir().unwrap();
+    let pdf = pdflatex(&svg_only, "paper.tex", third.path());
+    let text = collapse(&run_in(dir, "pdftotext", &[pdf.to_str().unwrap(), "-"]));
+    assert!(text.contains("posterlab report --format svg,pdf"), "{text}");
 }

@@ -1,7 +1,7 @@
 //! The report's output folder, and when posterlab may write into it.
 //!
-//! A report writes `index.html`, `results.{md,csv,tex}`, `compare/` and
-//! `runs/`, replacing what an earlier report wrote there. So it writes only
+//! A report writes `index.html`, `results.{md,csv,tex}`, `compare/`,
+//! `paper/` and `runs/`, replacing what an earlier report wrote there. So it writes only
 //! into a folder that is posterlab's: a new one, an empty one (a `.gitkeep`
 //! placeholder aside), or one that carries [`MARKER`] (which the first
 //! report writes). A folder with anything else in it, such as the project
@@ -16,7 +16,7 @@ use crate::files::write_atomic;
 pub const MARKER: &str = ".posterlab-report";
 
 const MARKER_TEXT: &str = "This folder is written by `posterlab report`: posterlab replaces the \
-files it wrote here (index.html, results.*, compare/, runs/) and nothing else.\n";
+files it wrote here (index.html, results.*, compare/, paper/, runs/) and nothing else.\n";
 
 /// The title every index page posterlab wrote carries: a report folder made
 /// before the marker existed is recognised by it.
@@ -53,7 +53,7 @@ pub fn claim(out: &Path) -> Result<(), String> {
     foreign.sort();
     Err(format!(
         "{} holds files posterlab did not write ({}), so posterlab will not write a report there: \
-         it would replace index.html, results.md, results.csv, results.tex, compare/ and runs/\n  \
+         it would replace index.html, results.md, results.csv, results.tex, compare/, paper/ and runs/\n  \
          help: name a new or empty folder with --out (the default is reports/)",
         out.display(),
         crate::text::some_of(&foreign, 3)

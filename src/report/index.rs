@@ -10,7 +10,7 @@ use super::formats::{Figures, Format};
 use super::gallery::escape;
 use super::load::{Group, RunData};
 use super::run::status_line;
-use super::{folder, tables};
+use super::{folder, paper, tables};
 use crate::text::plural;
 
 /// A run's figures in the order shown, with what each shows (its alt text).
@@ -73,13 +73,21 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
             s,
             "<h2>Results</h2>\n<div class=\"scroll\">\n{}</div>\n<p class=\"facts\">{}.{} Also as \
              <a href=\"results.md\">Markdown</a>, <a href=\"results.csv\">CSV</a>, \
-             <a href=\"results.tex\">LaTeX</a>.</p>\n",
+             <a href=\"results.tex\">LaTeX</a>{}.</p>\n",
             tables::html(&rows, against.as_ref()),
             tables::note(&rows, "bold"),
             against
                 .as_ref()
                 .map(|a| format!(" {}", tables::html_note(&rows, a)))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if has(paper::FILE) {
+                format!(
+                    ", and in <a href=\"{}\">a LaTeX document</a> that builds with pdflatex",
+                    paper::FILE
+                )
+            } else {
+                String::new()
+            }
         );
     }
     s.push_str("<h2>Comparisons</h2>\n");

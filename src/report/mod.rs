@@ -4,8 +4,8 @@
 //! comparisons across runs (overlaid curves, configurations aggregated over
 //! seeds as mean ± standard deviation), the results table (Markdown, CSV,
 //! LaTeX), effects against a baseline and the main effects of a grid with
-//! bootstrap intervals (`effects`, `bootstrap`), and `index.html` linking
-//! them all.
+//! bootstrap intervals (`effects`, `bootstrap`), a LaTeX document that
+//! builds with them (`paper`), and `index.html` linking them all.
 //!
 //! Everything is read from the store first (`load`), then drawn: each run's figures in parallel (`run/`), the comparisons and the
 //! results table (`compare`), the index page (`index`), all through the
@@ -19,6 +19,7 @@ pub mod figures;
 pub mod folder;
 pub mod formats;
 pub mod gallery;
+pub mod paper;
 pub mod style;
 pub mod tables;
 
@@ -117,6 +118,15 @@ pub fn render(
         options.decision,
         effects.as_ref(),
     )?);
+    if let Some(tex) = paper::document(
+        store.path(),
+        &groups,
+        effects.as_ref(),
+        &files,
+        &options.figures,
+    ) {
+        files.push((paper::FILE.to_string(), tex));
+    }
     let index = index::page(
         store.path(),
         &data,

@@ -322,10 +322,17 @@ pub fn csv(rows: &[Row], against: Option<&Against>) -> String {
     s
 }
 
+/// `text` as LaTeX text that pdflatex typesets as written: the characters
+/// LaTeX reserves escaped, control characters written visibly
+/// ([`printable`]), the accented Latin letters kept (T1 and UTF-8 input
+/// have them), and any other character, which pdflatex would stop at
+/// ("not set up for use with LaTeX"), written as `?`.
 pub(super) fn latex_escape(text: &str) -> String {
     let mut out = String::new();
     for c in printable(text).chars() {
         match c {
+            '\u{a0}'..='\u{17f}' if c.is_alphabetic() => out.push(c),
+            _ if !c.is_ascii() => out.push('?'),
             '\\' => out.push_str("\\textbackslash{}"),
             '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
                 out.push('\\');
@@ -490,6 +497,18 @@ mod tests {
             let n: Vec<usize> = rows.iter().map(Row::n).collect();
             assert_eq!(note(&rows, "**bold**"), expected, "runs per row {n:?}");
         }
+    }
+
+    #[test]
+    fn latex_text_is_typeset_as_written_or_marked() {
+        assert_eq!(
+            latex_escape("a_b&c 50% #1 {x} ~^\\"),
+            "a\\_b\\&c 50\\% \\#1 \\{x\\} \\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
+        );
+        // Accented Latin letters pdflatex has; a minus sign and a Greek
+        // letter it would stop at; a line break written visibly.
+        assert_eq!(latex_escape("Amélie−β"), "Amélie??");
+        assert_eq!(latex_escape("a\nb"), "a\\textbackslash{}nb");
     }
 
     #[test]
