@@ -55,18 +55,27 @@ pub(super) fn document(
     );
 
     s.push_str("\\section{Results}\n\n");
-    // Seven metrics and their Δ columns: a page turned sideways (the PDF
-    // viewer turns it back) holds the table at a readable size.
+    let main = has("compare/main-effects.tex");
+    // PDF keeps text as text; pdflatex cannot include SVG.
+    let format = [Format::Pdf, Format::Png]
+        .into_iter()
+        .find(|f| figures.has(*f));
     let _ = writeln!(
         s,
-        "\\begin{{landscape}}\n{}\\end{{landscape}}\n",
-        table(
-            "results.tex",
-            "tab:results",
-            &results_caption(groups, effects)
-        )
+        "Table~\\ref{{tab:results}}, on a page of its own turned sideways, gives each \
+         configuration's test metrics{}.{}\n",
+        if main {
+            "; Table~\\ref{tab:main-effects}, the main effects of the grid"
+        } else {
+            ""
+        },
+        if format.is_some() {
+            " The figures follow."
+        } else {
+            ""
+        }
     );
-    if has("compare/main-effects.tex") {
+    if main {
         let caption = format!(
             "Main effects of the grid: each level's metric averaged over the other factors' \
              levels, with its 95\\,\\% bootstrap interval, and the difference from the reference \
@@ -79,11 +88,19 @@ pub(super) fn document(
             &caption,
         ));
     }
+    // Seven metrics and their Δ columns: a page turned sideways (the PDF
+    // viewer turns it back) holds the table at a readable size.
+    let _ = writeln!(
+        s,
+        "\\begin{{landscape}}\n{}\\end{{landscape}}\n",
+        table(
+            "results.tex",
+            "tab:results",
+            &results_caption(groups, effects)
+        )
+    );
 
     s.push_str("\\section{Figures}\n\n");
-    let format = [Format::Pdf, Format::Png]
-        .into_iter()
-        .find(|f| figures.has(*f));
     let Some(format) = format else {
         s.push_str(
             "This report wrote its figures as SVG only, which pdflatex cannot include: run \
@@ -113,6 +130,9 @@ const PREAMBLE: &str = r"% A LaTeX document with this report's tables and figure
 % It needs booktabs and pdflscape (Debian: texlive-latex-recommended) and
 % graphicx (texlive-latex-base); it uses lmodern (Debian: lmodern) if there.
 \documentclass[11pt]{article}
+% The figures are PDF 1.7; pdflatex writes 1.5 unless told, and warns.
+\ifdefined\pdfminorversion \pdfminorversion=7 \fi
+\ifdefined\pdfsuppresswarningpagegroup \pdfsuppresswarningpagegroup=1 \fi
 \usepackage[T1]{fontenc}
 \usepackage[utf8]{inputenc}
 % Latin Modern: outline fonts in T1 (without it, pdflatex draws bitmaps).
