@@ -73,7 +73,7 @@ enum Command {
     },
     /// Every epoch (train, val) and the test row of the selected runs, as CSV or JSON.
     Export(ExportArgs),
-    /// Figures (SVG; PDF and PNG too with --format), results tables (Markdown, CSV, LaTeX) and index.html for the selected runs (default: every finished run).
+    /// Figures (SVG; PDF and PNG too with --format), results tables (Markdown, CSV, LaTeX), effects against a baseline, a LaTeX document (paper/paper.tex) and index.html for the selected runs (default: every finished run).
     Report(ReportArgs),
     /// Finished runs' test metrics under another decision rule, from their stored
     /// predictions (tuned rules tuned on the stored validation ones), without retraining;
