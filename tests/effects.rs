@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{posterlab, stderr, stdout};
+use common::{collapse, posterlab, stderr, stdout, svg_title};
 
 /// The baseline's configuration under another name, one with the characters
 /// LaTeX, Markdown and HTML treat as markup.
@@ -315,22 +315,6 @@ fn pdflatex(dir: &Path, tex: &str, build: &Path) -> PathBuf {
     build.join("paper.pdf")
 }
 
-fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A figure's title: its first text.
-fn svg_title(path: &Path) -> String {
-    let svg = std::fs::read_to_string(path).unwrap();
-    let doc = roxmltree::Document::parse(&svg).unwrap();
-    let title = doc
-        .descendants()
-        .find(|n| n.has_tag_name("text"))
-        .and_then(|n| n.text())
-        .unwrap();
-    collapse(title)
-}
-
 #[cfg_attr(
     any(no_pdflatex, no_poppler),
     ignore = "needs pdflatex with booktabs, pdflscape and Latin Modern, and poppler \
@@ -378,7 +362,7 @@ fn the_latex_document_builds_and_shows_the_tables_and_figures() {
             tex.contains(&format!("{{{figure}.pdf}}")),
             "{figure}\n{tex}"
         );
-        let title = svg_title(&report.join(format!("{figure}.svg")));
+        let title = svg_title(&std::fs::read(report.join(format!("{figure}.svg"))).unwrap());
         assert!(text.contains(&title), "{figure}: {title}\n{text}");
     }
     assert!(

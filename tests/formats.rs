@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{posterlab, stderr, stdout};
+use common::{collapse, posterlab, stderr, stdout, svg_title};
 
 /// A project with a synthetic set and two runs (two seeds of one
 /// configuration) trained once; `posterlab run` drew its report into `auto/`.
@@ -56,23 +56,6 @@ fn svg_size(svg: &[u8]) -> (f64, f64) {
     let root = doc.root_element();
     let side = |a: &str| root.attribute(a).unwrap().parse::<f64>().unwrap();
     (side("width"), side("height"))
-}
-
-/// The figure's title: its first text (plotters and the gallery draw the
-/// title first), whitespace collapsed.
-fn svg_title(svg: &[u8]) -> String {
-    let text = std::str::from_utf8(svg).unwrap();
-    let doc = roxmltree::Document::parse(text).unwrap();
-    let first = doc
-        .descendants()
-        .find(|n| n.has_tag_name("text"))
-        .and_then(|n| n.text())
-        .unwrap();
-    collapse(first)
-}
-
-fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A picture that is not one flat colour: some pixels dark (text, axes),

@@ -233,3 +233,21 @@ pub fn results_by_run(db: &Path) -> Vec<String> {
         ],
     )
 }
+
+/// A figure's title: its first text (plotters and the gallery draw the
+/// title first), whitespace collapsed.
+pub fn svg_title(svg: &[u8]) -> String {
+    let text = std::str::from_utf8(svg).unwrap();
+    let doc = roxmltree::Document::parse(text).unwrap();
+    let first = doc
+        .descendants()
+        .find(|n| n.has_tag_name("text"))
+        .and_then(|n| n.text())
+        .unwrap();
+    collapse(first)
+}
+
+/// `text` with every run of whitespace (line breaks included) one space.
+pub fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
