@@ -1,10 +1,10 @@
 //! The report's output folder, and when posterlab may write into it.
 //!
 //! A report writes `index.html`, `results.{md,csv,tex}`, `compare/`,
-//! `paper/` and `runs/`, replacing what an earlier report wrote there. So it writes only
-//! into a folder that is posterlab's: a new one, an empty one (a `.gitkeep`
-//! placeholder aside), or one that carries [`MARKER`] (which the first
-//! report writes). A folder with anything else in it, such as the project
+//! `paper/` and `runs/`, replacing what an earlier report wrote there. So
+//! it writes only into a folder that is posterlab's: a new one, an empty one
+//! (a `.gitkeep` placeholder aside), or one that carries [`MARKER`] (which
+//! the first report writes). A folder with anything else in it, such as the project
 //! root, `results/`, or a thesis folder, is refused before a byte is
 //! written.
 
