@@ -10,9 +10,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{collapse, posterlab, stderr, stdout, svg_title};
+use common::{collapse, posterlab, stderr, stdout, svg_title, tool};
 
 /// The baseline's configuration under another name, one with the characters
 /// LaTeX, Markdown and HTML treat as markup.
@@ -280,23 +279,6 @@ fn baselines_are_named_by_label_or_by_selectors_that_all_match() {
     assert!(!dir.join("x").exists(), "a refused report writes nothing");
 }
 
-/// Runs `program` in `dir`, failing with its output when it fails.
-fn run_in(dir: &Path, program: &str, args: &[&str]) -> String {
-    let o = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{program} {args:?} in {}: {}\n{out}",
-        dir.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
 /// Builds `tex` (a path from `dir`) with pdflatex, twice as a user would
 /// for the cross-references, into `build`; the PDF's path.
 fn pdflatex(dir: &Path, tex: &str, build: &Path) -> PathBuf {
@@ -307,8 +289,8 @@ fn pdflatex(dir: &Path, tex: &str, build: &Path) -> PathBuf {
         build.to_str().unwrap(),
         tex,
     ];
-    run_in(dir, "pdflatex", &args);
-    let out = run_in(dir, "pdflatex", &args);
+    tool(dir, "pdflatex", &args);
+    let out = tool(dir, "pdflatex", &args);
     // No reference left undefined, no figure pdfTeX complains of.
     assert!(!out.contains("LaTeX Warning"), "{out}");
     assert!(!out.contains("pdfTeX warning"), "{out}");
@@ -335,8 +317,8 @@ fn the_latex_document_builds_and_shows_the_tables_and_figures() {
     let pdf = pdflatex(&report.join("paper"), "paper.tex", build.path());
     let pdf = pdf.to_str().unwrap();
     // Table rows read across with -layout; figures in reading order.
-    let table = collapse(&run_in(dir, "pdftotext", &["-layout", pdf, "-"]));
-    let text = collapse(&run_in(dir, "pdftotext", &[pdf, "-"]));
+    let table = collapse(&tool(dir, "pdftotext", &["-layout", pdf, "-"]));
+    let text = collapse(&tool(dir, "pdftotext", &[pdf, "-"]));
 
     // The tables' numbers: each configuration's name, as written, with its
     // micro-F1 mean, and the worse one's Δ micro mAP.
@@ -371,10 +353,10 @@ fn the_latex_document_builds_and_shows_the_tables_and_figures() {
     );
 
     // Outline fonts only (no bitmaps), and no page left blank.
-    let fonts = run_in(dir, "pdffonts", &[pdf]);
+    let fonts = tool(dir, "pdffonts", &[pdf]);
     assert!(!fonts.contains("Type 3"), "{fonts}");
     let pages = build.path().join("page");
-    run_in(
+    tool(
         dir,
         "pdftoppm",
         &["-png", "-r", "50", pdf, pages.to_str().unwrap()],
@@ -404,6 +386,6 @@ fn the_latex_document_builds_and_shows_the_tables_and_figures() {
     assert!(!tex.contains("\\includegraphics["), "{tex}");
     let third = tempfile::tempdir().unwrap();
     let pdf = pdflatex(&svg_only, "paper.tex", third.path());
-    let text = collapse(&run_in(dir, "pdftotext", &[pdf.to_str().unwrap(), "-"]));
+    let text = collapse(&tool(dir, "pdftotext", &[pdf.to_str().unwrap(), "-"]));
     assert!(text.contains("posterlab report --format svg,pdf"), "{text}");
 }

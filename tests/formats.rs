@@ -8,9 +8,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{collapse, posterlab, stderr, stdout, svg_title};
+use common::{collapse, posterlab, stderr, stdout, svg_title, tool};
 
 /// A project with a synthetic set and two runs (two seeds of one
 /// configuration) trained once; `posterlab run` drew its report into `auto/`.
@@ -80,16 +79,6 @@ fn index_images(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
         .collect()
 }
 
-fn run(program: &str, args: &[&str]) -> std::process::Output {
-    let o = Command::new(program).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
 #[cfg_attr(
     no_poppler,
     ignore = "needs poppler-utils (apt-get install poppler-utils): pdftotext, pdftoppm, pdfinfo"
@@ -113,7 +102,7 @@ fn every_figure_as_svg_pdf_and_png_that_poppler_and_a_decoder_read() {
         let pdf = pdf.to_str().unwrap();
 
         // It opens: one page of the SVG's size (1/96 inch a unit, in points).
-        let info = String::from_utf8(run("pdfinfo", &[pdf]).stdout).unwrap();
+        let info = tool(dir, "pdfinfo", &[pdf]);
         let field = |name: &str| {
             info.lines()
                 .find_map(|l| l.strip_prefix(name))
@@ -127,7 +116,7 @@ fn every_figure_as_svg_pdf_and_png_that_poppler_and_a_decoder_read() {
         assert_eq!(size, expected, "{figure}");
 
         // Its text is text, title included.
-        let text = String::from_utf8(run("pdftotext", &[pdf, "-"]).stdout).unwrap();
+        let text = tool(dir, "pdftotext", &[pdf, "-"]);
         assert!(
             collapse(&text).contains(&title),
             "{figure}: no {title:?} in {text:?}"
@@ -135,7 +124,8 @@ fn every_figure_as_svg_pdf_and_png_that_poppler_and_a_decoder_read() {
 
         // A viewer draws it.
         let page = scratch.path().join("page");
-        run(
+        tool(
+            dir,
             "pdftoppm",
             &[
                 "-png",

@@ -251,3 +251,22 @@ pub fn svg_title(svg: &[u8]) -> String {
 pub fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Runs an outside `program` (pdflatex, pdftotext, …) in `dir` and returns
+/// its standard output, failing the test with its output and errors when it
+/// fails.
+pub fn tool(dir: &Path, program: &str, args: &[&str]) -> String {
+    let o = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{program} {args:?} in {}: {}\n{out}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
