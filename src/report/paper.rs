@@ -55,7 +55,8 @@ pub(super) fn document(
     );
 
     s.push_str("\\section{Results}\n\n");
-    let main = has("compare/main-effects.tex");
+    // The main effects' table, with the effects it came from.
+    let main = effects.filter(|_| has("compare/main-effects.tex"));
     // PDF keeps text as text; pdflatex cannot include SVG.
     let format = [Format::Pdf, Format::Png]
         .into_iter()
@@ -64,7 +65,7 @@ pub(super) fn document(
         s,
         "Table~\\ref{{tab:results}}, on a page of its own turned sideways, gives each \
          configuration's test metrics{}.{}\n",
-        if main {
+        if main.is_some() {
             "; Table~\\ref{tab:main-effects}, the main effects of the grid"
         } else {
             ""
@@ -75,12 +76,12 @@ pub(super) fn document(
             ""
         }
     );
-    if main {
+    if let Some(e) = main {
         let caption = format!(
             "Main effects of the grid: each level's metric averaged over the other factors' \
              levels, with its 95\\,\\% bootstrap interval, and the difference from the reference \
              level ({} resamples).",
-            group_digits(effects.map_or(0, |e| e.settings.resamples))
+            group_digits(e.settings.resamples)
         );
         s.push_str(&table(
             "compare/main-effects.tex",
